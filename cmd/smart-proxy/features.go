@@ -1,0 +1,15 @@
+package main
+
+import (
+	"github.com/smartproxy/smartproxy/features/logs"
+	"github.com/smartproxy/smartproxy/logging"
+	"github.com/smartproxy/smartproxy/registry"
+)
+
+// features is every feature this binary contains, in start order (a feature's
+// dependencies before it). Reading this list tells what the binary can do.
+func features(buffer *logging.Buffer) []registry.Feature {
+	return []registry.Feature{
+		logs.New(buffer),
+	}
+}

@@ -1,0 +1,161 @@
+package settings
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Global holds settings.yml (spec §4.1).
+type Global struct {
+	File              string
+	SettingsDirectory string
+	SSLCertificate    string
+	SSLPrivateKey     string
+	SSLCAFile         string
+	SSLDisabledCipher []string
+	TLSDisabledVers   []string
+	// TrustedHosts is nil when unset (no check) and empty when set to [] (deny all).
+	TrustedHosts      []string
+	ForwardVerify     bool
+	ForemanURL        string
+	ForemanSSLCA      string
+	ForemanSSLCert    string
+	ForemanSSLKey     string
+	BindHost          []string
+	HTTPPort          int // 0 = http off
+	HTTPSPort         int
+	LogFile           string
+	LogLevel          string
+	LogBuffer         int
+	LogBufferErrors   int
+	FileLoggingFormat string
+	DNSResolvTimeouts []int
+}
+
+// LoadGlobal reads settings.yml; problems are returned joined, each naming file and key.
+// Unknown keys are passed to warn.
+func LoadGlobal(path string, warn func(string)) (*Global, error) {
+	s, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if !s.Found {
+		return nil, fmt.Errorf("%s: settings file not found", path)
+	}
+	g := ParseGlobal(s)
+	s.WarnUnknown(warn)
+	return g, s.Err()
+}
+
+// ParseGlobal reads global settings from a section, recording problems in it.
+func ParseGlobal(s *Section) *Global {
+	g := &Global{File: s.File}
+	g.SettingsDirectory = s.Path("settings_directory", "settings.d")
+	g.SSLCertificate = s.Path("ssl_certificate", "")
+	g.SSLPrivateKey = s.Path("ssl_private_key", "")
+	g.SSLCAFile = s.Path("ssl_ca_file", "")
+	g.SSLDisabledCipher = s.StringList("ssl_disabled_ciphers", nil)
+	g.TLSDisabledVers = s.StringList("tls_disabled_versions", nil)
+	if s.Has("trusted_hosts") {
+		g.TrustedHosts = s.StringList("trusted_hosts", []string{})
+		if g.TrustedHosts == nil {
+			g.TrustedHosts = []string{}
+		}
+	} else {
+		s.Raw("trusted_hosts") // ":trusted_hosts:" with no value is null: no check, as in Ruby
+	}
+	g.ForwardVerify = s.Bool("forward_verify", true)
+	g.ForemanURL = s.URL("foreman_url")
+	if g.ForemanURL != "" && !strings.HasSuffix(g.ForemanURL, "/") {
+		g.ForemanURL += "/"
+	}
+	g.ForemanSSLCA = s.Path("foreman_ssl_ca", "")
+	g.ForemanSSLCert = s.Path("foreman_ssl_cert", "")
+	g.ForemanSSLKey = s.Path("foreman_ssl_key", "")
+	g.BindHost = s.StringList("bind_host", []string{"*"})
+	g.HTTPPort = port(s, "http_port", 0)
+	g.HTTPSPort = port(s, "https_port", 8443)
+	g.LogFile = s.String("log_file", "/var/log/foreman-proxy/proxy.log")
+	g.LogLevel = strings.ToUpper(s.String("log_level", "INFO"))
+	switch g.LogLevel {
+	case "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "UNKNOWN":
+	default:
+		s.Fail("log_level", "must be one of DEBUG, INFO, WARN, ERROR, FATAL, UNKNOWN, got %q", g.LogLevel)
+		g.LogLevel = "INFO"
+	}
+	g.LogBuffer = nonNegative(s, "log_buffer", 2000)
+	g.LogBufferErrors = nonNegative(s, "log_buffer_errors", 1000)
+	g.FileLoggingFormat = s.String("file_logging_pattern", "%d %.8X{request} [%.1l] %m")
+	for _, k := range []string{"file_rolling_size", "file_rolling_age", "file_rolling_keep", "system_logging_pattern", "daemon", "daemon_pid"} {
+		s.Raw(k) // known Ruby keys we accept and do not act on (log rotation is logrotate's job)
+	}
+	g.DNSResolvTimeouts = intList(s, "dns_resolv_timeouts", []int{5, 8, 13})
+	return g
+}
+
+func port(s *Section, key string, def int) int {
+	p := s.Int(key, def)
+	if p < 0 || p > 65535 {
+		s.Fail(key, "must be a port number 0-65535, got %d", p)
+		return def
+	}
+	return p
+}
+
+func nonNegative(s *Section, key string, def int) int {
+	n := s.Int(key, def)
+	if n < 0 {
+		s.Fail(key, "must not be negative, got %d", n)
+		return def
+	}
+	return n
+}
+
+func intList(s *Section, key string, def []int) []int {
+	v, ok := s.Raw(key)
+	if !ok {
+		return def
+	}
+	list, isList := v.([]any)
+	if !isList {
+		s.Fail(key, "must be a list of integers, got %s", kind(v))
+		return def
+	}
+	out := make([]int, 0, len(list))
+	for _, item := range list {
+		n, isInt := item.(int)
+		if !isInt || n <= 0 {
+			s.Fail(key, "must be a list of positive integers, got %v", item)
+			return def
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// HTTPSEnabled reports whether the https listener can run (all three SSL files set).
+func (g *Global) HTTPSEnabled() bool {
+	return g.SSLCertificate != "" && g.SSLPrivateKey != "" && g.SSLCAFile != "" && g.HTTPSPort > 0
+}
+
+// HTTPEnabled reports whether the http listener runs.
+func (g *Global) HTTPEnabled() bool { return g.HTTPPort > 0 }
+
+// ForemanClientTLS returns the CA, certificate and key used to talk to Foreman, falling
+// back to the proxy's own ssl_* trio as the Ruby proxy does.
+func (g *Global) ForemanClientTLS() (ca, cert, key string) {
+	ca, cert, key = g.ForemanSSLCA, g.ForemanSSLCert, g.ForemanSSLKey
+	if ca == "" {
+		ca = g.SSLCAFile
+	}
+	if cert == "" || key == "" {
+		cert, key = g.SSLCertificate, g.SSLPrivateKey
+	}
+	return ca, cert, key
+}
+
+// ModuleFile is the path of settings.d/<name>.yml.
+func (g *Global) ModuleFile(name string) string {
+	return filepath.Join(g.SettingsDirectory, name+".yml")
+}
