@@ -46,7 +46,7 @@ type info struct {
 }
 
 type reply struct {
-	Info info             `json:"info"`
+	Info info            `json:"info"`
 	Logs []logging.Entry `json:"logs"`
 }
 
