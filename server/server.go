@@ -80,10 +80,17 @@ func (s *Server) Handler(https bool) http.Handler {
 
 	for _, fr := range s.opts.Registry.Routes() {
 		fr := fr
-		h := func(c echo.Context) error {
-			if !s.opts.Registry.Serves(fr.Feature, https) {
-				return echo.ErrNotFound
+		// A route of a feature that is not running or not enabled for this listener is
+		// not mounted: 404 before the auth checks, as in the Ruby proxy.
+		mounted := func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				if !s.opts.Registry.Serves(fr.Feature, https) {
+					return echo.ErrNotFound
+				}
+				return next(c)
 			}
+		}
+		h := func(c echo.Context) error {
 			params := make(map[string]string, len(c.ParamNames()))
 			for i, name := range c.ParamNames() {
 				v := c.ParamValues()[i]
@@ -99,7 +106,7 @@ func (s *Server) Handler(https bool) http.Handler {
 			fr.Handler(c.Response(), req)
 			return nil
 		}
-		var mw []echo.MiddlewareFunc
+		mw := []echo.MiddlewareFunc{mounted}
 		if !fr.Public {
 			mw = append(mw, auth)
 		}
