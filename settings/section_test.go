@@ -215,11 +215,11 @@ func TestLoadMissingFileIsDefaults(t *testing.T) {
 
 func TestParseRejectsBadDocuments(t *testing.T) {
 	for doc, want := range map[string]string{
-		":enabled: [unclosed":  "invalid YAML",
-		"- a\n- b\n":           "top level must be a map",
-		"just a string":        "top level must be a map",
-		":a: 1\n:a: 2\n":       "invalid YAML", // duplicate keys are refused by yaml.v3
-		"\t:enabled: true\n":   "invalid YAML",
+		":enabled: [unclosed":   "invalid YAML",
+		"- a\n- b\n":            "top level must be a map",
+		"just a string":         "top level must be a map",
+		":a: 1\n:a: 2\n":        "invalid YAML", // duplicate keys are refused by yaml.v3
+		"\t:enabled: true\n":    "invalid YAML",
 		":enabled: true\n---\n": "",
 	} {
 		_, err := Parse("bad.yml", []byte(doc))
