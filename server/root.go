@@ -16,11 +16,14 @@ func (s *Server) featuresV1(c echo.Context) error {
 
 // versionInfo is GET /version.
 func (s *Server) versionInfo(c echo.Context) error {
-	httpapi.JSON(c.Response(), http.StatusOK, map[string]any{
-		"version": s.opts.Version,
-		"modules": s.opts.Registry.Versions(),
-	})
+	httpapi.JSON(c.Response(), http.StatusOK, versionReply{Version: s.opts.Version, Modules: s.opts.Registry.Versions()})
 	return nil
+}
+
+// versionReply keeps the Ruby proxy's key order.
+type versionReply struct {
+	Version string            `json:"version"`
+	Modules map[string]string `json:"modules"`
 }
 
 // featuresV2 is GET /v2/features: every feature with its state, settings and capabilities.

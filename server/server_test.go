@@ -113,7 +113,7 @@ func TestRootEndpointShapes(t *testing.T) {
 	}
 
 	status, body, _ = p.do(t, "GET", "/version", nil, nil)
-	if status != 200 || body != `{"modules":{"dhcp":"3.11.0","tftp":"3.11.0"},"version":"3.11.0-develop"}` {
+	if status != 200 || body != `{"version":"3.11.0-develop","modules":{"dhcp":"3.11.0","tftp":"3.11.0"}}` {
 		t.Errorf("/version: %d %s", status, body)
 	}
 

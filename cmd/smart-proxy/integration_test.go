@@ -508,7 +508,7 @@ func TestHTTPSClientCertificates(t *testing.T) {
 	for _, base := range []struct{ name, url string }{{"https", px.httpsURL}, {"http", px.httpURL}} {
 		t.Run("/features and /version without a certificate on "+base.name, func(t *testing.T) {
 			expect(t, get(t, noCert, base.url+"/features"), http.StatusOK, `["logs"]`)
-			expect(t, get(t, noCert, base.url+"/version"), http.StatusOK, `{"modules":{"logs":"`+Version+`"},"version":"`+Version+`"}`)
+			expect(t, get(t, noCert, base.url+"/version"), http.StatusOK, `{"version":"`+Version+`","modules":{"logs":"`+Version+`"}}`)
 		})
 		t.Run("unknown URL on "+base.name, func(t *testing.T) {
 			expect(t, get(t, noCert, base.url+"/no/such/thing"), http.StatusNotFound, "Requested url was not found")
@@ -601,7 +601,7 @@ func TestFailedFeature(t *testing.T) {
 	}
 	for _, base := range []string{px.httpURL, px.httpsURL} {
 		expect(t, get(t, client, base+"/features"), http.StatusOK, `[]`)
-		expect(t, get(t, client, base+"/version"), http.StatusOK, `{"modules":{},"version":"`+Version+`"}`)
+		expect(t, get(t, client, base+"/version"), http.StatusOK, `{"version":"`+Version+`","modules":{}}`)
 		expect(t, get(t, client, base+"/logs"), http.StatusNotFound, "Requested url was not found")
 	}
 	if out := px.out.String(); !strings.Contains(out, "logs.yml: :enabled: must be true, false, http or https") {
