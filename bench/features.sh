@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Load test of the root endpoints: builds smart-proxy, runs it on loopback http with the
+# shipped config/settings.yml (port and settings.d swapped for temporary ones), drives
+# /features and /v2/features with wrk, and prints req/s, p99 and the ratio against the
+# Ruby proxy's ~800 req/s on /features on this machine (goal: >= 30x, p99 <= 5 ms).
+#
+# Environment: DURATION (wrk -d, default 10s), THREADS (default 2), CONNECTIONS (default 32).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DURATION=${DURATION:-10s}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-32}
+RUBY_RPS=800
+
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+
+WORK=$(mktemp -d)
+PID=""
+cleanup() {
+  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+    kill -TERM "$PID" 2>/dev/null || true
+    wait "$PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port prints a loopback port nothing answers on.
+free_port() {
+  local port
+  for _ in $(seq 50); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
+  echo "no free port found" >&2
+  exit 1
+}
+
+echo "building smart-proxy..."
+(cd "$ROOT" && go build -o "$WORK/smart-proxy" ./cmd/smart-proxy)
+
+PORT=$(free_port)
+mkdir -p "$WORK/settings.d"
+sed -e "s|^:http_port:.*|:http_port: $PORT|" \
+    -e "s|^:settings_directory:.*|:settings_directory: $WORK/settings.d|" \
+    -e "s|^:bind_host:.*|:bind_host: ['127.0.0.1']|" \
+    "$ROOT/config/settings.yml" >"$WORK/settings.yml"
+
+"$WORK/smart-proxy" --settings "$WORK/settings.yml" >"$WORK/proxy.log" 2>&1 &
+PID=$!
+
+BASE="http://127.0.0.1:$PORT"
+for _ in $(seq 100); do
+  curl -fsS -o /dev/null "$BASE/features" 2>/dev/null && break
+  kill -0 "$PID" 2>/dev/null || { echo "smart-proxy exited:" >&2; cat "$WORK/proxy.log" >&2; exit 1; }
+  sleep 0.1
+done
+curl -fsS -o /dev/null "$BASE/features" || { echo "smart-proxy does not answer on $BASE" >&2; exit 1; }
+echo "smart-proxy on $BASE: /features = $(curl -fsS "$BASE/features")"
+
+# run_wrk PATH prints "<req/s> <p99 in ms>" for one endpoint.
+run_wrk() {
+  local out
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$BASE$1")
+  echo "$out" >"$WORK/wrk$(echo "$1" | tr / _).txt"
+  if grep -q "Non-2xx or 3xx responses" <<<"$out"; then
+    echo "wrk saw error responses on $1:" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  awk '
+    /^Requests\/sec:/ { rps = $2 }
+    $1 == "99%" {
+      v = $2
+      if (v ~ /us$/) { sub(/us$/, "", v); ms = v / 1000 }
+      else if (v ~ /ms$/) { sub(/ms$/, "", v); ms = v }
+      else if (v ~ /s$/) { sub(/s$/, "", v); ms = v * 1000 }
+    }
+    END { printf "%.0f %.3f\n", rps, ms }
+  ' <<<"$out"
+}
+
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency"
+result=$(run_wrk /features)
+read -r v1_rps v1_p99 <<<"$result"
+printf '%-14s req/s=%-8s p99=%sms\n' /features "$v1_rps" "$v1_p99"
+result=$(run_wrk /v2/features)
+read -r v2_rps v2_p99 <<<"$result"
+printf '%-14s req/s=%-8s p99=%sms\n' /v2/features "$v2_rps" "$v2_p99"
+
+awk -v rps="$v1_rps" -v p99="$v1_p99" -v ruby="$RUBY_RPS" 'BEGIN {
+  ratio = rps / ruby
+  printf "ratio=%.1f (/features req/s / %d Ruby req/s; goal >= 30, p99 <= 5ms: %s)\n", ratio, ruby,
+    (ratio >= 30 && p99 <= 5) ? "met" : "NOT met"
+}'
