@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -658,37 +659,39 @@ func TestCheckConfig(t *testing.T) {
 		extra string
 		files map[string]string
 		code  int
-		want  []string // lines or fragments the output must hold
+		want  []string // regular expressions the output must match, one line each
 	}{
 		{
 			name:  "all fine",
 			files: map[string]string{"logs.yml": ":enabled: true\n"},
 			code:  0,
-			want:  []string{"logs", "ok"},
+			want:  []string{`^logs\s+ok$`},
 		},
 		{
 			name:  "disabled feature is fine",
 			files: map[string]string{"logs.yml": ":enabled: false\n"},
 			code:  0,
-			want:  []string{"disabled"},
+			want:  []string{`^logs\s+disabled$`},
 		},
 		{
 			name:  "unknown key warns but passes",
 			files: map[string]string{"logs.yml": ":enabled: true\n:colour: blue\n"},
 			code:  0,
-			want:  []string{"warning:", "logs.yml: unknown setting :colour: ignored"},
+			want:  []string{`^warning: \S+/settings.d/logs.yml: unknown setting :colour: ignored$`, `^logs\s+ok$`},
 		},
 		{
 			name:  "feature that would fail",
 			files: map[string]string{"logs.yml": ":enabled: maybe\n"},
 			code:  1,
-			want:  []string{"failed", `logs.yml: :enabled: must be true, false, http or https, got "maybe"`},
+			want:  []string{`^logs\s+failed$`, `\S+/settings.d/logs.yml: :enabled: must be true, false, http or https, got "maybe"$`},
 		},
 		{
-			name:  "bad global setting",
+			name:  "bad global settings and a bad feature",
 			extra: ":log_buffer: lots\n:forward_verify: sometimes\n",
+			files: map[string]string{"logs.yml": ":enabled: 3\n"},
 			code:  1,
-			want:  []string{"settings.yml: :forward_verify: must be true or false", "settings.yml: :log_buffer: must be an integer"},
+			want: []string{`\S+/settings.yml: :forward_verify: must be true or false`, `\S+/settings.yml: :log_buffer: must be an integer`,
+				`\S+/settings.d/logs.yml: :enabled: must be true, false, http or https, got "3"$`, `^logs\s+failed$`},
 		},
 	}
 	for _, tc := range cases {
@@ -699,8 +702,8 @@ func TestCheckConfig(t *testing.T) {
 				t.Errorf("exit %d, want %d", code, tc.code)
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q", w)
+				if !regexp.MustCompile("(?m)" + w).MatchString(out) {
+					t.Errorf("no output line matches %s", w)
 				}
 			}
 			if t.Failed() {

@@ -116,9 +116,13 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 	for _, w := range warnings {
 		fmt.Fprintln(stdout, "warning:", w)
 	}
+	failed := 0
 	if err != nil {
 		fmt.Fprintln(stdout, "error:", err)
-		return 1
+		if global == nil { // unreadable settings.yml: nothing else can be checked
+			return 1
+		}
+		failed++ // keep going: report the features' problems too
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
@@ -128,7 +132,6 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 	for _, p := range reg.Problems {
 		fmt.Fprintln(stdout, p)
 	}
-	failed := 0
 	for _, name := range reg.Names() {
 		state, err := reg.StateOf(name)
 		shown := string(state)
