@@ -141,6 +141,9 @@ func TestDotSegmentsRefused(t *testing.T) {
 		"/unattended/template/%2E/hg",
 		"/userdata/%2E%2E",
 		"/unattended/template/x/a%2F%2E%2E%2Fb",
+		"/unattended/..%2F..%2Fapi%2Fhosts",
+		"/unattended/..%5C..%5Capi",
+		"/unattended/template//hg",
 	} {
 		got := hostRequest{path: path}.send(t, p)
 		if got.status != http.StatusBadRequest || !strings.Contains(got.body, "invalid path segment") {
