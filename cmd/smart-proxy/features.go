@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/smartproxy/smartproxy/features/logs"
+	"github.com/smartproxy/smartproxy/features/registration"
+	"github.com/smartproxy/smartproxy/features/templates"
 	"github.com/smartproxy/smartproxy/logging"
 	"github.com/smartproxy/smartproxy/registry"
 )
@@ -11,5 +13,7 @@ import (
 func features(buffer *logging.Buffer) []registry.Feature {
 	return []registry.Feature{
 		logs.New(buffer),
+		templates.New(),
+		registration.New(), // requires templates
 	}
 }
