@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/smartproxy/smartproxy/features/dns"
 	"github.com/smartproxy/smartproxy/features/logs"
 	"github.com/smartproxy/smartproxy/features/registration"
 	"github.com/smartproxy/smartproxy/features/templates"
@@ -13,6 +14,7 @@ import (
 func features(buffer *logging.Buffer) []registry.Feature {
 	return []registry.Feature{
 		logs.New(buffer),
+		dns.New(),
 		templates.New(),
 		registration.New(), // requires templates
 	}
