@@ -1,0 +1,186 @@
+// Package tftp is the TFTP feature (spec §5.3): Foreman's REST API that writes per-host
+// PXE configs, default menus and boot files under tftproot, and an embedded TFTP server
+// (package tftpd) that serves that root read-only to PXE clients.
+package tftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/smartproxy/smartproxy/features/tftp/tftpd"
+	"github.com/smartproxy/smartproxy/registry"
+)
+
+// Feature serves /tftp and, when :listen: is set, TFTP on UDP.
+type Feature struct {
+	cfg     config
+	store   store
+	log     *logrus.Entry
+	fetcher *fetcher
+	dynamic []dynamicFile
+
+	mu     sync.Mutex
+	server *tftpd.Server
+	cancel context.CancelFunc
+}
+
+// config is tftp.yml (spec §4.2 plus the embedded server's keys).
+type config struct {
+	root           string
+	serverName     string
+	connectTimeout time.Duration
+	verifyCert     bool
+	server         tftpd.Config // Addr "" = no embedded server
+}
+
+var (
+	_ registry.Feature = (*Feature)(nil)
+	_ registry.Exposer = (*Feature)(nil)
+	_ registry.Starter = (*Feature)(nil)
+	_ registry.Stopper = (*Feature)(nil)
+)
+
+// New returns the feature; settings come later through Configure.
+func New() *Feature { return &Feature{} }
+
+func (*Feature) Name() string { return "tftp" }
+
+// Configure reads tftp.yml. Relative paths resolve against the settings folder.
+func (f *Feature) Configure(env *registry.Env) error {
+	s := env.Settings
+	f.log = env.Log
+	f.cfg = config{
+		root:           s.Path("tftproot", "/var/lib/tftpboot"),
+		serverName:     s.String("tftp_servername", ""),
+		connectTimeout: time.Duration(positive(s.Int("tftp_connect_timeout", 10), 10)) * time.Second,
+		verifyCert:     s.Bool("verify_server_cert", true),
+	}
+	listen := s.String("listen", "0.0.0.0:69")
+	if listen == "false" {
+		listen = ""
+	}
+	if listen != "" {
+		if _, _, err := net.SplitHostPort(listen); err != nil {
+			s.Fail("listen", "must be address:port (or false for no embedded server), got %q", listen)
+		}
+	}
+	f.cfg.server = tftpd.Config{
+		Addr:          listen,
+		MaxTransfers:  positive(s.Int("max_transfers", 1000), 1000),
+		Timeout:       time.Duration(positive(s.Int("retransmit_timeout", 1), 1)) * time.Second,
+		Retries:       positive(s.Int("retries", 5), 5),
+		MaxWindowSize: positive(s.Int("max_windowsize", 64), 64),
+	}
+	if w := f.cfg.server.MaxWindowSize; w > 65535 {
+		s.Fail("max_windowsize", "must be 1-65535, got %d", w)
+	}
+	f.store = store{root: f.cfg.root}
+	return nil
+}
+
+func positive(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
+
+// ExposedSettings: Foreman reads tftp_servername as the next-server for DHCP.
+func (f *Feature) ExposedSettings() map[string]any {
+	if f.cfg.serverName == "" {
+		return map[string]any{"tftp_servername": nil}
+	}
+	return map[string]any{"tftp_servername": f.cfg.serverName}
+}
+
+// Routes: literal segments (fetch_boot_file, create_default, serverName) win over the
+// captures, as in the Ruby proxy.
+func (f *Feature) Routes() []registry.Route {
+	return []registry.Route{
+		{Method: http.MethodPost, Path: "/tftp/fetch_boot_file", Handler: f.fetchBootFile},
+		{Method: http.MethodGet, Path: "/tftp/serverName", Handler: f.serverNameReply},
+		{Method: http.MethodPost, Path: "/tftp/create_default", Handler: f.createDefault},
+		{Method: http.MethodPost, Path: "/tftp/:variant/create_default", Handler: f.createDefault},
+		{Method: http.MethodGet, Path: "/tftp/:variant/:mac", Handler: f.getConfig},
+		{Method: http.MethodPost, Path: "/tftp/:variant/:mac", Handler: f.setConfig},
+		{Method: http.MethodDelete, Path: "/tftp/:variant/:mac", Handler: f.deleteConfig},
+		{Method: http.MethodPost, Path: "/tftp/:mac", Handler: f.setConfig},
+		{Method: http.MethodDelete, Path: "/tftp/:mac", Handler: f.deleteConfig},
+	}
+}
+
+// Start runs the boot file fetcher and, unless :listen: is false, the TFTP server.
+func (f *Feature) Start(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	f.fetcher = newFetcher(ctx, f.log, f.cfg.connectTimeout, f.cfg.verifyCert)
+	f.mu.Lock()
+	f.cancel = cancel
+	f.mu.Unlock()
+	if f.cfg.server.Addr == "" {
+		f.log.Info("TFTP: no :listen: address, the embedded TFTP server is off")
+		return nil
+	}
+	cfg := f.cfg.server
+	cfg.Source = f.source()
+	cfg.Log = f.log
+	srv, err := tftpd.Listen(cfg)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("tftp server: %w", err)
+	}
+	f.mu.Lock()
+	f.server = srv
+	f.mu.Unlock()
+	go srv.Serve(ctx)
+	f.log.Infof("TFTP: serving %s on udp %s", f.cfg.root, srv.Addr())
+	return nil
+}
+
+// Stop stops the TFTP server (in-flight transfers are cut at ctx's deadline) and waits
+// for background downloads to give up.
+func (f *Feature) Stop(ctx context.Context) error {
+	f.mu.Lock()
+	srv, cancel := f.server, f.cancel
+	f.server, f.cancel = nil, nil
+	f.mu.Unlock()
+	var errs []error
+	if srv != nil {
+		errs = append(errs, srv.Shutdown(ctx))
+	}
+	if cancel != nil {
+		cancel()
+	}
+	if f.fetcher != nil {
+		errs = append(errs, f.fetcher.wait(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// TFTPAddr is the embedded server's UDP address, nil when it is not running (tests
+// listen on port 0 and ask).
+func (f *Feature) TFTPAddr() net.Addr {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.server == nil {
+		return nil
+	}
+	return f.server.Addr()
+}
+
+// Stats returns the embedded server's counters (zero when it is not running).
+func (f *Feature) Stats() tftpd.Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.server == nil {
+		return tftpd.Stats{}
+	}
+	return f.server.Stats()
+}
+

@@ -1,0 +1,164 @@
+package tftp
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// store reads and writes files under tftproot through os.Root, so neither a MAC nor a
+// symlink planted in the tree can make the API write outside the root.
+type store struct {
+	root string
+}
+
+var tempCounter atomic.Uint64
+
+// open returns the root, creating its directory first as the Ruby proxy's mkdir_p does.
+func (s store) open() (*os.Root, error) {
+	if err := os.MkdirAll(s.root, 0o755); err != nil {
+		return nil, fmt.Errorf("create tftproot %s: %w", s.root, err)
+	}
+	r, err := os.OpenRoot(s.root)
+	if err != nil {
+		return nil, fmt.Errorf("open tftproot %s: %w", s.root, err)
+	}
+	return r, nil
+}
+
+// abs is how a file is named in messages: the full path, as the Ruby proxy reports it.
+func (s store) abs(rel string) string { return filepath.Join(s.root, filepath.FromSlash(rel)) }
+
+// write replaces rel atomically (temp file + rename) so the TFTP server never serves a
+// half-written config; an existing file keeps its permissions.
+func (s store) write(rel string, data []byte) error {
+	r, err := s.open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := r.MkdirAll(path.Dir(rel), 0o755); err != nil {
+		return fmt.Errorf("create directory for %s: %w", s.abs(rel), err)
+	}
+	mode := fs.FileMode(0o644)
+	if fi, err := r.Stat(rel); err == nil && fi.Mode().IsRegular() {
+		mode = fi.Mode().Perm()
+	}
+	tmp := path.Join(path.Dir(rel), "."+path.Base(rel)+"."+strconv.FormatInt(time.Now().UnixNano(), 36)+
+		strconv.FormatUint(tempCounter.Add(1), 36)+".tmp")
+	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", s.abs(rel), err)
+	}
+	_, werr := f.Write(data)
+	merr := f.Chmod(mode) // O_CREATE applied the umask
+	cerr := f.Close()
+	if err := errors.Join(werr, merr, cerr); err != nil {
+		_ = r.Remove(tmp)
+		return fmt.Errorf("write %s: %w", s.abs(rel), err)
+	}
+	if err := r.Rename(tmp, rel); err != nil {
+		_ = r.Remove(tmp)
+		return fmt.Errorf("write %s: %w", s.abs(rel), err)
+	}
+	return nil
+}
+
+// read returns the content of rel; a missing file is fs.ErrNotExist.
+func (s store) read(rel string) ([]byte, error) {
+	r, err := os.OpenRoot(s.root)
+	if err != nil {
+		return nil, fmt.Errorf("open tftproot %s: %w", s.root, err)
+	}
+	defer r.Close()
+	return r.ReadFile(rel)
+}
+
+// remove deletes rel; a file that is already gone is not an error.
+func (s store) remove(rel string) error {
+	r, err := os.OpenRoot(s.root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open tftproot %s: %w", s.root, err)
+	}
+	defer r.Close()
+	if err := r.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", s.abs(rel), err)
+	}
+	return nil
+}
+
+// removeAll deletes the tree rel; a missing tree is not an error.
+func (s store) removeAll(rel string) error {
+	r, err := os.OpenRoot(s.root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open tftproot %s: %w", s.root, err)
+	}
+	defer r.Close()
+	if err := r.RemoveAll(rel); err != nil {
+		return fmt.Errorf("remove %s: %w", s.abs(rel), err)
+	}
+	return nil
+}
+
+// symlink makes link point at target (both relative to the root) with a relative link,
+// replacing whatever link was there.
+func (s store) symlink(target, link string) error {
+	r, err := s.open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := r.MkdirAll(path.Dir(link), 0o755); err != nil {
+		return fmt.Errorf("create directory for %s: %w", s.abs(link), err)
+	}
+	rel, err := filepath.Rel(path.Dir(link), target)
+	if err != nil {
+		return fmt.Errorf("link %s to %s: %w", s.abs(link), target, err)
+	}
+	if err := r.Remove(link); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("replace %s: %w", s.abs(link), err)
+	}
+	if err := r.Symlink(filepath.ToSlash(rel), link); err != nil {
+		return fmt.Errorf("link %s to %s: %w", s.abs(link), target, err)
+	}
+	return nil
+}
+
+// isDir reports whether rel is a directory inside the root.
+func (s store) isDir(rel string) bool {
+	r, err := os.OpenRoot(s.root)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	fi, err := r.Stat(rel)
+	return err == nil && fi.IsDir()
+}
+
+// list returns the names in directory rel (nil when it does not exist).
+func (s store) list(rel string) []string {
+	r, err := os.OpenRoot(s.root)
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	d, err := r.Open(rel)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	return names
+}

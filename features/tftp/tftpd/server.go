@@ -1,0 +1,233 @@
+// Package tftpd is the embedded TFTP server: read-only RFC 1350 with the option
+// extensions PXE clients use (RFC 2347 OACK, 2348 blksize, 2349 timeout and tsize) and
+// RFC 7440 windowsize. Write requests are refused. Each transfer runs on its own socket
+// (its TID) in its own goroutine, bounded by Config.MaxTransfers, and every goroutine
+// belongs to the Server and ends by Shutdown.
+package tftpd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// Config is what a Server needs.
+type Config struct {
+	Addr          string        // UDP listen address, e.g. "0.0.0.0:69"
+	Source        Source        // finds the content of read requests
+	MaxTransfers  int           // concurrent transfers; more are refused with "server busy"
+	Timeout       time.Duration // retransmission timeout unless the client negotiates one
+	Retries       int           // retransmissions before a transfer is abandoned
+	MaxWindowSize int           // largest RFC 7440 windowsize granted
+	Log           *logrus.Entry
+}
+
+// Server is a running TFTP server.
+type Server struct {
+	cfg     Config
+	conn    *net.UDPConn
+	reader  requestReader
+	ctx     context.Context // cancelled to cut transfers short
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	served  chan struct{} // closed when Serve returns
+	stats   counters
+	closing atomic.Bool
+}
+
+// requestReader reads a request and the local address it was sent to, so the reply
+// leaves from that address on multi-homed hosts.
+type requestReader interface {
+	read(b []byte) (n int, local netip.Addr, remote netip.AddrPort, err error)
+}
+
+// Listen binds the UDP socket; Serve then answers on it.
+func Listen(cfg Config) (*Server, error) {
+	if cfg.Source == nil {
+		return nil, errors.New("tftpd: no Source")
+	}
+	if cfg.MaxTransfers <= 0 {
+		cfg.MaxTransfers = 1000
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = time.Second
+	}
+	if cfg.Retries <= 0 {
+		cfg.Retries = 5
+	}
+	if cfg.MaxWindowSize <= 0 {
+		cfg.MaxWindowSize = 64
+	}
+	if cfg.Log == nil {
+		cfg.Log = logrus.NewEntry(logrus.StandardLogger())
+	}
+	addr, err := net.ResolveUDPAddr("udp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("tftp listen address %q: %w", cfg.Addr, err)
+	}
+	conn, err := net.ListenUDP("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("tftp listen on %s: %w", cfg.Addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{cfg: cfg, conn: conn, ctx: ctx, cancel: cancel, served: make(chan struct{})}
+	s.reader = newRequestReader(conn)
+	return s, nil
+}
+
+// Addr is the bound UDP address.
+func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
+
+// Serve answers requests until ctx ends or Shutdown is called.
+func (s *Server) Serve(ctx context.Context) {
+	defer close(s.served)
+	stop := context.AfterFunc(ctx, func() { s.closing.Store(true); s.conn.Close() })
+	defer stop()
+	buf := make([]byte, 2048)
+	for {
+		n, local, remote, err := s.reader.read(buf)
+		if err != nil {
+			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.cfg.Log.Warnf("TFTP: reading requests: %v", err)
+			time.Sleep(10 * time.Millisecond) // do not spin on a persistent socket error
+			continue
+		}
+		s.handle(buf[:n], local, remote)
+	}
+}
+
+func (s *Server) handle(pkt []byte, local netip.Addr, remote netip.AddrPort) {
+	req, err := ParseRequest(pkt)
+	if err != nil {
+		s.stats.refused.Add(1)
+		s.cfg.Log.Debugf("TFTP: bad request from %s: %v", remote, err)
+		s.replyError(remote, CodeIllegal, "Illegal TFTP operation")
+		return
+	}
+	if req.Write {
+		s.stats.refused.Add(1)
+		s.cfg.Log.Warnf("TFTP: refused write request for %q from %s", req.Filename, remote)
+		s.replyError(remote, CodeAccessViolation, "Write requests are not accepted")
+		return
+	}
+	s.stats.requests.Add(1)
+	if int(s.stats.active.Add(1)) > s.cfg.MaxTransfers {
+		s.stats.active.Add(-1)
+		s.stats.refused.Add(1)
+		s.cfg.Log.Warnf("TFTP: refused %q for %s: %d transfers running", req.Filename, remote, s.cfg.MaxTransfers)
+		s.replyError(remote, CodeUndefined, "Server busy, try again later")
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer s.stats.active.Add(-1)
+		s.serveRead(local, remote, req)
+	}()
+}
+
+// replyError answers from the listening socket (no transfer was started).
+func (s *Server) replyError(to netip.AddrPort, code uint16, msg string) {
+	_, _ = s.conn.WriteToUDPAddrPort(appendError(nil, code, msg), to)
+}
+
+// Shutdown stops accepting requests and waits for running transfers; when ctx ends
+// first, the remaining transfers are cut and waited for.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.conn.Close()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		<-done
+		return fmt.Errorf("tftp transfers cut at shutdown: %w", ctx.Err())
+	}
+}
+
+// newRequestReader asks the kernel for each request's destination address.
+func newRequestReader(conn *net.UDPConn) requestReader {
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() != nil {
+		pc := ipv4.NewPacketConn(conn)
+		if pc.SetControlMessage(ipv4.FlagDst, true) == nil {
+			return v4Reader{pc}
+		}
+	} else {
+		pc := ipv6.NewPacketConn(conn)
+		if pc.SetControlMessage(ipv6.FlagDst, true) == nil {
+			return v6Reader{pc}
+		}
+	}
+	return plainReader{conn}
+}
+
+type v4Reader struct{ pc *ipv4.PacketConn }
+
+func (r v4Reader) read(b []byte) (int, netip.Addr, netip.AddrPort, error) {
+	n, cm, src, err := r.pc.ReadFrom(b)
+	if err != nil {
+		return 0, netip.Addr{}, netip.AddrPort{}, err
+	}
+	var local netip.Addr
+	if cm != nil {
+		local, _ = netip.AddrFromSlice(cm.Dst.To4())
+	}
+	return n, local, udpAddrPort(src), nil
+}
+
+type v6Reader struct{ pc *ipv6.PacketConn }
+
+func (r v6Reader) read(b []byte) (int, netip.Addr, netip.AddrPort, error) {
+	n, cm, src, err := r.pc.ReadFrom(b)
+	if err != nil {
+		return 0, netip.Addr{}, netip.AddrPort{}, err
+	}
+	var local netip.Addr
+	if cm != nil {
+		local, _ = netip.AddrFromSlice(cm.Dst)
+	}
+	return n, local, udpAddrPort(src), nil
+}
+
+type plainReader struct{ conn *net.UDPConn }
+
+func (r plainReader) read(b []byte) (int, netip.Addr, netip.AddrPort, error) {
+	n, src, err := r.conn.ReadFromUDPAddrPort(b)
+	return n, netip.Addr{}, src, err
+}
+
+func udpAddrPort(a net.Addr) netip.AddrPort {
+	if u, ok := a.(*net.UDPAddr); ok {
+		return u.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// errorFor maps a Source error to what the client is told.
+func errorFor(err error) (uint16, string) {
+	var te *Error
+	switch {
+	case errors.As(err, &te):
+		return te.Code, te.Msg
+	case errors.Is(err, fs.ErrNotExist):
+		return CodeNotFound, "File not found"
+	default:
+		return CodeAccessViolation, "Access violation"
+	}
+}

@@ -1,0 +1,139 @@
+package safepath
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestCleanAccepts(t *testing.T) {
+	for name, want := range map[string]string{
+		"pxelinux.0":                   "pxelinux.0",
+		"/pxelinux.0":                  "pxelinux.0",
+		"//grub2//grub.cfg":            "grub2/grub.cfg",
+		"pxelinux.cfg/01-aa-bb":        "pxelinux.cfg/01-aa-bb",
+		"./boot/./vmlinuz":             "boot/vmlinuz",
+		"grub2/grub.cfg-aa:bb:cc":      "grub2/grub.cfg-aa:bb:cc",
+		"boot/file%20with%20space.img": "boot/file%20with%20space.img",
+		"/etc/passwd":                  "etc/passwd", // looked up inside the root
+	} {
+		got, err := Clean(name)
+		if err != nil || got != want {
+			t.Errorf("Clean(%q) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+}
+
+func TestCleanRefuses(t *testing.T) {
+	for _, name := range []string{
+		"", "/", ".", "..", "../etc/passwd", "a/../../etc/passwd", "a/..", "/..",
+		`..\etc\passwd`, `boot\vmlinuz`, "a\x00b", "a\nb", "a\x7fb",
+		"%2e%2e/etc/passwd", "%2E%2E%2Fetc%2Fpasswd", "..%2fetc", "%252e%252e/x", "a%00b", "a%5cb",
+	} {
+		if got, err := Clean(name); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Clean(%q) = %q, %v; want ErrInvalid", name, got, err)
+		}
+	}
+}
+
+func TestInside(t *testing.T) {
+	root := "/srv/tftp"
+	for p, want := range map[string]string{
+		"boot/abc-vmlinuz":            "boot/abc-vmlinuz",
+		"boot/../x":                   "x",
+		"/srv/tftp/boot/file":         "boot/file",
+		"./a/b/../c":                  "a/c",
+		"boot/file%2e%2e-with-dots..": "boot/file%2e%2e-with-dots..",
+	} {
+		got, err := Inside(root, p)
+		if err != nil || got != want {
+			t.Errorf("Inside(%q) = %q, %v; want %q", p, got, err, want)
+		}
+	}
+	for _, p := range []string{"../etc/x", "/etc/passwd", "boot/../../x", "/srv/tftpX/a", ".", "", "a/..", "a\x00b"} {
+		if got, err := Inside(root, p); err == nil {
+			t.Errorf("Inside(%q) = %q, want an error", p, got)
+		}
+	}
+}
+
+// tree builds root/ with a file, an inside symlink (relative and absolute) and
+// symlinks escaping the root; outside/ holds the secret.
+func tree(t *testing.T) (root, secret string) {
+	t.Helper()
+	dir := t.TempDir()
+	root = filepath.Join(dir, "root")
+	outside := filepath.Join(dir, "outside")
+	for _, d := range []string{root + "/sub", outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret = filepath.Join(outside, "secret")
+	write(t, secret, "secret")
+	write(t, filepath.Join(root, "sub/file"), "inside")
+	links := map[string]string{
+		"rel-inside":   "sub/file",
+		"abs-inside":   filepath.Join(root, "sub/file"),
+		"rel-outside":  "../outside/secret",
+		"abs-outside":  secret,
+		"dir-outside":  outside,
+		"dangling":     "sub/missing",
+		"sub/up-twice": "../../outside/secret",
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root, secret
+}
+
+func write(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenFollowsLinksInside(t *testing.T) {
+	root, _ := tree(t)
+	for _, rel := range []string{"sub/file", "rel-inside", "abs-inside"} {
+		f, err := Open(root, rel)
+		if err != nil {
+			t.Fatalf("Open(%q): %v", rel, err)
+		}
+		b, _ := io.ReadAll(f)
+		f.Close()
+		if string(b) != "inside" {
+			t.Errorf("Open(%q) read %q", rel, b)
+		}
+	}
+}
+
+func TestOpenRefusesLinksOutside(t *testing.T) {
+	root, _ := tree(t)
+	for _, rel := range []string{"rel-outside", "abs-outside", "dir-outside/secret", "sub/up-twice"} {
+		f, err := Open(root, rel)
+		if err == nil {
+			b, _ := io.ReadAll(f)
+			f.Close()
+			t.Fatalf("Open(%q) escaped and read %q", rel, b)
+		}
+		if !errors.Is(err, ErrOutside) {
+			t.Errorf("Open(%q) = %v, want ErrOutside", rel, err)
+		}
+	}
+}
+
+func TestOpenMissing(t *testing.T) {
+	root, _ := tree(t)
+	for _, rel := range []string{"nope", "dangling", "sub/nope/deeper"} {
+		if _, err := Open(root, rel); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Open(%q) = %v, want fs.ErrNotExist", rel, err)
+		}
+	}
+}
