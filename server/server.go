@@ -4,10 +4,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -154,18 +156,33 @@ func stripTrailingSlash(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // methodOverride honours a form "_method" on POST (Rack MethodOverride), which Foreman's
-// older clients use for DELETE.
+// older clients use for DELETE. It reads a copy of the body and puts it back, so
+// handlers that relay the raw body still see it unchanged.
 func methodOverride(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if req.Method == http.MethodPost && strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-			if m := strings.ToUpper(req.FormValue("_method")); m == http.MethodDelete || m == http.MethodPut || m == http.MethodPatch {
+		if req.Method != http.MethodPost || !strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			return next(c)
+		}
+		body, err := io.ReadAll(io.LimitReader(req.Body, maxFormBytes+1))
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "could not read request body: "+err.Error())
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		if len(body) > maxFormBytes {
+			return next(c) // too large to be a method override; leave it to the handler
+		}
+		if form, err := url.ParseQuery(string(body)); err == nil {
+			if m := strings.ToUpper(form.Get("_method")); m == http.MethodDelete || m == http.MethodPut || m == http.MethodPatch {
 				req.Method = m
 			}
 		}
 		return next(c)
 	}
 }
+
+// maxFormBytes bounds the form body methodOverride reads into memory.
+const maxFormBytes = 10 << 20
 
 // requestContext tags the request with its id, a logger carrying it, the Server header
 // and an access log line.
