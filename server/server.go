@@ -168,7 +168,7 @@ func methodOverride(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, "could not read request body: "+err.Error())
 		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.Body = readCloser{io.MultiReader(bytes.NewReader(body), req.Body), req.Body}
 		if len(body) > maxFormBytes {
 			return next(c) // too large to be a method override; leave it to the handler
 		}
@@ -179,6 +179,12 @@ func methodOverride(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// readCloser puts back what was read ahead of the rest of the body.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // maxFormBytes bounds the form body methodOverride reads into memory.
