@@ -3,6 +3,8 @@ package main
 import (
 	"github.com/smartproxy/smartproxy/features/dns"
 	"github.com/smartproxy/smartproxy/features/logs"
+	"github.com/smartproxy/smartproxy/features/puppet"
+	"github.com/smartproxy/smartproxy/features/puppetca"
 	"github.com/smartproxy/smartproxy/features/registration"
 	"github.com/smartproxy/smartproxy/features/templates"
 	"github.com/smartproxy/smartproxy/logging"
@@ -17,5 +19,7 @@ func features(buffer *logging.Buffer) []registry.Feature {
 		dns.New(),
 		templates.New(),
 		registration.New(), // requires templates
+		puppet.New(),
+		puppetca.New(),
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/smartproxy/smartproxy/features/puppetca"
 	"github.com/smartproxy/smartproxy/logging"
 	"github.com/smartproxy/smartproxy/registry"
 	"github.com/smartproxy/smartproxy/server"
@@ -31,6 +32,9 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "check-config" {
 		return checkConfig(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "puppetca-validate" {
+		return puppetca.RunValidate(args[1:], os.Stdin, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("smart-proxy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
