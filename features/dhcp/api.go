@@ -1,0 +1,306 @@
+package dhcp
+
+import (
+	"errors"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/smartproxy/smartproxy/features/dhcp/record"
+	"github.com/smartproxy/smartproxy/httpapi"
+)
+
+// subnetJSON is one entry of GET /dhcp.
+type subnetJSON struct {
+	Network string         `json:"network"`
+	Netmask string         `json:"netmask"`
+	Options map[string]any `json:"options"`
+}
+
+// listSubnets is GET /dhcp.
+func (f *Feature) listSubnets(w http.ResponseWriter, r *http.Request) {
+	subnets := f.subnets()
+	out := make([]subnetJSON, len(subnets))
+	for i, s := range subnets {
+		out[i] = subnetJSON{Network: s.Network().String(), Netmask: s.Netmask().String(), Options: s.Options()}
+	}
+	httpapi.JSON(w, http.StatusOK, out)
+}
+
+// networkParam validates the :network capture (400 when it is no IPv4 address).
+func networkParam(w http.ResponseWriter, r *http.Request) (netip.Addr, bool) {
+	network, err := parseIPv4(httpapi.PathParam(r, "network"))
+	if err != nil {
+		httpapi.Error(w, r, http.StatusBadRequest, err.Error())
+		return netip.Addr{}, false
+	}
+	return network, true
+}
+
+// loadSubnet resolves the :network capture, answering 400 or 404 itself.
+func (f *Feature) loadSubnet(w http.ResponseWriter, r *http.Request, network netip.Addr) (record.Subnet, bool) {
+	s, ok := f.findSubnet(network)
+	if !ok {
+		httpapi.Error(w, r, http.StatusNotFound, "Subnet "+httpapi.PathParam(r, "network")+" could not found")
+	}
+	return s, ok
+}
+
+// showSubnet is GET /dhcp/:network: every reservation and lease of the subnet.
+func (f *Feature) showSubnet(w http.ResponseWriter, r *http.Request) {
+	network, ok := networkParam(w, r)
+	if !ok {
+		return
+	}
+	s, ok := f.loadSubnet(w, r, network)
+	if !ok {
+		return
+	}
+	reply := struct {
+		Reservations []record.Reservation `json:"reservations"`
+		Leases       []record.Lease       `json:"leases"`
+	}{f.provider.Reservations(s.Prefix), f.provider.Leases(s.Prefix)}
+	if reply.Reservations == nil {
+		reply.Reservations = []record.Reservation{}
+	}
+	if reply.Leases == nil {
+		reply.Leases = []record.Lease{}
+	}
+	httpapi.JSON(w, http.StatusOK, reply)
+}
+
+// recordsByIP is GET /dhcp/:network/ip/:ip_address: the reservations with that
+// address, else its lease, as an array.
+func (f *Feature) recordsByIP(w http.ResponseWriter, r *http.Request) {
+	network, ok := networkParam(w, r)
+	if !ok {
+		return
+	}
+	ipText := httpapi.PathParam(r, "ip_address")
+	ip, err := parseIPv4(ipText)
+	if err != nil {
+		httpapi.Error(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	s, ok := f.loadSubnet(w, r, network)
+	if !ok {
+		return
+	}
+	var out []any
+	for _, res := range f.provider.ReservationsByIP(s.Prefix, ip) {
+		out = append(out, res)
+	}
+	if len(out) == 0 {
+		if l, found := f.provider.LeaseByIP(s.Prefix, ip); found {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		httpapi.Error(w, r, http.StatusNotFound, "No DHCP records for IP "+httpapi.PathParam(r, "network")+"/"+ipText+" found")
+		return
+	}
+	httpapi.JSON(w, http.StatusOK, out)
+}
+
+// recordByMAC is GET /dhcp/:network/mac/:mac_address: the reservation for that MAC,
+// else its lease.
+func (f *Feature) recordByMAC(w http.ResponseWriter, r *http.Request) {
+	network, ok := networkParam(w, r)
+	if !ok {
+		return
+	}
+	macText := strings.ToLower(httpapi.PathParam(r, "mac_address"))
+	mac, err := normaliseMAC(macText)
+	if err != nil {
+		httpapi.Error(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	s, ok := f.loadSubnet(w, r, network)
+	if !ok {
+		return
+	}
+	if res, found := f.provider.ReservationByMAC(s.Prefix, mac); found {
+		httpapi.JSON(w, http.StatusOK, res)
+		return
+	}
+	if l, found := f.provider.LeaseByMAC(s.Prefix, mac); found {
+		httpapi.JSON(w, http.StatusOK, l)
+		return
+	}
+	httpapi.Error(w, r, http.StatusNotFound, "No DHCP record for MAC "+httpapi.PathParam(r, "network")+"/"+macText+" found")
+}
+
+// createReservation is POST /dhcp/:network (Foreman's form, spec §5.1).
+func (f *Feature) createReservation(w http.ResponseWriter, r *http.Request) {
+	if _, ok := networkParam(w, r); !ok {
+		return
+	}
+	res, related, err := f.reservationFromParams(httpapi.Params(r))
+	if err != nil {
+		httpapi.Error(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	f.writes.Lock()
+	defer f.writes.Unlock()
+	similar := f.similarReservations(res, related)
+	for _, existing := range similar {
+		if existing.Equal(res) {
+			httpapi.Logger(r).Debugf("DHCP reservation %s/%s already exists as requested", res.Subnet.Network(), res.IP)
+			httpapi.Empty(w)
+			return
+		}
+	}
+	if len(similar) > 0 {
+		httpapi.Error(w, r, http.StatusConflict, "Record "+res.Subnet.Network().String()+"/"+res.IP.String()+" already exists")
+		return
+	}
+	if err := f.provider.AddReservation(r.Context(), res); err != nil {
+		httpapi.Error(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	f.suggestions.release(res.IP)
+	httpapi.Logger(r).Infof("Added DHCP reservation for %s (%s / %s)", res.Name, res.IP, res.MAC)
+	httpapi.Empty(w)
+}
+
+// similarReservations are the reservations with the same IP or MAC, leaving out the
+// bonded interfaces named in related_macs (leases never collide).
+func (f *Feature) similarReservations(res record.Reservation, related map[string]bool) []record.Reservation {
+	var out []record.Reservation
+	seen := map[string]bool{}
+	add := func(r record.Reservation) {
+		key := r.MAC + "/" + r.IP.String()
+		if related[r.MAC] || seen[key] {
+			return
+		}
+		seen[key] = true
+		out = append(out, r)
+	}
+	for _, r := range f.provider.ReservationsByIP(res.Subnet.Prefix, res.IP) {
+		add(r)
+	}
+	if r, ok := f.provider.ReservationByMAC(res.Subnet.Prefix, res.MAC); ok {
+		add(r)
+	}
+	return out
+}
+
+// nonOptionParams are the form fields that are not stored as reservation options.
+var nonOptionParams = map[string]bool{
+	"ip": true, "mac": true, "name": true, "hostname": true, "subnet": true, "network": true,
+	"related_macs": true, "related_macs[]": true, "captures": true, "splat": true, "_method": true,
+}
+
+// reservationFromParams validates the create form in the Ruby proxy's order and
+// with its messages.
+func (f *Feature) reservationFromParams(params map[string][]string) (record.Reservation, map[string]bool, error) {
+	get := func(k string) string {
+		if v := params[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	related := map[string]bool{}
+	for _, key := range []string{"related_macs[]", "related_macs"} {
+		for _, m := range params[key] {
+			if n, err := normaliseMAC(m); err == nil {
+				related[n] = true
+			}
+		}
+	}
+	ip, err := parseIPv4(get("ip"))
+	if err != nil {
+		return record.Reservation{}, nil, err
+	}
+	mac, err := normaliseMAC(get("mac"))
+	if err != nil {
+		return record.Reservation{}, nil, err
+	}
+	name, hostname := get("name"), get("hostname")
+	if name == "" {
+		name = hostname
+	}
+	if hostname == "" {
+		hostname = name
+	}
+	if name == "" {
+		return record.Reservation{}, nil, errors.New("Must provide hostname")
+	}
+	networkText := get("network")
+	network, err := netip.ParseAddr(networkText)
+	subnet, found := record.Subnet{}, false
+	if err == nil {
+		subnet, found = f.findSubnet(network)
+	}
+	if !found {
+		return record.Reservation{}, nil, errors.New("No Subnet detected for: " + networkText)
+	}
+	options := map[string]string{"hostname": hostname}
+	for k, v := range params {
+		if nonOptionParams[k] || len(v) == 0 {
+			continue
+		}
+		if strings.HasPrefix(k, "<") {
+			return record.Reservation{}, nil, errors.New("DHCP implementation does not support Vendor Options")
+		}
+		options[k] = v[0]
+	}
+	return record.Reservation{Name: name, IP: ip, MAC: mac, Subnet: subnet, Options: options}, related, nil
+}
+
+// deleteByIP is DELETE /dhcp/:network/ip/:ip_address: every reservation with that
+// address goes; an unknown subnet or address is not an error, and leases stay.
+func (f *Feature) deleteByIP(w http.ResponseWriter, r *http.Request) {
+	network, ok := networkParam(w, r)
+	if !ok {
+		return
+	}
+	ip, err := parseIPv4(httpapi.PathParam(r, "ip_address"))
+	if err != nil {
+		httpapi.Error(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	s, found := f.findSubnet(network)
+	if !found {
+		httpapi.Empty(w)
+		return
+	}
+	f.writes.Lock()
+	defer f.writes.Unlock()
+	for _, res := range f.provider.ReservationsByIP(s.Prefix, ip) {
+		if err := f.provider.DeleteReservation(r.Context(), res); err != nil {
+			httpapi.Error(w, r, http.StatusBadRequest, err.Error())
+			return
+		}
+		httpapi.Logger(r).Infof("Deleted DHCP reservation for %s (%s / %s)", res.Name, res.IP, res.MAC)
+	}
+	httpapi.Empty(w)
+}
+
+// deleteByMAC is DELETE /dhcp/:network/mac/:mac_address.
+func (f *Feature) deleteByMAC(w http.ResponseWriter, r *http.Request) {
+	network, ok := networkParam(w, r)
+	if !ok {
+		return
+	}
+	mac, err := normaliseMAC(httpapi.PathParam(r, "mac_address"))
+	if err != nil {
+		httpapi.Error(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	s, found := f.findSubnet(network)
+	if !found {
+		httpapi.Empty(w)
+		return
+	}
+	f.writes.Lock()
+	defer f.writes.Unlock()
+	if res, ok := f.provider.ReservationByMAC(s.Prefix, mac); ok {
+		if err := f.provider.DeleteReservation(r.Context(), res); err != nil {
+			httpapi.Error(w, r, http.StatusBadRequest, err.Error())
+			return
+		}
+		httpapi.Logger(r).Infof("Deleted DHCP reservation for %s (%s / %s)", res.Name, res.IP, res.MAC)
+	}
+	httpapi.Empty(w)
+}

@@ -1,0 +1,205 @@
+package embedded
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// journal is the append-only file that makes leases and reservations durable.
+// Writers append encoded lines under the store lock; one committer goroutine writes
+// everything queued since its last turn with one write and one fdatasync (group
+// commit), then tells each writer. A reply that depends on a line is sent only from
+// that callback, so an acknowledged lease is on disk before the client hears of it.
+type journal struct {
+	path  string
+	fsync bool
+
+	file *os.File
+	size int64 // bytes of whole lines in file; a failed write is cut back to it
+
+	mu      sync.Mutex // guards buf and waiters; taken after the store lock
+	buf     []byte
+	waiters []func(error)
+	spare   []byte
+
+	kick chan struct{}
+
+	// lines counts lines written since the file was last rewritten, base the lines
+	// that rewrite held: together they decide when to compact.
+	lines, base int
+}
+
+const journalName = "dhcp_embedded.journal"
+
+// compactAtLeast keeps compaction (which briefly holds the store lock) rare.
+const compactAtLeast = 1 << 20
+
+func newJournal(dir string, fsync bool) *journal {
+	return &journal{path: filepath.Join(dir, journalName), fsync: fsync, kick: make(chan struct{}, 1)}
+}
+
+// replay calls apply for every whole line of the file. A last line without its
+// newline is a write cut short by a crash: it was never acknowledged, so it is
+// dropped. A line apply rejects in the middle is reported and skipped.
+func (j *journal) replay(apply func(line []byte) error, warn func(string)) error {
+	f, err := os.Open(j.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("opening journal %s: %w", j.path, err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	lineNo := 0
+	for {
+		line, err := r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			if len(line) > 0 {
+				warn(fmt.Sprintf("%s: dropping an incomplete last line (%d bytes) left by a crash", j.path, len(line)))
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading journal %s: %w", j.path, err)
+		}
+		lineNo++
+		if err := apply(bytes.TrimSuffix(line, []byte("\n"))); err != nil {
+			warn(fmt.Sprintf("%s: line %d skipped: %v", j.path, lineNo, err))
+		}
+	}
+}
+
+// rewrite replaces the file with snapshot (whole lines) atomically: a temporary
+// file, fsync, rename, fsync of the directory. Appends continue in the new file.
+func (j *journal) rewrite(snapshot []byte, lines int) error {
+	tmp := j.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("compacting journal into %s: %w", tmp, err)
+	}
+	if _, err := f.Write(snapshot); err != nil {
+		f.Close()
+		return fmt.Errorf("compacting journal into %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("compacting journal into %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("compacting journal into %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, j.path); err != nil {
+		return fmt.Errorf("compacting journal: %w", err)
+	}
+	if err := syncDir(filepath.Dir(j.path)); err != nil {
+		return err
+	}
+	nf, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("reopening journal %s: %w", j.path, err)
+	}
+	if j.file != nil {
+		j.file.Close()
+	}
+	j.file, j.size, j.lines, j.base = nf, int64(len(snapshot)), 0, lines
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// append queues one encoded line; done (may be nil) runs after it is durable or
+// failed. The caller holds the store lock, so lines are in the order the state changed.
+func (j *journal) append(line []byte, done func(error)) {
+	j.mu.Lock()
+	j.buf = append(j.buf, line...)
+	j.buf = append(j.buf, '\n')
+	if done != nil {
+		j.waiters = append(j.waiters, done)
+	}
+	j.mu.Unlock()
+	select {
+	case j.kick <- struct{}{}:
+	default:
+	}
+}
+
+// takePending empties the queue for a compaction whose snapshot already holds
+// every queued change. The caller holds the store lock.
+func (j *journal) takePending() ([]byte, []func(error)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	buf, waiters := j.buf, j.waiters
+	j.buf, j.waiters = nil, nil
+	return buf, waiters
+}
+
+// flush writes what is queued (the committer's one turn) and tells the writers.
+func (j *journal) flush() {
+	j.mu.Lock()
+	buf, waiters := j.buf, j.waiters
+	j.buf, j.waiters = j.spare[:0], nil
+	j.mu.Unlock()
+	if len(buf) == 0 && len(waiters) == 0 {
+		j.spare = buf
+		return
+	}
+	err := j.writeDurably(buf)
+	if err == nil {
+		j.lines += bytes.Count(buf, []byte("\n"))
+	}
+	j.spare = buf
+	for _, w := range waiters {
+		w(err)
+	}
+}
+
+// writeDurably appends data and syncs it; on failure the file is cut back to its
+// last whole line so later appends do not glue onto a torn one.
+func (j *journal) writeDurably(data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	_, err := j.file.Write(data)
+	if err == nil && j.fsync {
+		err = unix.Fdatasync(int(j.file.Fd()))
+	}
+	if err != nil {
+		_ = j.file.Truncate(j.size)
+		return fmt.Errorf("writing journal %s: %w", j.path, err)
+	}
+	j.size += int64(len(data))
+	return nil
+}
+
+// needsCompaction says when the appended history outgrew the state it describes.
+func (j *journal) needsCompaction() bool {
+	return j.lines > compactAtLeast && j.lines > 3*j.base
+}
+
+func (j *journal) close() error {
+	if j.file == nil {
+		return nil
+	}
+	err := j.file.Close()
+	j.file = nil
+	return err
+}

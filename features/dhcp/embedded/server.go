@@ -1,0 +1,191 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+)
+
+// server is the DHCPv4 server: one UDP socket, a read loop that answers every
+// request through the engine, and the journal's committer, which sends the replies
+// that wait for a lease to be durable.
+type server struct {
+	cfg    *config
+	st     *store
+	engine *engine
+	log    *logrus.Entry
+	ifaces *ifaceCache
+
+	conn *ipv4.PacketConn
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	stats stats
+}
+
+// stats are the server's counters (see README "Metrics").
+type stats struct {
+	received, malformed, ignored, replies, journalErrors atomic.Uint64
+}
+
+func newServer(cfg *config, st *store, log *logrus.Entry) *server {
+	names := newNameCache()
+	return &server{
+		cfg:    cfg,
+		st:     st,
+		engine: newEngine(st, log, names.resolve),
+		log:    log,
+		ifaces: newIfaceCache(cfg.netns),
+		stop:   make(chan struct{}),
+	}
+}
+
+// start opens the socket (inside :netns: when set) and starts the loops.
+func (s *server) start() error {
+	var pc net.PacketConn
+	err := inNetns(s.cfg.netns, func() error {
+		lc := net.ListenConfig{Control: socketOptions}
+		var err error
+		pc, err = lc.ListenPacket(context.Background(), "udp4", s.cfg.listen.String())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("DHCP server cannot listen on %s: %w", s.cfg.listen, err)
+	}
+	udp := pc.(*net.UDPConn)
+	_ = udp.SetReadBuffer(4 << 20)
+	_ = udp.SetWriteBuffer(4 << 20)
+	s.conn = ipv4.NewPacketConn(udp)
+	if err := s.conn.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
+		udp.Close()
+		return fmt.Errorf("DHCP server: asking for packet info on %s: %w", s.cfg.listen, err)
+	}
+	s.wg.Add(2)
+	go s.commitLoop()
+	go s.readLoop()
+	s.log.Infof("DHCP server listening on %s (interfaces %v)", s.cfg.listen, s.interfacesText())
+	return nil
+}
+
+func (s *server) interfacesText() string {
+	if len(s.cfg.interfaces) == 0 {
+		return "all"
+	}
+	return fmt.Sprint(s.cfg.interfaces)
+}
+
+// socketOptions lets broadcasts out and lets a restarted server rebind at once.
+func socketOptions(_, _ string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); serr != nil {
+			return
+		}
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
+	})
+	return errors.Join(err, serr)
+}
+
+// shutdown stops reading, sends what the journal still holds, and waits for both loops.
+func (s *server) shutdown() {
+	s.conn.Close()
+	close(s.stop)
+	s.wg.Wait()
+}
+
+// commitLoop is the journal's committer: one write and sync per turn for all that
+// queued up meanwhile, then the replies that waited on it.
+func (s *server) commitLoop() {
+	defer s.wg.Done()
+	j := s.st.journal
+	for {
+		select {
+		case <-j.kick:
+		case <-s.stop:
+			j.flush()
+			return
+		}
+		j.flush()
+		if j.needsCompaction() {
+			s.st.compact()
+		}
+	}
+}
+
+func (s *server) readLoop() {
+	defer s.wg.Done()
+	buf := make([]byte, 4096)
+	for {
+		n, cm, _, err := s.conn.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warnf("DHCP server read: %v", err)
+			continue
+		}
+		s.serve(buf[:n], cm, time.Now())
+	}
+}
+
+// serve answers one datagram. It must not panic on any input: the fuzz tests feed
+// it garbage.
+func (s *server) serve(data []byte, cm *ipv4.ControlMessage, now time.Time) {
+	s.stats.received.Add(1)
+	req, err := dhcpv4.FromBytes(data)
+	if err != nil {
+		s.stats.malformed.Add(1)
+		return
+	}
+	if cm == nil {
+		s.stats.ignored.Add(1)
+		return
+	}
+	iface, ok := s.ifaces.get(cm.IfIndex, now)
+	if !ok || (len(s.cfg.interfaces) > 0 && !slices.Contains(s.cfg.interfaces, iface.name)) {
+		s.stats.ignored.Add(1)
+		return
+	}
+	in := packetInfo{ifIndex: cm.IfIndex, ifAddrs: iface.addrs, dst: addr4(cm.Dst)}
+	out, ok := s.engine.handle(req, in, now.Unix())
+	if !ok {
+		s.stats.ignored.Add(1)
+		return
+	}
+	if out.durable == nil {
+		s.send(out, cm.IfIndex)
+		return
+	}
+	s.st.journal.append(out.durable.encode(), func(err error) {
+		if err != nil {
+			s.stats.journalErrors.Add(1)
+			s.log.Errorf("DHCP lease of %s not acknowledged: %v", out.durable.IP, err)
+			return
+		}
+		s.send(out, cm.IfIndex)
+	})
+}
+
+func (s *server) send(out outcome, ifIndex int) {
+	dst := &net.UDPAddr{IP: out.dst.addr.Addr().AsSlice(), Port: int(out.dst.addr.Port())}
+	var cm *ipv4.ControlMessage
+	if out.dst.broadcast {
+		cm = &ipv4.ControlMessage{IfIndex: ifIndex}
+	}
+	if _, err := s.conn.WriteTo(out.reply, cm, dst); err != nil {
+		s.log.Warnf("DHCP reply to %s: %v", dst, err)
+		return
+	}
+	s.stats.replies.Add(1)
+}

@@ -1,0 +1,88 @@
+package dhcp
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+)
+
+const pingTimeout = time.Second
+
+// isAlive reports whether something answers at ip, the way the Ruby proxy checks a
+// candidate before suggesting it: a TCP connect to the echo port (a refusal also
+// proves a host is there), then one ICMP echo.
+func isAlive(ip netip.Addr) bool {
+	return tcpAlive(ip) || icmpAlive(ip)
+}
+
+func tcpAlive(ip netip.Addr) bool {
+	conn, err := net.DialTimeout("tcp4", netip.AddrPortFrom(ip, 7).String(), pingTimeout)
+	if err == nil {
+		conn.Close()
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// icmpAlive sends one echo request, through a raw socket when we may open one (root)
+// and an unprivileged ping socket otherwise. When neither can be opened the address
+// counts as alive: an unchecked address must not be suggested as free.
+func icmpAlive(ip netip.Addr) bool {
+	conn, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
+	privileged := err == nil
+	if err != nil {
+		if conn, err = icmp.ListenPacket("udp4", "0.0.0.0"); err != nil {
+			return true
+		}
+	}
+	defer conn.Close()
+	id, seq := rand.IntN(0xffff), rand.IntN(0xffff)
+	msg := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: seq, Data: []byte("smart-proxy unused_ip")}}
+	b, err := msg.Marshal(nil)
+	if err != nil {
+		return true
+	}
+	var dst net.Addr = &net.IPAddr{IP: ip.AsSlice()}
+	if !privileged {
+		dst = &net.UDPAddr{IP: ip.AsSlice()}
+	}
+	if _, err := conn.WriteTo(b, dst); err != nil {
+		return false // no route: nothing there we could reach
+	}
+	deadline := time.Now().Add(pingTimeout)
+	_ = conn.SetReadDeadline(deadline)
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := conn.ReadFrom(buf)
+		if err != nil {
+			return !errors.Is(err, os.ErrDeadlineExceeded)
+		}
+		reply, err := icmp.ParseMessage(1, buf[:n])
+		if err != nil || reply.Type != ipv4.ICMPTypeEchoReply {
+			continue
+		}
+		echo, ok := reply.Body.(*icmp.Echo)
+		// A ping socket rewrites the id, so only the sequence can be matched there.
+		if !ok || echo.Seq != seq || (privileged && echo.ID != id) || !sameHost(from, ip) {
+			continue
+		}
+		return true
+	}
+}
+
+func sameHost(a net.Addr, ip netip.Addr) bool {
+	switch t := a.(type) {
+	case *net.IPAddr:
+		return t.IP.Equal(ip.AsSlice())
+	case *net.UDPAddr:
+		return t.IP.Equal(ip.AsSlice())
+	}
+	return false
+}

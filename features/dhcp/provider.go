@@ -1,0 +1,41 @@
+package dhcp
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/smartproxy/smartproxy/features/dhcp/record"
+	"github.com/smartproxy/smartproxy/registry"
+)
+
+// Provider is a DHCP backend the REST API manages: it knows its subnets, stores
+// reservations durably and reports the leases it handed out. The API serialises
+// every write, so a provider need not guard against two creates racing.
+type Provider interface {
+	registry.Module
+	Subnets() []record.Subnet
+	Reservations(subnet netip.Prefix) []record.Reservation
+	Leases(subnet netip.Prefix) []record.Lease
+	ReservationsByIP(subnet netip.Prefix, ip netip.Addr) []record.Reservation
+	ReservationByMAC(subnet netip.Prefix, mac string) (record.Reservation, bool)
+	LeaseByIP(subnet netip.Prefix, ip netip.Addr) (record.Lease, bool)
+	LeaseByMAC(subnet netip.Prefix, mac string) (record.Lease, bool)
+	// AddReservation returns once the reservation is durable and served.
+	AddReservation(ctx context.Context, r record.Reservation) error
+	// DeleteReservation removes r (matched by subnet, MAC and IP); it returns once durable.
+	DeleteReservation(ctx context.Context, r record.Reservation) error
+}
+
+// AddressChecker is a provider that can say whether it holds an address (a
+// reservation, a live lease or offer, a quarantined address). unused_ip needs it;
+// a provider without it answers 501.
+type AddressChecker interface {
+	InUse(subnet netip.Prefix, ip netip.Addr) bool
+}
+
+// SuggestionHolder is a provider that says how long an unused_ip suggestion stays
+// reserved for its caller (Ruby: blacklist_duration_minutes, read as seconds).
+type SuggestionHolder interface {
+	SuggestionHold() time.Duration
+}
