@@ -291,7 +291,7 @@ func TestPingFreeIPSkipsLiveAddresses(t *testing.T) {
 	// 127.77.0.0/30: both usable addresses are on loopback, where a TCP connect to
 	// port 7 is refused, which counts as alive (as in the Ruby proxy).
 	files := map[string]string{
-		"dhcp.yml": ":enabled: true\n",
+		"dhcp.yml":          ":enabled: true\n",
 		"dhcp_embedded.yml": fmt.Sprintf(":listen: 127.0.0.1:0\n:state_dir: %s\n:subnets:\n  - :network: 127.77.0.0\n    :netmask: 255.255.255.252\n", t.TempDir()),
 	}
 	p := proxytest.Start(t, "", files, dhcp.New())
