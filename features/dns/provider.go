@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/smartproxy/smartproxy/features/dns/embedded"
 	"github.com/smartproxy/smartproxy/features/dns/nsupdate"
 	"github.com/smartproxy/smartproxy/features/dns/rr"
 	"github.com/smartproxy/smartproxy/registry"
@@ -32,6 +33,8 @@ func newProvider(name string) registry.Module {
 	switch name {
 	case providerNsupdate:
 		return nsupdate.New()
+	case providerEmbedded:
+		return embedded.New()
 	case providerNsupdateGSS:
 		return unsupported{name: name, why: "GSS-TSIG (Active Directory) updates are not supported by this proxy; " +
 			"use dns_nsupdate with a TSIG key (:dns_key:) or dns_embedded"}
