@@ -1,12 +1,14 @@
 package main
 
 import (
+	"github.com/smartproxy/smartproxy/features/dhcp"
 	"github.com/smartproxy/smartproxy/features/dns"
 	"github.com/smartproxy/smartproxy/features/logs"
 	"github.com/smartproxy/smartproxy/features/puppet"
 	"github.com/smartproxy/smartproxy/features/puppetca"
 	"github.com/smartproxy/smartproxy/features/registration"
 	"github.com/smartproxy/smartproxy/features/templates"
+	"github.com/smartproxy/smartproxy/features/tftp"
 	"github.com/smartproxy/smartproxy/logging"
 	"github.com/smartproxy/smartproxy/registry"
 )
@@ -16,6 +18,8 @@ import (
 func features(buffer *logging.Buffer) []registry.Feature {
 	return []registry.Feature{
 		logs.New(buffer),
+		tftp.New(),
+		dhcp.New(),
 		dns.New(),
 		templates.New(),
 		registration.New(), // requires templates

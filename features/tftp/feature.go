@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -80,6 +81,9 @@ func (f *Feature) Configure(env *registry.Env) error {
 	}
 	if w := f.cfg.server.MaxWindowSize; w > 65535 {
 		s.Fail("max_windowsize", "must be 1-65535, got %d", w)
+	}
+	if abs, err := filepath.Abs(f.cfg.root); err == nil {
+		f.cfg.root = abs // messages name the full path, as the Ruby proxy's do
 	}
 	f.store = store{root: f.cfg.root}
 	return nil
@@ -183,4 +187,3 @@ func (f *Feature) Stats() tftpd.Stats {
 	}
 	return f.server.Stats()
 }
-

@@ -12,8 +12,6 @@ type variant struct {
 	// hostFiles are written on set, all removed on delete, the first one read on get.
 	hostFiles func(mac string) []string
 	defaults  []string
-	// hostDir is the newer per-host directory name under host-config/<dashed mac>/ (§10).
-	hostDir string
 }
 
 func dashed(mac string) string  { return strings.ReplaceAll(mac, ":", "-") }
@@ -23,7 +21,6 @@ var pxelinux = variant{
 	name:      "pxelinux",
 	hostFiles: func(mac string) []string { return []string{"pxelinux.cfg/01-" + strings.ToLower(dashed(mac))} },
 	defaults:  []string{"pxelinux.cfg/default"},
-	hostDir:   "pxe",
 }
 
 // variants is keyed by the lower-cased path segment; Foreman sends PXELinux, PXEGrub,
@@ -37,7 +34,6 @@ var variants = map[string]variant{
 			return []string{"grub/menu.lst.01" + strings.ToUpper(bareMAC(mac)), "grub/01-" + strings.ToUpper(dashed(mac))}
 		},
 		defaults: []string{"grub/menu.lst", "grub/efidefault"},
-		hostDir:  "grub",
 	},
 	"pxegrub2": {
 		name: "pxegrub2",
@@ -45,7 +41,6 @@ var variants = map[string]variant{
 			return []string{"grub2/grub.cfg-01-" + strings.ToLower(dashed(mac)), "grub2/grub.cfg-" + strings.ToLower(mac)}
 		},
 		defaults: []string{"grub2/grub.cfg"},
-		hostDir:  "grub2",
 	},
 	"ztp": {
 		name: "ztp",
@@ -54,19 +49,18 @@ var variants = map[string]variant{
 			return []string{"ztp.cfg/" + m, "ztp.cfg/" + m + ".cfg"}
 		},
 		defaults: []string{"ztp.cfg"},
-		hostDir:  "ztp",
 	},
 	"poap": {
 		name:      "poap",
 		hostFiles: func(mac string) []string { return []string{"poap.cfg/" + strings.ToUpper(bareMAC(mac))} },
 		defaults:  []string{"poap.cfg"},
-		hostDir:   "poap",
 	},
 	"ipxe": {
-		name:      "ipxe",
-		hostFiles: func(mac string) []string { return []string{"pxelinux.cfg/01-" + strings.ToLower(dashed(mac)) + ".ipxe"} },
-		defaults:  []string{"pxelinux.cfg/default.ipxe"},
-		hostDir:   "ipxe",
+		name: "ipxe",
+		hostFiles: func(mac string) []string {
+			return []string{"pxelinux.cfg/01-" + strings.ToLower(dashed(mac)) + ".ipxe"}
+		},
+		defaults: []string{"pxelinux.cfg/default.ipxe"},
 	},
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"time"
 )
 
@@ -40,7 +41,7 @@ func (s *Server) serveRead(local netip.Addr, remote netip.AddrPort, req *Request
 	defer content.Close()
 
 	oack, p := negotiate(req, content.Size(), &s.cfg)
-	t, err := newTransfer(conn, content, p, s.cfg.Retries)
+	t, err := newTransfer(conn, content, p, s.cfg.Retries, s.spinBudget)
 	if err != nil {
 		s.stats.failed.Add(1)
 		log.Errorf("TFTP: cannot send %q: %v", req.Filename, err)
@@ -67,4 +68,13 @@ func (s *Server) serveRead(local netip.Addr, remote netip.AddrPort, req *Request
 			t.abort(CodeUndefined, err.Error())
 		}
 	}
+}
+
+// spinBudget is how long a transfer may busy-poll for a reply: only while transfers
+// are fewer than the CPUs, so polling never takes a CPU another transfer needs.
+func (s *Server) spinBudget() time.Duration {
+	if int(s.stats.active.Load()) < runtime.GOMAXPROCS(0) {
+		return 50 * time.Microsecond
+	}
+	return 0
 }

@@ -31,6 +31,7 @@ type transfer struct {
 	chunkLen int
 
 	recv    []byte
+	spin    func() time.Duration // how long to poll for a reply before parking
 	expires time.Time // read deadline currently set on conn
 	resent  int       // blocks sent more than once
 }
@@ -47,7 +48,7 @@ func (e errClientAbort) Error() string {
 
 var errTimeout = errors.New("timed out waiting for the client")
 
-func newTransfer(conn *net.UDPConn, c Content, p params, retries int) (*transfer, error) {
+func newTransfer(conn *net.UDPConn, c Content, p params, retries int, spin func() time.Duration) (*transfer, error) {
 	chunk := max(p.windowSize*p.blockSize, 64<<10)
 	chunk -= chunk % p.blockSize
 	out, err := newSender(conn, p.windowSize)
@@ -56,7 +57,7 @@ func newTransfer(conn *net.UDPConn, c Content, p params, retries int) (*transfer
 	}
 	return &transfer{
 		conn: conn, out: out, content: c, size: c.Size(), p: p, retries: retries,
-		chunk: make([]byte, chunk), recv: make([]byte, 1024),
+		chunk: make([]byte, chunk), recv: make([]byte, 1024), spin: spin,
 	}, nil
 }
 
@@ -207,7 +208,7 @@ func (t *transfer) armDeadline(fresh bool) {
 // read returns the next ACK or ERROR from the client, skipping anything else.
 func (t *transfer) read() (reply, error) {
 	for {
-		n, err := t.out.read(t.recv)
+		n, err := t.out.read(t.recv, t.spin())
 		if err != nil {
 			return reply{}, err
 		}
