@@ -190,6 +190,24 @@ func (j *journal) writeDurably(data []byte) error {
 	return nil
 }
 
+// run is the committer: one write and sync per turn for everything queued
+// meanwhile, then the callbacks (the replies that waited on it). It compacts when
+// the file outgrew the state, and flushes once more when stop closes.
+func (j *journal) run(stop <-chan struct{}, compact func()) {
+	for {
+		select {
+		case <-j.kick:
+		case <-stop:
+			j.flush()
+			return
+		}
+		j.flush()
+		if j.needsCompaction() {
+			compact()
+		}
+	}
+}
+
 // needsCompaction says when the appended history outgrew the state it describes.
 func (j *journal) needsCompaction() bool {
 	return j.lines > compactAtLeast && j.lines > 3*j.base

@@ -72,7 +72,10 @@ func (s *server) start() error {
 		return fmt.Errorf("DHCP server: asking for packet info on %s: %w", s.cfg.listen, err)
 	}
 	s.wg.Add(2)
-	go s.commitLoop()
+	go func() {
+		defer s.wg.Done()
+		s.st.journal.run(s.stop, s.st.compact)
+	}()
 	go s.readLoop()
 	s.log.Infof("DHCP server listening on %s (interfaces %v)", s.cfg.listen, s.interfacesText())
 	return nil
@@ -102,25 +105,6 @@ func (s *server) shutdown() {
 	s.conn.Close()
 	close(s.stop)
 	s.wg.Wait()
-}
-
-// commitLoop is the journal's committer: one write and sync per turn for all that
-// queued up meanwhile, then the replies that waited on it.
-func (s *server) commitLoop() {
-	defer s.wg.Done()
-	j := s.st.journal
-	for {
-		select {
-		case <-j.kick:
-		case <-s.stop:
-			j.flush()
-			return
-		}
-		j.flush()
-		if j.needsCompaction() {
-			s.st.compact()
-		}
-	}
 }
 
 func (s *server) readLoop() {
