@@ -34,7 +34,11 @@ func (s *Server) serveRead(local netip.Addr, remote netip.AddrPort, req *Request
 	if err != nil {
 		s.stats.refused.Add(1)
 		code, msg := errorFor(err)
-		log.Warnf("TFTP: refused %q to %s: %v", req.Filename, remote, err)
+		if code == CodeNotFound {
+			log.Infof("TFTP: %q requested by %s: %v", req.Filename, remote, err)
+		} else {
+			log.Warnf("TFTP: refused %q to %s: %v", req.Filename, remote, err)
+		}
 		_, _ = conn.Write(appendError(nil, code, msg))
 		return
 	}

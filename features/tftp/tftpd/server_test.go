@@ -101,7 +101,7 @@ func TestOptionNegotiation(t *testing.T) {
 	}{
 		{[]string{"blksize", "1468", "tsize", "0"}, map[string]string{"blksize": "1468", "tsize": "3000"}},
 		{[]string{"BLKSIZE", "70000"}, map[string]string{"blksize": "65464"}}, // names are case-insensitive, values clamped
-		{[]string{"blksize", "4"}, nil},                                      // below RFC 2348's minimum: ignored
+		{[]string{"blksize", "4"}, nil}, // below RFC 2348's minimum: ignored
 		{[]string{"timeout", "3", "windowsize", "200"}, map[string]string{"timeout": "3", "windowsize": "8"}},
 		{[]string{"timeout", "0", "windowsize", "0", "bogus", "1"}, nil},
 		{[]string{"blksize", "65464", "windowsize", "64"}, map[string]string{"blksize": "65464", "windowsize": "8"}},

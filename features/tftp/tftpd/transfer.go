@@ -32,8 +32,8 @@ type transfer struct {
 
 	recv    []byte
 	spin    func() time.Duration // how long to poll for a reply before parking
-	expires time.Time // read deadline currently set on conn
-	resent  int       // blocks sent more than once
+	expires time.Time            // read deadline currently set on conn
+	resent  int                  // blocks sent more than once
 }
 
 // errClientAbort is a transfer the client ended with an ERROR packet.
