@@ -234,8 +234,8 @@ func TestUnusedIP(t *testing.T) {
 	p := startEmbedded(t)
 	seen := map[string]bool{}
 	for i := 0; i < 20; i++ {
-		ip := unusedIP(t, p, "/dhcp/192.168.122.0/unused_ip")
-		if ip == nil || seen[*ip] || !strings.HasPrefix(*ip, "192.168.122.") || *ip == "192.168.122.0" || *ip == "192.168.122.255" {
+		ip := unusedIP(t, p, "/dhcp/192.168.122.0/unused_ip?from=192.168.122.100&to=192.168.122.200")
+		if ip == nil || seen[*ip] || !strings.HasPrefix(*ip, "192.168.122.1") || len(*ip) != len("192.168.122.100") {
 			t.Fatalf("unused_ip #%d = %v (seen %v)", i, ip, seen)
 		}
 		seen[*ip] = true
