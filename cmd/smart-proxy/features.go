@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/smartproxy/smartproxy/features/dhcp"
 	"github.com/smartproxy/smartproxy/features/dns"
+	"github.com/smartproxy/smartproxy/features/httpboot"
 	"github.com/smartproxy/smartproxy/features/logs"
 	"github.com/smartproxy/smartproxy/features/puppet"
 	"github.com/smartproxy/smartproxy/features/puppetca"
@@ -19,6 +20,7 @@ func features(buffer *logging.Buffer) []registry.Feature {
 	return []registry.Feature{
 		logs.New(buffer),
 		tftp.New(),
+		httpboot.New(),
 		dhcp.New(),
 		dns.New(),
 		templates.New(),

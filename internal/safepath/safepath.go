@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 var (
@@ -103,14 +104,15 @@ func Inside(root, p string) (string, error) {
 // Open opens rel (a result of Clean) read-only inside root. Symbolic links are followed
 // while they stay inside: relative links through os.Root, absolute ones by resolving the
 // real path, checking it against the real root and opening that through os.Root again,
-// so a link swapped between check and open still cannot escape.
+// so a link swapped between check and open still cannot escape. The open never blocks
+// (a FIFO in the tree would otherwise hang it): callers check the file type.
 func Open(root, rel string) (*os.File, error) {
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("open root %s: %w", root, err)
 	}
 	defer r.Close()
-	f, err := r.Open(rel)
+	f, err := openNonBlocking(r, rel)
 	if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 		return f, err
 	}
@@ -118,7 +120,7 @@ func Open(root, rel string) (*os.File, error) {
 	if rerr != nil {
 		return nil, rerr
 	}
-	f, err = r.Open(real)
+	f, err = openNonBlocking(r, real)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", rel, ErrOutside, err)
 	}
@@ -141,4 +143,8 @@ func RealRel(root, rel string) (string, error) {
 		return "", fmt.Errorf("%s resolves to %s: %w %s", rel, real, ErrOutside, realRoot)
 	}
 	return inside, nil
+}
+
+func openNonBlocking(r *os.Root, rel string) (*os.File, error) {
+	return r.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -135,5 +136,20 @@ func TestOpenMissing(t *testing.T) {
 		if _, err := Open(root, rel); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("Open(%q) = %v, want fs.ErrNotExist", rel, err)
 		}
+	}
+}
+
+func TestOpenDoesNotBlockOnAFIFO(t *testing.T) {
+	root, _ := tree(t)
+	if err := syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	f, err := Open(root, "fifo") // would block forever without O_NONBLOCK
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.Mode().IsRegular() {
+		t.Fatalf("fifo stat %v %v", fi, err)
 	}
 }
