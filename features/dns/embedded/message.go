@@ -51,7 +51,9 @@ func (h *Handler) respond(raw []byte, tcp bool) (reply []byte, cacheable bool) {
 		resp.Rcode = dns.RcodeBadVers
 	case tsig != nil && tsigErr != nil:
 		resp.Rcode = dns.RcodeNotAuth
-		resp.Extra = append(resp.Extra, tsigError(req, tsig, tsigErr))
+		if e := tsigError(req, tsig, tsigErr); e != nil {
+			resp.Extra = append(resp.Extra, e)
+		}
 		h.stats.refused.Add(1)
 	case req.Opcode == dns.OpcodeQuery:
 		h.stats.queries.Add(1)
@@ -63,8 +65,7 @@ func (h *Handler) respond(raw []byte, tcp bool) (reply []byte, cacheable bool) {
 	}
 	if opt != nil {
 		resp.SetEdns0(advertisedUDPSize, false)
-		if tsig != nil && tsigErr != nil { // keep the TSIG error record last
-			n := len(resp.Extra)
+		if n := len(resp.Extra); n > 1 && resp.Extra[n-2].Header().Rrtype == dns.TypeTSIG { // keep the TSIG error record last
 			resp.Extra[n-2], resp.Extra[n-1] = resp.Extra[n-1], resp.Extra[n-2]
 		}
 	}
@@ -109,8 +110,12 @@ func (h *Handler) verify(raw []byte) error {
 	return dns.TsigVerifyWithProvider(append([]byte(nil), raw...), h.keys, "", false)
 }
 
-// tsigError is the unsigned TSIG record telling the client why its signature failed.
+// tsigError is the unsigned TSIG record telling the client why its signature failed;
+// nil when the request's TSIG is too broken to echo.
 func tsigError(req *dns.Msg, t *dns.TSIG, err error) *dns.TSIG {
+	if _, ok := dns.IsDomainName(t.Algorithm); !ok || t.Algorithm == "" || t.Algorithm == "." {
+		return nil
+	}
 	return &dns.TSIG{
 		Hdr:        dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
 		Algorithm:  t.Algorithm,
