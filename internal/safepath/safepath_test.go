@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -152,4 +153,23 @@ func TestOpenDoesNotBlockOnAFIFO(t *testing.T) {
 	if fi, err := f.Stat(); err != nil || fi.Mode().IsRegular() {
 		t.Fatalf("fifo stat %v %v", fi, err)
 	}
+}
+
+// FuzzClean: an accepted name is relative, clean, free of traversal and stable.
+func FuzzClean(f *testing.F) {
+	for _, s := range []string{"a/b", "/a", "../x", "a/../b", `a\b`, "%2e%2e/x", "a\x00b", "", "//", "a/./b/", "%zz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		rel, err := Clean(name)
+		if err != nil {
+			return
+		}
+		if rel == "" || rel[0] == '/' || hasTraversal(rel) || strings.ContainsAny(rel, "\\\x00") {
+			t.Fatalf("Clean(%q) = %q", name, rel)
+		}
+		if again, err := Clean(rel); err != nil || again != rel {
+			t.Fatalf("Clean(Clean(%q)) = %q, %v; want %q", name, again, err, rel)
+		}
+	})
 }
