@@ -1,0 +1,48 @@
+package dhcp
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNormaliseMAC(t *testing.T) {
+	cases := map[string]string{
+		"AA:BB:CC:DD:EE:FF":            "aa:bb:cc:dd:ee:ff",
+		"a:b:c:d:e:f":                  "0a:0b:0c:0d:0e:0f",
+		"aa:bb:cc:00:11:22:33":         "",
+		"aa:bb:cc:00:11":               "",
+		"zz:bb:cc:00:11:22":            "",
+		"aa:bb:cc:00:11:+2":            "",
+		"aa-bb-cc-dd-ee-ff":            "",
+		"":                             "",
+		strings.Repeat("1:", 19) + "1": strings.Repeat("01:", 19) + "01",
+	}
+	for in, want := range cases {
+		got, err := normaliseMAC(in)
+		if got != want || (err == nil) != (want != "") {
+			t.Errorf("normaliseMAC(%q) = %q, %v; want %q", in, got, err, want)
+		}
+		if err != nil && err.Error() != "Invalid MAC "+in {
+			t.Errorf("normaliseMAC(%q) error %q", in, err)
+		}
+	}
+}
+
+// FuzzParams: address and MAC validation never panic, and what they accept is
+// already normal.
+func FuzzParams(f *testing.F) {
+	for _, s := range []string{"192.168.1.1", "192.168.1", "392.88.99.255", "fe80::1%eth0", "aa:bb:cc:dd:ee:ff", "A:B:C:D:E:F", "::ffff:1.2.3.4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if ip, err := parseIPv4(s); err == nil && (!ip.Is4() || ip.String() != s) {
+			t.Fatalf("parseIPv4(%q) accepted %s", s, ip)
+		}
+		if mac, err := normaliseMAC(s); err == nil {
+			again, err := normaliseMAC(mac)
+			if err != nil || again != mac || (len(mac) != 17 && len(mac) != 59) {
+				t.Fatalf("normaliseMAC(%q) = %q, not normal", s, mac)
+			}
+		}
+	})
+}
