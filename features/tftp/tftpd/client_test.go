@@ -18,7 +18,7 @@ import (
 )
 
 // startServer serves files from a map (name -> content) on 127.0.0.1:0.
-func startServer(t *testing.T, files map[string][]byte, tune func(*Config)) *Server {
+func startServer(t testing.TB, files map[string][]byte, tune func(*Config)) *Server {
 	t.Helper()
 	src := SourceFunc(func(_ context.Context, _ netip.AddrPort, req *Request) (Content, error) {
 		b, ok := files[req.Filename]
@@ -53,14 +53,14 @@ func startServer(t *testing.T, files map[string][]byte, tune func(*Config)) *Ser
 
 // rawClient speaks TFTP packet by packet, so tests can drop, repeat or withhold ACKs.
 type rawClient struct {
-	t      *testing.T
+	t      testing.TB
 	conn   *net.UDPConn
 	server *net.UDPAddr
 	peer   *net.UDPAddr // the transfer's TID, learnt from the first reply
 	buf    []byte
 }
 
-func dialRaw(t *testing.T, s *Server) *rawClient {
+func dialRaw(t testing.TB, s *Server) *rawClient {
 	t.Helper()
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# TFTP benchmark: our embedded server against tftpd-hpa in the same run, same files,
+# same clients, on loopback.
+#  1. 50 MB with curl at blksize 1468 (lockstep).              Goal: ratio >= 1.2
+#  2. 50 MB with atftp at blksize 1468 (lockstep).             Goal: ratio >= 1.2
+#  3. 50 MB with atftp at blksize 1468 and windowsize 16. tftpd-hpa has no RFC 7440,
+#     so it answers in lockstep: the ratio is against that.   Goal: ratio >= 4
+#  4. CLIENTS concurrent curl clients x 5 MB at blksize 1468, aggregate MB/s.
+#                                                              Goal: ratio >= 1.5
+# Each single-client case runs RUNS times per server, alternating, and reports the
+# median (the machine is shared; the median ignores the odd slow run).
+#
+# Environment: RUNS (default 5), CLIENTS (default 200), BIG_MB (default 50),
+# SMALL_MB (default 5). Needs root (tftpd-hpa chroots), curl, atftp, in.tftpd.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=${RUNS:-5}
+CLIENTS=${CLIENTS:-200}
+BIG_MB=${BIG_MB:-50}
+SMALL_MB=${SMALL_MB:-5}
+
+for bin in curl atftp in.tftpd python3 go; do
+  command -v "$bin" >/dev/null || { echo "$bin is not installed (apt-get install curl atftp tftpd-hpa)" >&2; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "run as root: tftpd-hpa needs it to chroot into the root" >&2; exit 1; }
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# now_ns prints a monotonic-enough wall clock in nanoseconds.
+now_ns() { date +%s%N; }
+
+mkdir -p "$WORK/tftpboot" "$WORK/dl" "$WORK/settings.d"
+head -c $((BIG_MB * 1000000)) /dev/urandom >"$WORK/tftpboot/big.bin"
+head -c $((SMALL_MB * 1000000)) /dev/urandom >"$WORK/tftpboot/small.bin"
+BIG_SUM=$(sha256sum <"$WORK/tftpboot/big.bin" | cut -d' ' -f1)
+
+echo "building smart-proxy..."
+(cd "$ROOT" && go build -o "$WORK/smart-proxy" ./cmd/smart-proxy)
+
+OURS=$(free_port)
+HPA=$(free_port)
+HTTP=$(free_port)
+printf ':settings_directory: %s\n:bind_host: ["127.0.0.1"]\n:http_port: %s\n:log_file: %s\n:log_level: INFO\n' \
+  "$WORK/settings.d" "$HTTP" "$WORK/proxy-file.log" >"$WORK/settings.yml"
+printf ':enabled: true\n:tftproot: %s\n:listen: 127.0.0.1:%s\n:max_transfers: %s\n' \
+  "$WORK/tftpboot" "$OURS" $((CLIENTS + 50)) >"$WORK/settings.d/tftp.yml"
+"$WORK/smart-proxy" --settings "$WORK/settings.yml" >"$WORK/proxy.log" 2>&1 &
+PIDS+=($!)
+in.tftpd -L -u root -a "127.0.0.1:$HPA" -s "$WORK/tftpboot" &
+PIDS+=($!)
+for _ in $(seq 200); do
+  curl -fsS "http://127.0.0.1:$HTTP/features" 2>/dev/null | grep -q '"tftp"' && break
+  sleep 0.05
+done
+curl -fsS "http://127.0.0.1:$HTTP/features" | grep -q '"tftp"' || { cat "$WORK/proxy.log" >&2; exit 1; }
+
+# fetch PORT KIND OUT: one client run; KIND is curl, atftp or atftp-ws16.
+fetch() {
+  case $2 in
+    curl) curl -sS --tftp-blksize 1468 -o "$3" "tftp://127.0.0.1:$1/big.bin" ;;
+    atftp) atftp --get -r big.bin -l "$3" --option "blksize 1468" 127.0.0.1 "$1" >/dev/null ;;
+    atftp-ws16) atftp --get -r big.bin -l "$3" --option "blksize 1468" --option "windowsize 16" 127.0.0.1 "$1" >/dev/null ;;
+  esac
+}
+
+# median of the numbers on stdin.
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# mbps BYTES NANOSECONDS
+mbps() { awk -v b="$1" -v ns="$2" 'BEGIN {printf "%.1f", b / 1e6 / (ns / 1e9)}'; }
+
+# single KIND: median MB/s of ours and tftpd-hpa for one client kind.
+single() {
+  local kind=$1 ours=() hpa=() t0 out
+  for run in $(seq "$RUNS"); do
+    for server in ours hpa; do
+      port=$OURS; [ $server = hpa ] && port=$HPA
+      hpa_kind=$kind; [ $server = hpa ] && [ "$kind" = atftp-ws16 ] && hpa_kind=atftp
+      out="$WORK/dl/$server-$kind"
+      rm -f "$out"
+      t0=$(now_ns)
+      fetch "$port" "$hpa_kind" "$out"
+      elapsed=$(($(now_ns) - t0))
+      if [ "$run" = 1 ] && [ "$(sha256sum <"$out" | cut -d' ' -f1)" != "$BIG_SUM" ]; then
+        echo "$server $kind: sha256 mismatch" >&2
+        exit 1
+      fi
+      if [ $server = ours ]; then ours+=("$elapsed"); else hpa+=("$elapsed"); fi
+    done
+  done
+  local o h
+  o=$(printf '%s\n' "${ours[@]}" | median)
+  h=$(printf '%s\n' "${hpa[@]}" | median)
+  local om hm
+  om=$(mbps $((BIG_MB * 1000000)) "$o")
+  hm=$(mbps $((BIG_MB * 1000000)) "$h")
+  printf '%-34s ours %7s MB/s   tftpd-hpa %7s MB/s   ratio=%s\n' "$2" "$om" "$hm" "$(awk -v a="$om" -v b="$hm" 'BEGIN {printf "%.2f", a / b}')"
+}
+
+# concurrent PORT: wall time in ns for CLIENTS parallel curl clients fetching small.bin.
+concurrent() {
+  local t0 pids=() failed=0
+  rm -f "$WORK"/dl/c-*
+  t0=$(now_ns)
+  for i in $(seq "$CLIENTS"); do
+    curl -sS --tftp-blksize 1468 -o "$WORK/dl/c-$i" "tftp://127.0.0.1:$1/small.bin" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+  local elapsed=$(($(now_ns) - t0))
+  local short
+  short=$(find "$WORK/dl" -name 'c-*' -size -$((SMALL_MB * 1000000))c | wc -l)
+  [ "$failed" = 0 ] && [ "$short" = 0 ] || { echo "port $1: $failed clients failed, $short short files" >&2; exit 1; }
+  echo "$elapsed"
+}
+
+echo "files: ${BIG_MB} MB and ${SMALL_MB} MB; $RUNS runs per case (median); ours on :$OURS, tftpd-hpa on :$HPA"
+single curl "curl blksize 1468"
+single atftp "atftp blksize 1468"
+single atftp-ws16 "atftp blksize 1468 windowsize 16"
+o=$(concurrent "$OURS")
+h=$(concurrent "$HPA")
+total=$((CLIENTS * SMALL_MB * 1000000))
+om=$(mbps "$total" "$o")
+hm=$(mbps "$total" "$h")
+printf '%-34s ours %7s MB/s   tftpd-hpa %7s MB/s   ratio=%s\n' "$CLIENTS clients x ${SMALL_MB} MB (aggregate)" "$om" "$hm" \
+  "$(awk -v a="$om" -v b="$hm" 'BEGIN {printf "%.2f", a / b}')"
