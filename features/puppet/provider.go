@@ -85,7 +85,7 @@ func (p *apiProvider) Configure(env *registry.Env) error {
 
 // Start gives background class fetches an owner that stops them on shutdown.
 func (p *apiProvider) Start(ctx context.Context) error {
-	ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	ctx, p.cancel = context.WithCancel(ctx)
 	p.cache = newClassCache(ctx, p.fetchClasses, p.apiTimeout, cachedClientWait)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -210,5 +211,30 @@ func TestTokensFileFromRubyProxy(t *testing.T) {
 	expectJSON(t, fx.do(t, http.MethodGet, "/puppet/ca/autosign", nil), `["ruby.example.com"]`)
 	if got := fx.validate(t, makeCSR(t, "ruby.example.com", token), ""); got != 200 {
 		t.Fatalf("Ruby-stored token: %d", got)
+	}
+}
+
+func TestTokenStoreFailures(t *testing.T) {
+	fx := startToken(t, "")
+	token := fx.newToken(t, "agent.example.com", nil)
+	store := fx.tokenAutosigner().store.path
+	if err := os.Remove(store); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(store, 0o755); err != nil { // unreadable as a file, even for root
+		t.Fatal(err)
+	}
+	expectPrefix(t, fx.do(t, http.MethodGet, "/puppet/ca/autosign", nil), 406, "Failed to list autosign entries: ")
+	expectPrefix(t, fx.do(t, http.MethodPost, "/puppet/ca/autosign/b.example.com", nil), 406, "Failed to enable autosign for b.example.com: ")
+	expectPrefix(t, fx.do(t, http.MethodDelete, "/puppet/ca/autosign/b.example.com", nil), 406, "Failed to remove autosign for b.example.com: ")
+	req, _ := http.NewRequest(http.MethodPost, fx.proxy.URL+"/puppet/ca/validate", strings.NewReader(string(makeCSR(t, "agent.example.com", token))))
+	resp, err := fx.proxy.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 406 || !strings.HasPrefix(string(body), "Failed to validate CSR: ") {
+		t.Fatalf("validate with a broken store: %d %q", resp.StatusCode, body)
 	}
 }

@@ -25,7 +25,6 @@ type httpAPIProvider struct {
 var (
 	_ registry.Module      = (*httpAPIProvider)(nil)
 	_ registry.Exposer     = (*httpAPIProvider)(nil)
-	_ registry.Stopper     = (*httpAPIProvider)(nil)
 	_ certificateAuthority = (*httpAPIProvider)(nil)
 )
 
@@ -71,11 +70,6 @@ func (p *httpAPIProvider) Configure(env *registry.Env) error {
 		return fmt.Errorf("%s: %w", s.File, err)
 	}
 	p.client = client
-	return nil
-}
-
-func (p *httpAPIProvider) Stop(context.Context) error {
-	p.client.CloseIdle()
 	return nil
 }
 
