@@ -14,10 +14,19 @@ import (
 // repeats it over TCP when the answer was truncated. A reply whose rcode is not
 // NOERROR is returned without error for the caller to interpret.
 func (p *Provider) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
+	return p.exchangeVia(ctx, m, false)
+}
+
+// exchangeVia is exchange, over TCP from the start when tcp is set (large updates).
+func (p *Provider) exchangeVia(ctx context.Context, m *dns.Msg, tcp bool) (*dns.Msg, error) {
+	network := "udp"
+	if tcp {
+		network = "tcp"
+	}
 	var lastErr error
 	for _, timeout := range p.timeouts {
-		reply, err := p.attempt(ctx, "udp", timeout, m)
-		if err == nil && reply.Truncated {
+		reply, err := p.attempt(ctx, network, timeout, m)
+		if err == nil && reply.Truncated && network == "udp" {
 			reply, err = p.attempt(ctx, "tcp", timeout, m)
 		}
 		if err == nil {

@@ -231,3 +231,67 @@ func TestConfigure(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchedChanges: one message carries several records; a failed prerequisite in
+// it falls back to record-by-record so each caller gets its own answer, and two
+// changes of one name go in order.
+func TestBatchedChanges(t *testing.T) {
+	named, p := startBIND(t)
+	ctx := context.Background()
+	if err := p.Create(ctx, rr.Record{Name: "taken.example.test.", Type: rr.A, Value: "10.99.2.1", TTL: 300}); err != nil {
+		t.Fatal(err)
+	}
+	add := func(name, ip string) *change {
+		m, err := rr.AddMessage("example.test.", rr.Record{Name: name, Type: rr.A, Value: ip, TTL: 300})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &change{zone: "example.test.", name: dns.CanonicalName(name), prereq: m.Answer, updates: m.Ns, done: make(chan error, 1)}
+	}
+	del := func(name string) *change {
+		m := rr.DeleteMessage("example.test.", name, rr.A)
+		return &change{zone: "example.test.", name: dns.CanonicalName(name), updates: m.Ns, done: make(chan error, 1)}
+	}
+	batch := []*change{
+		add("b1.example.test.", "10.99.2.11"),
+		add("b2.example.test.", "10.99.2.12"),
+		add("taken.example.test.", "10.99.2.99"), // conflicts
+		add("b3.example.test.", "10.99.2.13"),
+		del("b1.example.test."), // same name again: after the add
+	}
+	p.sendBatch(ctx, batch)
+	var conflict *rr.ConflictError
+	for i, c := range batch {
+		err := <-c.done
+		if wantConflict := i == 2; wantConflict != errors.As(err, &conflict) || (!wantConflict && err != nil) {
+			t.Errorf("change %d (%s): err = %v", i, c.name, err)
+		}
+	}
+	for name, want := range map[string]string{"b1": "", "b2": "10.99.2.12", "b3": "10.99.2.13", "taken": "10.99.2.1"} {
+		if got := bindtest.Dig(t, named.Port, name+".example.test", "A"); got != want {
+			t.Errorf("dig %s = %q, want %q", name, got, want)
+		}
+	}
+
+	// Started, concurrent creates all land, each once.
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(ctx)
+	errs := make(chan error, 40)
+	for i := 0; i < 40; i++ {
+		go func() {
+			errs <- p.Create(ctx, rr.Record{Name: fmt.Sprintf("c%d.example.test.", i), Type: rr.A, Value: fmt.Sprintf("10.99.3.%d", i+1), TTL: 300})
+		}()
+	}
+	for i := 0; i < 40; i++ {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent create: %v", err)
+		}
+	}
+	for _, i := range []int{0, 17, 39} {
+		if got := bindtest.Dig(t, named.Port, fmt.Sprintf("c%d.example.test", i), "A"); got != fmt.Sprintf("10.99.3.%d", i+1) {
+			t.Errorf("c%d = %q", i, got)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -25,9 +26,16 @@ type Provider struct {
 	timeouts []time.Duration
 	zones    zoneCache
 	log      *logrus.Entry
+
+	mu    sync.Mutex
+	batch *batcher // between Start and Stop
 }
 
-var _ registry.Module = (*Provider)(nil)
+var (
+	_ registry.Module  = (*Provider)(nil)
+	_ registry.Starter = (*Provider)(nil)
+	_ registry.Stopper = (*Provider)(nil)
+)
 
 // New returns an unconfigured provider.
 func New() *Provider { return &Provider{} }

@@ -44,7 +44,7 @@ func (p *Provider) Create(ctx context.Context, rec rr.Record) error {
 	if err != nil {
 		return err
 	}
-	return p.update(ctx, rec.Name, m)
+	return p.submit(ctx, &change{zone: zone, name: dns.CanonicalName(rec.Name), prereq: m.Answer, updates: m.Ns})
 }
 
 // Delete sends a signed update removing the records of type t at name.
@@ -53,20 +53,6 @@ func (p *Provider) Delete(ctx context.Context, name string, t rr.Type) error {
 	if err != nil {
 		return err
 	}
-	return p.update(ctx, name, rr.DeleteMessage(zone, name, t))
-}
-
-func (p *Provider) update(ctx context.Context, name string, m *dns.Msg) error {
-	if p.key != nil {
-		p.key.Sign(m)
-	}
-	reply, err := p.exchange(ctx, m)
-	if err != nil {
-		return fmt.Errorf("DNS update of %s at %s: %w", name, p.server, err)
-	}
-	if err := rr.CheckReply(name, reply); err != nil {
-		p.log.Debugf("dns_nsupdate: update of %s refused: %v", name, err)
-		return err
-	}
-	return nil
+	m := rr.DeleteMessage(zone, name, t)
+	return p.submit(ctx, &change{zone: zone, name: dns.CanonicalName(name), updates: m.Ns})
 }
