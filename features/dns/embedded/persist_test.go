@@ -129,3 +129,23 @@ func TestDormantZoneKept(t *testing.T) {
 		t.Errorf("PTR lost while its zone was not configured: %v", r)
 	}
 }
+
+func TestNotStarted(t *testing.T) {
+	p, err := configured(t, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := p.Lookup(ctx, "a.example.test.", rr.A); err != errNotRunning {
+		t.Errorf("Lookup before Start: %v", err)
+	}
+	if err := p.Create(ctx, rr.Record{Name: "a.example.test.", Type: rr.A, Value: "10.0.0.1", TTL: 1}); err != errNotRunning {
+		t.Errorf("Create before Start: %v", err)
+	}
+	if err := p.Delete(ctx, "a.example.test.", rr.A); err != errNotRunning {
+		t.Errorf("Delete before Start: %v", err)
+	}
+	if err := p.Stop(ctx); err != nil {
+		t.Errorf("Stop before Start: %v", err)
+	}
+}

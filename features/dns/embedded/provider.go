@@ -6,6 +6,7 @@ package embedded
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -84,6 +85,9 @@ func (p *Provider) Addr() string { return p.listener.Addr() }
 // Lookup reads the records of type t (and any CNAME) at name from the store, which is
 // what the server answers.
 func (p *Provider) Lookup(_ context.Context, name string, t rr.Type) ([]rr.Record, error) {
+	if p.store == nil {
+		return nil, errNotRunning
+	}
 	canonical := dns.CanonicalName(name)
 	p.store.mu.RLock()
 	defer p.store.mu.RUnlock()
@@ -123,6 +127,9 @@ func (p *Provider) Delete(_ context.Context, name string, t rr.Type) error {
 }
 
 func (p *Provider) zoneOf(name string) string {
+	if p.store == nil {
+		return ""
+	}
 	p.store.mu.RLock()
 	defer p.store.mu.RUnlock()
 	if z := p.store.zoneFor(dns.CanonicalName(name)); z != nil {
@@ -131,7 +138,12 @@ func (p *Provider) zoneOf(name string) string {
 	return ""
 }
 
+var errNotRunning = errors.New("dns_embedded is not running")
+
 func (p *Provider) noZone(name string) error {
+	if p.store == nil {
+		return errNotRunning
+	}
 	return fmt.Errorf("dns_embedded serves no zone holding %s (zones: %s)", name, strings.Join(p.store.ZoneNames(), ", "))
 }
 
