@@ -41,9 +41,20 @@ func (h *Handler) Stats() Stats {
 		Updates: h.stats.updates.Load(), Refused: h.stats.refused.Load()}
 }
 
-// scratch is one listener goroutine's buffers, reused for every message.
+// scratch is one listener goroutine's buffers, reused for every message, and its
+// count of cached answers not yet added to the shared counter (one atomic add per
+// batch rather than per query keeps the cores from fighting over a cache line).
 type scratch struct {
 	key, out []byte
+	cached   uint64
+}
+
+// flush adds what s counted to the handler's counters.
+func (h *Handler) flush(s *scratch) {
+	if s.cached > 0 {
+		h.stats.cached.Add(s.cached)
+		s.cached = 0
+	}
 }
 
 func newScratch() *scratch {
@@ -62,7 +73,7 @@ func (h *Handler) Handle(raw []byte, tcp bool, s *scratch) []byte {
 	cache := h.cache.Load()
 	if quick {
 		if cached := cache.get(key); cached != nil && len(cached) <= limit {
-			h.stats.cached.Add(1)
+			s.cached++
 			out := append(s.out[:0], cached...)
 			patch(out, raw)
 			s.out = out

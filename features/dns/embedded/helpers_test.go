@@ -49,8 +49,13 @@ func keyFile(t testing.TB, secret string) string {
 // loopback port, keeping records in stateDir, signed updates with the test key.
 func configured(t testing.TB, stateDir string) (*Provider, error) {
 	t.Helper()
+	return configuredOn(t, stateDir, "127.0.0.1:0")
+}
+
+func configuredOn(t testing.TB, stateDir, listen string) (*Provider, error) {
+	t.Helper()
 	values := map[string]any{
-		"listen":    "127.0.0.1:0",
+		"listen":    listen,
 		"state_dir": stateDir,
 		"zones": []any{
 			map[string]any{"name": "example.test", "ns": []any{"ns1.example.test"}, "ttl": 300},

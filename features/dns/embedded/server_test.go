@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -151,5 +152,26 @@ func TestCacheFollowsChanges(t *testing.T) {
 	soa := query(t, p.Addr(), "udp", "example.test.", dns.TypeSOA, false).Answer[0].(*dns.SOA)
 	if soa.Serial != 4 {
 		t.Errorf("SOA serial %d after three changes, want 4", soa.Serial)
+	}
+}
+
+// TestWildcardListenRepliesFromTheAddressAsked: bound to every address, the server
+// must answer from the address the query went to, or a connected client drops it.
+func TestWildcardListenRepliesFromTheAddressAsked(t *testing.T) {
+	p, err := configuredOn(t, t.TempDir(), "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(context.Background())
+	mustCreate(t, p, "w.example.test", rr.A, "10.99.0.7")
+	port := p.port(t)
+	for _, ip := range []string{"127.0.0.1", "127.0.0.2"} {
+		r := query(t, fmt.Sprintf("%s:%d", ip, port), "udp", "w.example.test.", dns.TypeA, false)
+		if len(r.Answer) != 1 {
+			t.Errorf("asked at %s: %v", ip, r)
+		}
 	}
 }
