@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -21,12 +22,12 @@ type peer struct {
 // expect sends a request and checks status and body.
 func (p peer) expect(t *testing.T, method, path string, f map[string]string, wantStatus int, wantBody string) {
 	t.Helper()
-	var values = form()
-	for k, v := range f {
-		values.Set(k, v)
-	}
-	if f == nil {
-		values = nil
+	var values url.Values // nil: no body
+	if f != nil {
+		values = url.Values{}
+		for k, v := range f {
+			values.Set(k, v)
+		}
 	}
 	got := p.proxy.Do(t, method, path, values)
 	if got.Status != wantStatus || got.Body != wantBody {
