@@ -101,6 +101,10 @@ func (s *Server) Handler(https bool) http.Handler {
 				}
 				if name == "*" {
 					name = "splat"
+				} else if strings.Contains(c.ParamValues()[i], "/") {
+					// Echo lets a route's last capture swallow the rest of the path;
+					// a capture never spans "/" (spec conventions), so this URL is unknown.
+					return echo.ErrNotFound
 				}
 				params[name] = v
 			}

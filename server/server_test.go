@@ -155,6 +155,8 @@ func TestRoutingRules(t *testing.T) {
 		{"_method override", "POST", "/dhcp/10.0.0.0", url.Values{"_method": {"DELETE"}}, 200, `"method":"DELETE"`},
 		{"wildcard", "GET", "/dhcp/files/a/b.efi", nil, 200, `"splat":["a/b.efi"]`},
 		{"unknown url", "GET", "/nope", nil, 404, "Requested url was not found"},
+		{"a capture never spans a slash", "GET", "/dhcp/10.0.0.0/mac/aa/bb", nil, 404, "Requested url was not found"},
+		{"nor does a capture of a POST route", "POST", "/dhcp/10.0.0.0/extra", url.Values{"a": {"1"}}, 404, "Requested url was not found"},
 		{"wrong method is not found", "PUT", "/dhcp/10.0.0.0", nil, 404, "Requested url was not found"},
 		{"https-only feature absent on http", "GET", "/tftp", nil, 404, "Requested url was not found"},
 	}
