@@ -191,20 +191,23 @@ func (j *journal) writeDurably(data []byte) error {
 }
 
 // run is the committer: one write and sync per turn for everything queued
-// meanwhile, then the callbacks (the replies that waited on it). It compacts when
-// the file outgrew the state, and flushes once more when stop closes.
-func (j *journal) run(stop <-chan struct{}, compact func()) {
+// meanwhile, then the callbacks, then afterTurn (which sends the replies the
+// callbacks queued). It compacts when the file outgrew the state, and flushes once
+// more when stop closes.
+func (j *journal) run(stop <-chan struct{}, compact, afterTurn func()) {
 	for {
 		select {
 		case <-j.kick:
 		case <-stop:
 			j.flush()
+			afterTurn()
 			return
 		}
 		j.flush()
 		if j.needsCompaction() {
 			compact()
 		}
+		afterTurn()
 	}
 }
 

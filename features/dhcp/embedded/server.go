@@ -28,6 +28,7 @@ type server struct {
 	ifaces *ifaceCache
 
 	conn *ipv4.PacketConn
+	acks *sender // replies sent by the committer once their lease is durable
 	stop chan struct{}
 	wg   sync.WaitGroup
 
@@ -67,6 +68,7 @@ func (s *server) start() error {
 	_ = udp.SetReadBuffer(4 << 20)
 	_ = udp.SetWriteBuffer(4 << 20)
 	s.conn = ipv4.NewPacketConn(udp)
+	s.acks = newSender(s)
 	if err := s.conn.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
 		udp.Close()
 		return fmt.Errorf("DHCP server: asking for packet info on %s: %w", s.cfg.listen, err)
@@ -74,7 +76,7 @@ func (s *server) start() error {
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		s.st.journal.run(s.stop, s.st.compact)
+		s.st.journal.run(s.stop, s.st.compact, s.acks.flush)
 	}()
 	go s.readLoop()
 	s.log.Infof("DHCP server listening on %s (interfaces %v)", s.cfg.listen, s.interfacesText())
@@ -109,9 +111,16 @@ func (s *server) shutdown() {
 
 func (s *server) readLoop() {
 	defer s.wg.Done()
-	buf := make([]byte, 4096)
+	out := newSender(s)
+	oobSize := len(ipv4.NewControlMessage(ipv4.FlagDst | ipv4.FlagInterface))
+	msgs := make([]ipv4.Message, batchSize)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, 4096)}
+		msgs[i].OOB = make([]byte, oobSize)
+	}
+	var cm ipv4.ControlMessage
 	for {
-		n, cm, _, err := s.conn.ReadFrom(buf)
+		n, err := s.conn.ReadBatch(msgs, 0)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -119,21 +128,26 @@ func (s *server) readLoop() {
 			s.log.Warnf("DHCP server read: %v", err)
 			continue
 		}
-		s.serve(buf[:n], cm, time.Now())
+		now := time.Now()
+		for _, m := range msgs[:n] {
+			cm = ipv4.ControlMessage{}
+			if cm.Parse(m.OOB[:m.NN]) != nil {
+				continue
+			}
+			s.serve(m.Buffers[0][:m.N], &cm, now, out)
+		}
+		out.flush()
 	}
 }
 
-// serve answers one datagram. It must not panic on any input: the fuzz tests feed
-// it garbage.
-func (s *server) serve(data []byte, cm *ipv4.ControlMessage, now time.Time) {
+// serve answers one datagram; immediate replies go to out, replies that wait for
+// the journal to the committer's sender. It must not panic on any input: the fuzz
+// tests feed the same path garbage.
+func (s *server) serve(data []byte, cm *ipv4.ControlMessage, now time.Time, out *sender) {
 	s.stats.received.Add(1)
 	req, err := dhcpv4.FromBytes(data)
 	if err != nil {
 		s.stats.malformed.Add(1)
-		return
-	}
-	if cm == nil {
-		s.stats.ignored.Add(1)
 		return
 	}
 	iface, ok := s.ifaces.get(cm.IfIndex, now)
@@ -142,34 +156,21 @@ func (s *server) serve(data []byte, cm *ipv4.ControlMessage, now time.Time) {
 		return
 	}
 	in := packetInfo{ifIndex: cm.IfIndex, ifAddrs: iface.addrs, dst: addr4(cm.Dst)}
-	out, ok := s.engine.handle(req, in, now.Unix())
+	reply, ok := s.engine.handle(req, in, now.Unix())
 	if !ok {
 		s.stats.ignored.Add(1)
 		return
 	}
-	if out.durable == nil {
-		s.send(out, cm.IfIndex)
+	if reply.durable == nil {
+		out.add(reply, in.ifIndex)
 		return
 	}
-	s.st.journal.append(out.durable.encode(), func(err error) {
+	s.st.journal.append(reply.durable.encode(), func(err error) {
 		if err != nil {
 			s.stats.journalErrors.Add(1)
-			s.log.Errorf("DHCP lease of %s not acknowledged: %v", out.durable.IP, err)
+			s.log.Errorf("DHCP lease of %s not acknowledged: %v", reply.durable.IP, err)
 			return
 		}
-		s.send(out, cm.IfIndex)
+		s.acks.add(reply, in.ifIndex)
 	})
-}
-
-func (s *server) send(out outcome, ifIndex int) {
-	dst := &net.UDPAddr{IP: out.dst.addr.Addr().AsSlice(), Port: int(out.dst.addr.Port())}
-	var cm *ipv4.ControlMessage
-	if out.dst.broadcast {
-		cm = &ipv4.ControlMessage{IfIndex: ifIndex}
-	}
-	if _, err := s.conn.WriteTo(out.reply, cm, dst); err != nil {
-		s.log.Warnf("DHCP reply to %s: %v", dst, err)
-		return
-	}
-	s.stats.replies.Add(1)
 }

@@ -29,7 +29,7 @@ func openRunning(t *testing.T, dir string) (*store, func()) {
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		st.journal.run(stop, st.compact)
+		st.journal.run(stop, st.compact, func() {})
 	}()
 	stopped := false
 	shutdown := func() {
