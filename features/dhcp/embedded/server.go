@@ -107,6 +107,8 @@ func (s *server) shutdown() {
 	s.conn.Close()
 	close(s.stop)
 	s.wg.Wait()
+	s.log.Infof("DHCP server stopped: %d datagrams received, %d malformed, %d ignored, %d replies sent, %d journal errors",
+		s.stats.received.Load(), s.stats.malformed.Load(), s.stats.ignored.Load(), s.stats.replies.Load(), s.stats.journalErrors.Load())
 }
 
 func (s *server) readLoop() {
