@@ -68,15 +68,15 @@ func (p *Provider) Start(context.Context) error {
 	return nil
 }
 
-// Stop stops serving; every lease already acknowledged is on disk.
+// Stop stops serving; every lease already acknowledged is on disk. The state
+// stays readable for an API call that races the shutdown.
 func (p *Provider) Stop(context.Context) error {
 	if p.srv == nil {
 		return nil
 	}
 	p.srv.shutdown()
-	err := p.st.close()
-	p.srv, p.st = nil, nil
-	return err
+	p.srv = nil
+	return p.st.close()
 }
 
 func (p *Provider) Subnets() []record.Subnet {
