@@ -20,6 +20,8 @@ type packetInfo struct {
 // exchange is one request on its way through the handler chain.
 type exchange struct {
 	req         *dhcpv4.DHCPv4
+	reqType     dhcpv4.MessageType // decoded once: the library decodes on every call
+	nak         bool               // the reply is a DHCPNAK
 	in          packetInfo
 	now         int64
 	mac         string
@@ -64,7 +66,7 @@ func (e *engine) handle(req *dhcpv4.DHCPv4, in packetInfo, now int64) (outcome, 
 			return outcome{}, false
 		}
 	}
-	dst := replyDestination(x.req, x.resp)
+	dst := replyDestination(x.req, x.nak)
 	if dst.broadcastFlag {
 		x.resp.SetBroadcast()
 	}
@@ -80,7 +82,8 @@ func (e *engine) validate(x *exchange) bool {
 	if len(hw) == 0 || len(hw) > dhcpv4.MaxHWAddrLen {
 		return false
 	}
-	switch x.req.MessageType() {
+	x.reqType = x.req.MessageType()
+	switch x.reqType {
 	case dhcpv4.MessageTypeDiscover, dhcpv4.MessageTypeRequest, dhcpv4.MessageTypeRelease,
 		dhcpv4.MessageTypeDecline, dhcpv4.MessageTypeInform:
 	default:
@@ -114,7 +117,7 @@ func (e *engine) selectSubnet(x *exchange) bool {
 	}
 	if x.subnet == nil {
 		e.log.Debugf("DHCP %s from %s: no configured subnet for link %s (interface addresses %v)",
-			x.req.MessageType(), x.mac, link, x.in.ifAddrs)
+			x.reqType, x.mac, link, x.in.ifAddrs)
 		return false
 	}
 	return true
@@ -137,11 +140,11 @@ func (e *engine) identify(x *exchange) bool {
 		}
 	}
 	if !x.serverID.IsValid() {
-		e.log.Debugf("DHCP %s from %s: the receiving interface has no IPv4 address", x.req.MessageType(), x.mac)
+		e.log.Debugf("DHCP %s from %s: the receiving interface has no IPv4 address", x.reqType, x.mac)
 		return false
 	}
 	if asked := addr4(x.req.ServerIdentifier()); asked.IsValid() && asked != x.serverID && !isOwn(asked, x.in.ifAddrs) {
-		if x.req.MessageType() == dhcpv4.MessageTypeRequest {
+		if x.reqType == dhcpv4.MessageTypeRequest {
 			e.st.mu.Lock()
 			e.st.dropOffer(x.subnet, x.mac)
 			e.st.mu.Unlock()
@@ -164,7 +167,7 @@ func isOwn(a netip.Addr, own []netip.Addr) bool {
 func (e *engine) assign(x *exchange) bool {
 	e.st.mu.Lock()
 	defer e.st.mu.Unlock()
-	switch x.req.MessageType() {
+	switch x.reqType {
 	case dhcpv4.MessageTypeDiscover:
 		return e.offer(x)
 	case dhcpv4.MessageTypeRequest:
@@ -217,7 +220,7 @@ func (e *engine) acknowledge(x *exchange) bool {
 	res, ok := e.st.checkRequest(x.subnet, ip, x.mac, x.now)
 	if !ok {
 		e.log.Infof("DHCPNAK to %s for %s", x.mac, ip)
-		x.resp = newReply(x.req, dhcpv4.MessageTypeNak)
+		x.resp, x.nak = newReply(x.req, dhcpv4.MessageTypeNak), true
 		x.resp.Options[dhcpv4.OptionMessage.Code()] = []byte("address not available")
 		return true
 	}
@@ -239,7 +242,7 @@ func (e *engine) acknowledge(x *exchange) bool {
 func (e *engine) addOptions(x *exchange) bool {
 	sid := x.serverID.As4()
 	x.resp.Options[dhcpv4.OptionServerIdentifier.Code()] = sid[:]
-	if x.resp.MessageType() == dhcpv4.MessageTypeNak {
+	if x.nak {
 		return true
 	}
 	for code, v := range x.subnet.options.config {
@@ -255,7 +258,7 @@ func (e *engine) addOptions(x *exchange) bool {
 
 // addHostname gives a reserved host its name (option 12).
 func (e *engine) addHostname(x *exchange) bool {
-	if x.reservation != nil && x.resp.MessageType() != dhcpv4.MessageTypeNak {
+	if x.reservation != nil && !x.nak {
 		if h := x.reservation.Hostname(); h != "" {
 			x.resp.Options[dhcpv4.OptionHostName.Code()] = []byte(h)
 		}
@@ -265,7 +268,7 @@ func (e *engine) addHostname(x *exchange) bool {
 
 // addBoot adds next-server and boot file (see pxe.go).
 func (e *engine) addBoot(x *exchange) bool {
-	if x.resp.MessageType() == dhcpv4.MessageTypeNak {
+	if x.nak {
 		return true
 	}
 	b := chooseBoot(x.req, x.subnet.subnetConfig, x.reservation, e.resolve)

@@ -32,8 +32,7 @@ var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 //     socket or an ARP entry made for an address the client does not have yet. We
 //     broadcast instead, which every client accepts (it is what it gets when it sets
 //     the broadcast bit), at the cost of other hosts on the link seeing the reply.
-func replyDestination(req, resp *dhcpv4.DHCPv4) destination {
-	nak := resp.MessageType() == dhcpv4.MessageTypeNak
+func replyDestination(req *dhcpv4.DHCPv4, nak bool) destination {
 	if giaddr := addr4(req.GatewayIPAddr); giaddr.IsValid() && !giaddr.IsUnspecified() {
 		return destination{addr: netip.AddrPortFrom(giaddr, serverPort), broadcastFlag: nak}
 	}

@@ -41,7 +41,7 @@ func TestReplyDestination(t *testing.T) {
 			if c.ciaddr != "" {
 				req.ClientIPAddr = net.ParseIP(c.ciaddr)
 			}
-			got := replyDestination(req, newReply(req, c.reply))
+			got := replyDestination(req, c.reply == dhcpv4.MessageTypeNak)
 			if got.addr != c.want || got.broadcast != c.wantBroadcast || got.broadcastFlag != c.wantFlag {
 				t.Fatalf("got %+v, want addr %s broadcast %v flag %v", got, c.want, c.wantBroadcast, c.wantFlag)
 			}
