@@ -9,6 +9,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/smartproxy/smartproxy/metrics"
 	"github.com/smartproxy/smartproxy/settings"
 )
 
@@ -107,4 +108,10 @@ type ProviderUser interface {
 	NewProvider(name string) Module
 	// UseProviders hands the configured providers to the feature before anything starts.
 	UseProviders(providers []Module) error
+}
+
+// MetricsReporter writes a module's counters for GET /metrics (Prometheus text format).
+// It is called only while the module's feature is running.
+type MetricsReporter interface {
+	WriteMetrics(w *metrics.Writer)
 }

@@ -52,6 +52,8 @@ type Server struct {
 	mu      sync.Mutex
 	servers []*http.Server
 	errs    chan error
+
+	httpMetrics, httpsMetrics *requestMetrics
 }
 
 // New builds a server; nothing listens until Start.
@@ -62,7 +64,8 @@ func New(opts Options) *Server {
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
 	}
-	return &Server{opts: opts, errs: make(chan error, 16)}
+	return &Server{opts: opts, errs: make(chan error, 16),
+		httpMetrics: newRequestMetrics("http"), httpsMetrics: newRequestMetrics("https")}
 }
 
 // Handler returns the application of the https (or http) listener. Tests use it with
@@ -73,12 +76,17 @@ func (s *Server) Handler(https bool) http.Handler {
 	e.HidePort = true
 	e.HTTPErrorHandler = s.errorHandler
 	e.Pre(stripTrailingSlash, methodOverride)
-	e.Use(s.requestContext)
+	counted := s.httpMetrics
+	if https {
+		counted = s.httpsMetrics
+	}
+	e.Use(s.requestContext(counted))
 
 	auth := s.authorize(https)
 	e.GET("/features", s.featuresV1)
 	e.GET("/version", s.versionInfo)
 	e.GET("/v2/features", s.featuresV2, auth)
+	e.GET("/metrics", s.metricsPage, auth)
 
 	for _, fr := range s.opts.Registry.Routes() {
 		fr := fr
@@ -194,33 +202,37 @@ type readCloser struct {
 // maxFormBytes bounds the form body methodOverride reads into memory.
 const maxFormBytes = 10 << 20
 
-// requestContext tags the request with its id, a logger carrying it, the Server header
-// and an access log line.
-func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		id := req.Header.Get("X-Request-Id")
-		if id == "" {
-			id = uuid.NewString()
+// requestContext tags the request with its id, a logger carrying it, the Server header,
+// an access log line and the listener's request metrics.
+func (s *Server) requestContext(counted *requestMetrics) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			id := req.Header.Get("X-Request-Id")
+			if id == "" {
+				id = uuid.NewString()
+			}
+			short := id
+			if len(short) > 8 {
+				short = short[:8]
+			}
+			log := s.opts.Log.WithField("request", short)
+			if sid := req.Header.Get("X-Session-Id"); sid != "" {
+				log = log.WithField("session", sid)
+			}
+			c.SetRequest(httpapi.WithLogger(req, log))
+			c.Response().Header().Set("Server", "foreman-proxy/"+s.opts.Version)
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			elapsed := time.Since(start)
+			counted.observe(c.Response().Status, elapsed)
+			log.Infof("%s - - \"%s %s %s\" %d %d %.4f", httpapi.ClientIP(req), req.Method, req.URL.RequestURI(), req.Proto,
+				c.Response().Status, c.Response().Size, elapsed.Seconds())
+			return nil
 		}
-		short := id
-		if len(short) > 8 {
-			short = short[:8]
-		}
-		log := s.opts.Log.WithField("request", short)
-		if sid := req.Header.Get("X-Session-Id"); sid != "" {
-			log = log.WithField("session", sid)
-		}
-		c.SetRequest(httpapi.WithLogger(req, log))
-		c.Response().Header().Set("Server", "foreman-proxy/"+s.opts.Version)
-		start := time.Now()
-		err := next(c)
-		if err != nil {
-			c.Error(err)
-		}
-		log.Infof("%s - - \"%s %s %s\" %d %d %.4f", httpapi.ClientIP(req), req.Method, req.URL.RequestURI(), req.Proto,
-			c.Response().Status, c.Response().Size, time.Since(start).Seconds())
-		return nil
 	}
 }
 
