@@ -9,6 +9,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/smartproxy/smartproxy/features/dns/rr"
+	"github.com/smartproxy/smartproxy/metrics"
 )
 
 func rcode(m *dns.Msg) string { return dns.RcodeToString[m.Rcode] }
@@ -138,6 +139,11 @@ func TestCacheFollowsChanges(t *testing.T) {
 	}
 	if s := p.handler.Stats(); s.Cached < 2 {
 		t.Errorf("stats %+v: repeated queries were not answered from the cache", s)
+	}
+	var page strings.Builder
+	p.WriteMetrics(metrics.NewWriter(&page))
+	if !strings.Contains(page.String(), "smartproxy_dns_embedded_queries_total 3\n") {
+		t.Errorf("metrics page does not count the 3 queries:\n%s", page.String())
 	}
 	if err := p.Delete(t.Context(), "c.example.test.", rr.A); err != nil {
 		t.Fatal(err)
