@@ -74,8 +74,8 @@ curl -fsS "http://127.0.0.1:$HTTP/features" | grep -q '"tftp"' || { cat "$WORK/p
 fetch() {
   case $2 in
     curl) curl -sS --tftp-blksize 1468 -o "$3" "tftp://127.0.0.1:$1/big.bin" ;;
-    atftp) atftp --get -r big.bin -l "$3" --option "blksize 1468" 127.0.0.1 "$1" >/dev/null ;;
-    atftp-ws16) atftp --get -r big.bin -l "$3" --option "blksize 1468" --option "windowsize 16" 127.0.0.1 "$1" >/dev/null ;;
+    atftp) atftp --get -r big.bin -l "$3" --option "blksize 1468" 127.0.0.1 "$1" >/dev/null 2>&1 ;;
+    atftp-ws16) atftp --get -r big.bin -l "$3" --option "blksize 1468" --option "windowsize 16" 127.0.0.1 "$1" >/dev/null 2>&1 ;;
   esac
 }
 

@@ -3,7 +3,6 @@ package tftpd
 import (
 	"context"
 	"errors"
-	"net"
 	"net/netip"
 	"runtime"
 	"time"
@@ -13,19 +12,26 @@ import (
 func (s *Server) serveRead(local netip.Addr, remote netip.AddrPort, req *Request) {
 	start := time.Now()
 	log := s.cfg.Log.WithField("client", remote.String())
-	laddr := &net.UDPAddr{}
-	if local.IsValid() && !local.IsUnspecified() && local != netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		laddr.IP = local.AsSlice()
+	if !local.IsValid() || local.IsUnspecified() || local == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		local = netip.Addr{} // let the kernel pick the source address
 	}
-	conn, err := net.DialUDP("udp", laddr, net.UDPAddrFromAddrPort(remote))
+	direct := s.takeDirect()
+	if direct {
+		defer s.direct.Add(-1)
+		runtime.LockOSThread() // a direct link is read by this thread only
+		defer runtime.UnlockOSThread()
+	}
+	l, err := dialLink(local, remote, direct)
 	if err != nil {
 		s.stats.failed.Add(1)
 		log.Errorf("TFTP: cannot open a socket for %q: %v", req.Filename, err)
 		return
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(s.ctx, func() { conn.Close() })
-	defer stop()
+	stop := context.AfterFunc(s.ctx, l.interrupt)
+	defer func() {
+		stop()
+		l.close()
+	}()
 
 	content, err := s.cfg.Source.Open(s.ctx, remote, req)
 	if err == nil && req.Mode == "netascii" {
@@ -39,18 +45,13 @@ func (s *Server) serveRead(local netip.Addr, remote netip.AddrPort, req *Request
 		} else {
 			log.Warnf("TFTP: refused %q to %s: %v", req.Filename, remote, err)
 		}
-		_, _ = conn.Write(appendError(nil, code, msg))
+		_ = l.write(appendError(nil, code, msg))
 		return
 	}
 	defer content.Close()
 
 	oack, p := negotiate(req, content.Size(), &s.cfg)
-	t, err := newTransfer(conn, content, p, s.cfg.Retries, s.spinBudget)
-	if err != nil {
-		s.stats.failed.Add(1)
-		log.Errorf("TFTP: cannot send %q: %v", req.Filename, err)
-		return
-	}
+	t := newTransfer(l, content, p, s.cfg.Retries)
 	sent, err := t.run(oack)
 	s.stats.bytes.Add(uint64(sent))
 	elapsed := time.Since(start)
@@ -74,11 +75,17 @@ func (s *Server) serveRead(local netip.Addr, remote netip.AddrPort, req *Request
 	}
 }
 
-// spinBudget is how long a transfer may busy-poll for a reply: only while transfers
-// are fewer than the CPUs, so polling never takes a CPU another transfer needs.
-func (s *Server) spinBudget() time.Duration {
-	if int(s.stats.active.Load()) < runtime.GOMAXPROCS(0) {
-		return 50 * time.Microsecond
+// takeDirect reserves a direct link (see directLink) when fewer than GOMAXPROCS-1 are
+// in use, so that direct transfers never hold every P.
+func (s *Server) takeDirect() bool {
+	limit := int64(runtime.GOMAXPROCS(0) - 1)
+	for {
+		n := s.direct.Load()
+		if n >= limit {
+			return false
+		}
+		if s.direct.CompareAndSwap(n, n+1) {
+			return true
+		}
 	}
-	return 0
 }

@@ -34,15 +34,18 @@ type Config struct {
 
 // Server is a running TFTP server.
 type Server struct {
-	cfg     Config
-	conn    *net.UDPConn
-	reader  requestReader
-	ctx     context.Context // cancelled to cut transfers short
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	served  chan struct{} // closed when Serve returns
-	stats   counters
-	closing atomic.Bool
+	cfg    Config
+	conn   *net.UDPConn
+	reader requestReader
+	ctx    context.Context // cancelled to cut transfers short
+	cancel context.CancelFunc
+	direct atomic.Int64 // transfers on a direct link
+	wg     sync.WaitGroup
+	stats  counters
+
+	mu      sync.Mutex
+	closing bool
+	serving chan struct{} // set while Serve runs, closed when it returns
 }
 
 // requestReader reads a request and the local address it was sent to, so the reply
@@ -80,7 +83,7 @@ func Listen(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("tftp listen on %s: %w", cfg.Addr, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, conn: conn, ctx: ctx, cancel: cancel, served: make(chan struct{})}
+	s := &Server{cfg: cfg, conn: conn, ctx: ctx, cancel: cancel}
 	s.reader = newRequestReader(conn)
 	return s, nil
 }
@@ -90,14 +93,22 @@ func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
 
 // Serve answers requests until ctx ends or Shutdown is called.
 func (s *Server) Serve(ctx context.Context) {
-	defer close(s.served)
-	stop := context.AfterFunc(ctx, func() { s.closing.Store(true); s.conn.Close() })
+	s.mu.Lock()
+	if s.closing || s.serving != nil {
+		s.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	s.serving = done
+	s.mu.Unlock()
+	defer close(done)
+	stop := context.AfterFunc(ctx, func() { s.conn.Close() })
 	defer stop()
 	buf := make([]byte, 2048)
 	for {
 		n, local, remote, err := s.reader.read(buf)
 		if err != nil {
-			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			s.cfg.Log.Warnf("TFTP: reading requests: %v", err)
@@ -109,6 +120,12 @@ func (s *Server) Serve(ctx context.Context) {
 }
 
 func (s *Server) handle(pkt []byte, local netip.Addr, remote netip.AddrPort) {
+	if len(pkt) < 2 || pkt[0] != 0 || (pkt[1] != byte(opRRQ) && pkt[1] != byte(opWRQ)) {
+		// Not a request: stray DATA/ACK/ERROR for a finished transfer, or noise. No
+		// answer, so spoofed packets cannot bounce errors off us.
+		s.stats.refused.Add(1)
+		return
+	}
 	req, err := ParseRequest(pkt)
 	if err != nil {
 		s.stats.refused.Add(1)
@@ -143,22 +160,29 @@ func (s *Server) replyError(to netip.AddrPort, code uint16, msg string) {
 	_, _ = s.conn.WriteToUDPAddrPort(appendError(nil, code, msg), to)
 }
 
-// Shutdown stops accepting requests and waits for running transfers; when ctx ends
-// first, the remaining transfers are cut and waited for.
+// Shutdown stops accepting requests and waits for Serve to return and for running
+// transfers; when ctx ends first, the remaining transfers are cut and waited for.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closing.Store(true)
+	s.mu.Lock()
+	s.closing = true
+	serving := s.serving
+	s.mu.Unlock()
 	s.conn.Close()
+	if serving != nil {
+		<-serving // no new transfer can be added after this
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		s.cancel()
-		return nil
 	case <-ctx.Done():
-		s.cancel()
+		s.cancel() // interrupts every transfer's socket
 		<-done
-		return fmt.Errorf("tftp transfers cut at shutdown: %w", ctx.Err())
+		err = fmt.Errorf("tftp transfers cut at shutdown: %w", ctx.Err())
 	}
+	s.cancel()
+	return err
 }
 
 // newRequestReader asks the kernel for each request's destination address.

@@ -235,7 +235,6 @@ func TestRefusals(t *testing.T) {
 		{"unterminated", []byte("\x00\x01f\x00octet"), CodeIllegal},
 		{"no mode", []byte("\x00\x01f\x00"), CodeIllegal},
 		{"empty filename", []byte("\x00\x01\x00octet\x00"), CodeIllegal},
-		{"DATA on the request port", []byte("\x00\x03\x00\x01hi"), CodeIllegal},
 	} {
 		c := dialRaw(t, s)
 		c.send(tc.pkt)
@@ -244,7 +243,15 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%s: got %+v, want ERROR %d", tc.name, p, tc.code)
 		}
 	}
-	waitStats(t, s, "refusals counted", func(st Stats) bool { return st.Refused == 7 })
+	// Packets that are not requests get no answer at all.
+	for _, pkt := range [][]byte{[]byte("\x00\x03\x00\x01hi"), []byte("\x00\x04\x00\x01"), {0}, []byte("\x01\x01f\x00octet\x00")} {
+		c := dialRaw(t, s)
+		c.send(pkt)
+		if p, err := c.recv(100 * time.Millisecond); err == nil {
+			t.Errorf("%q was answered with %+v", pkt, p)
+		}
+	}
+	waitStats(t, s, "refusals counted", func(st Stats) bool { return st.Refused == 10 })
 }
 
 func TestSourceErrorsReachTheClient(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"time"
 )
@@ -19,8 +18,7 @@ import (
 // counts and only their low 16 bits go on the wire, which is the rollover every
 // common client expects for files of more than 65535 blocks.
 type transfer struct {
-	conn    *net.UDPConn
-	out     *sender
+	link    link
 	content Content
 	size    int64
 	p       params
@@ -31,9 +29,10 @@ type transfer struct {
 	chunkLen int
 
 	recv    []byte
-	spin    func() time.Duration // how long to poll for a reply before parking
-	expires time.Time            // read deadline currently set on conn
-	resent  int                  // blocks sent more than once
+	hdrs    []byte      // DATA headers of the window in flight
+	blocks  []dataBlock // the window in flight
+	expires time.Time   // when the current wait for the client ends
+	resent  int         // blocks sent more than once
 }
 
 // errClientAbort is a transfer the client ended with an ERROR packet.
@@ -48,17 +47,14 @@ func (e errClientAbort) Error() string {
 
 var errTimeout = errors.New("timed out waiting for the client")
 
-func newTransfer(conn *net.UDPConn, c Content, p params, retries int, spin func() time.Duration) (*transfer, error) {
-	chunk := max(p.windowSize*p.blockSize, 64<<10)
+func newTransfer(l link, c Content, p params, retries int) *transfer {
+	chunk := max(p.windowSize*p.blockSize, 128<<10)
 	chunk -= chunk % p.blockSize
-	out, err := newSender(conn, p.windowSize)
-	if err != nil {
-		return nil, err
-	}
 	return &transfer{
-		conn: conn, out: out, content: c, size: c.Size(), p: p, retries: retries,
-		chunk: make([]byte, chunk), recv: make([]byte, 1024), spin: spin,
-	}, nil
+		link: l, content: c, size: c.Size(), p: p, retries: retries,
+		chunk: make([]byte, chunk), recv: make([]byte, 1024),
+		hdrs: make([]byte, 4*p.windowSize), blocks: make([]dataBlock, 0, p.windowSize),
+	}
 }
 
 // run negotiates (when oack is not empty) and sends the content; it returns the
@@ -138,7 +134,7 @@ func (t *transfer) awaitProgress(acked, first, last uint64) (uint64, error) {
 func (t *transfer) sendOACK(opts []Option) error {
 	pkt := appendOACK(nil, opts)
 	for attempt := 0; ; attempt++ {
-		if _, err := t.conn.Write(pkt); err != nil {
+		if err := t.link.write(pkt); err != nil {
 			return fmt.Errorf("send OACK: %w", err)
 		}
 		t.armDeadline(true)
@@ -171,12 +167,18 @@ func (t *transfer) sendWindow(first, last uint64) error {
 	if err := t.load(start, end); err != nil {
 		return err
 	}
+	t.blocks = t.blocks[:0]
 	for b := first; b <= last; b++ {
 		from := int64(b-1)*bs - t.chunkOff
 		to := min(from+bs, end-t.chunkOff)
-		t.out.add(uint16(b), t.chunk[from:to])
+		hdr := t.hdrs[4*len(t.blocks) : 4*len(t.blocks)+4]
+		putDataHeader(hdr, uint16(b))
+		t.blocks = append(t.blocks, dataBlock{hdr: hdr, data: t.chunk[from:to]})
 	}
-	return t.out.flush()
+	if err := t.link.writeBlocks(t.blocks); err != nil {
+		return fmt.Errorf("send blocks %d-%d: %w", first, last, err)
+	}
+	return nil
 }
 
 // load makes sure content bytes [start, end) are in the chunk, reading from start.
@@ -193,22 +195,21 @@ func (t *transfer) load(start, end int64) error {
 	return nil
 }
 
-// armDeadline sets the read deadline to now + timeout. Resetting a deadline costs a
-// timer update per block, so unless fresh is asked for it is only moved once less
-// than three quarters of the timeout remain: a wait always lasts 0.75-1 timeout.
+// armDeadline starts a wait of one timeout. Moving a socket deadline costs a timer
+// update, so unless fresh is asked for it only moves once less than three quarters
+// of the timeout remain: a wait lasts 0.75-1 timeout.
 func (t *transfer) armDeadline(fresh bool) {
 	now := time.Now()
 	if !fresh && t.expires.Sub(now) > t.p.timeout*3/4 {
 		return
 	}
 	t.expires = now.Add(t.p.timeout)
-	_ = t.conn.SetReadDeadline(t.expires)
 }
 
 // read returns the next ACK or ERROR from the client, skipping anything else.
 func (t *transfer) read() (reply, error) {
 	for {
-		n, err := t.out.read(t.recv, t.spin())
+		n, err := t.link.read(t.recv, t.expires)
 		if err != nil {
 			return reply{}, err
 		}
@@ -220,5 +221,5 @@ func (t *transfer) read() (reply, error) {
 
 // abort tells the client why the transfer ends (best effort).
 func (t *transfer) abort(code uint16, msg string) {
-	_, _ = t.conn.Write(appendError(nil, code, msg))
+	_ = t.link.write(appendError(nil, code, msg))
 }
