@@ -148,7 +148,8 @@ func (c *rawClient) mustRecv() packet {
 }
 
 // fetchWindowed is an RFC 7440 receiver: it ACKs every window-th block and the last
-// one; on a gap it ACKs the last block received in order and waits for the resend.
+// one; on a gap, or after 50 ms of silence (a burst overflowed its socket buffer),
+// it ACKs the last block received in order and waits for the resend.
 // drop lists absolute block numbers to lose the first time they arrive. It returns
 // the content and the number of DATA packets received.
 func (c *rawClient) fetchWindowed(name string, blksize, window int, drop map[uint64]bool) ([]byte, int) {
@@ -163,8 +164,18 @@ func (c *rawClient) fetchWindowed(name string, blksize, window int, drop map[uin
 	var have uint64 // last absolute block received in order
 	nacked := ^uint64(0)
 	inWindow, packets := 0, 0
+	silences := 0
 	for {
-		p := c.mustRecv()
+		p, err := c.recv(50 * time.Millisecond)
+		if err != nil {
+			if silences++; silences > 100 {
+				c.t.Fatalf("no DATA after block %d", have)
+			}
+			c.ack(uint16(have))
+			inWindow = 0
+			continue
+		}
+		silences = 0
 		if p.op != opDATA {
 			c.t.Fatalf("wanted DATA, got %+v", p)
 		}

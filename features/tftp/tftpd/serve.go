@@ -75,10 +75,13 @@ func (s *Server) serveRead(local netip.Addr, remote netip.AddrPort, req *Request
 	}
 }
 
-// takeDirect reserves a direct link (see directLink) when fewer than GOMAXPROCS-1 are
-// in use, so that direct transfers never hold every P.
+// takeDirect reserves a direct link (see directLink) while fewer than
+// Config.DirectLinks are in use; the default GOMAXPROCS-1 keeps a P free for the rest.
 func (s *Server) takeDirect() bool {
-	limit := int64(runtime.GOMAXPROCS(0) - 1)
+	limit := int64(s.cfg.DirectLinks)
+	if limit == 0 {
+		limit = int64(runtime.GOMAXPROCS(0) - 1)
+	}
 	for {
 		n := s.direct.Load()
 		if n >= limit {

@@ -29,7 +29,10 @@ type Config struct {
 	Timeout       time.Duration // retransmission timeout unless the client negotiates one
 	Retries       int           // retransmissions before a transfer is abandoned
 	MaxWindowSize int           // largest RFC 7440 windowsize granted
-	Log           *logrus.Entry
+	// DirectLinks is how many transfers may run on a direct link at once (see
+	// directLink); 0 means GOMAXPROCS-1, negative means none.
+	DirectLinks int
+	Log         *logrus.Entry
 }
 
 // Server is a running TFTP server.
