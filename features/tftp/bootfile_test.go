@@ -271,3 +271,20 @@ func TestBootFilename(t *testing.T) {
 		}
 	}
 }
+
+// verify_server_cert: a self-signed https server is refused unless it is false.
+func TestFetchBootFileVerifiesCertificates(t *testing.T) {
+	tls := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("over https"))
+	}))
+	t.Cleanup(tls.Close)
+	for verify, want := range map[string]string{"true": "", "false": "over https"} {
+		p, f, root := startAPI(t, ":verify_server_cert: "+verify+"\n")
+		expect(t, p.Do(t, "POST", "/tftp/fetch_boot_file", form("prefix", "boot/s", "path", tls.URL+"/vmlinuz")), 200, "")
+		idle(t, f)
+		got, err := os.ReadFile(filepath.Join(root, "boot/s-vmlinuz"))
+		if string(got) != want || (want == "" && !os.IsNotExist(err)) {
+			t.Errorf("verify_server_cert %s: got %q (%v)", verify, got, err)
+		}
+	}
+}

@@ -121,7 +121,8 @@ type statusError struct{ code int }
 
 func (e statusError) Error() string { return "HTTP status " + strconv.Itoa(e.code) }
 
-// retryable is what curl --retry retries: transport errors and transient HTTP statuses.
+// retryable is what curl --retry retries: timeouts, connections cut mid-way and
+// transient HTTP statuses; not refused connections, certificate or protocol errors.
 func retryable(err error) bool {
 	var se statusError
 	if errors.As(err, &se) {
@@ -132,7 +133,9 @@ func retryable(err error) bool {
 		}
 		return false
 	}
-	return !errors.Is(err, context.Canceled)
+	var ne net.Error
+	return (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // download fetches src once; n < 0 means the local copy is already current.
