@@ -50,6 +50,9 @@ var errTimeout = errors.New("timed out waiting for the client")
 func newTransfer(l link, c Content, p params, retries int) *transfer {
 	chunk := max(p.windowSize*p.blockSize, 128<<10)
 	chunk -= chunk % p.blockSize
+	if whole := (c.Size()/int64(p.blockSize) + 1) * int64(p.blockSize); whole < int64(chunk) {
+		chunk = int(whole) // small files (configs) need no 128 KiB buffer
+	}
 	return &transfer{
 		link: l, content: c, size: c.Size(), p: p, retries: retries,
 		chunk: make([]byte, chunk), recv: make([]byte, 1024),
