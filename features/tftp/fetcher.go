@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path"
 	"strconv"
 	"strings"
@@ -210,103 +208,4 @@ func (ft *fetcher) get(ctx context.Context, src string, localTime time.Time) (io
 	}
 	remote, _ := http.ParseTime(resp.Header.Get("Last-Modified"))
 	return resp.Body, remote, nil
-}
-
-// getFTP streams an ftp:// URL through curl (Go has no FTP client), into our own file
-// writer so the destination stays confined to the root.
-func (ft *fetcher) getFTP(ctx context.Context, src string, localTime time.Time) (io.ReadCloser, time.Time, error) {
-	args := []string{"--fail", "--silent", "--show-error", "--location",
-		"--connect-timeout", strconv.Itoa(int(ft.connect.Seconds())), "--output", "-"}
-	if ft.insecure {
-		args = append(args, "--insecure")
-	}
-	if !localTime.IsZero() {
-		args = append(args, "--time-cond", localTime.UTC().Format(http.TimeFormat))
-	}
-	cmd := exec.CommandContext(ctx, "curl", append(args, "--", src)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("curl %s: %w", src, err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return nil, time.Time{}, fmt.Errorf("curl %s: %w", src, err)
-	}
-	return &commandOutput{ReadCloser: out, cmd: cmd, stderr: &stderr}, time.Time{}, nil
-}
-
-// commandOutput reports the command's failure when its output is closed.
-type commandOutput struct {
-	io.ReadCloser
-	cmd    *exec.Cmd
-	stderr *strings.Builder
-}
-
-func (c *commandOutput) Read(p []byte) (int, error) {
-	n, err := c.ReadCloser.Read(p)
-	if errors.Is(err, io.EOF) {
-		if werr := c.cmd.Wait(); werr != nil {
-			return n, fmt.Errorf("curl: %w: %s", werr, strings.TrimSpace(c.stderr.String()))
-		}
-		c.cmd = nil
-	}
-	return n, err
-}
-
-func (c *commandOutput) Close() error {
-	if c.cmd != nil {
-		_ = c.cmd.Process.Kill()
-		_ = c.cmd.Wait()
-	}
-	return nil
-}
-
-// fileLock is an flock(2) on a lock file beside a download; it excludes other
-// downloads of the same file in this process and in other proxies sharing the root.
-type fileLock struct {
-	st  store
-	rel string
-	f   *os.File
-}
-
-// tryLock returns nil (and no error) when someone else holds the lock.
-func tryLock(st store, rel string) (*fileLock, error) {
-	r, err := st.open()
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	f, err := r.OpenFile(rel, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", st.abs(rel), err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("lock %s: %w", st.abs(rel), err)
-	}
-	// The holder before us removes the file when done: if we locked a removed file,
-	// the path now belongs to someone else.
-	held, err1 := f.Stat()
-	now, err2 := r.Stat(rel)
-	if err1 != nil || err2 != nil || !os.SameFile(held, now) {
-		f.Close()
-		if errors.Is(err2, fs.ErrNotExist) || err2 == nil {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("lock %s: %w", st.abs(rel), errors.Join(err1, err2))
-	}
-	return &fileLock{st: st, rel: rel, f: f}, nil
-}
-
-// release removes the lock file, then drops the lock.
-func (l *fileLock) release() {
-	if r, err := os.OpenRoot(l.st.root); err == nil {
-		_ = r.Remove(l.rel)
-		r.Close()
-	}
-	l.f.Close()
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 
@@ -75,4 +76,17 @@ func toNetascii(c Content) (Content, error) {
 		return nil, errors.New("file too large for netascii mode")
 	}
 	return BytesContent(b), nil
+}
+
+// errorFor maps a Source error to what the client is told.
+func errorFor(err error) (uint16, string) {
+	var te *Error
+	switch {
+	case errors.As(err, &te):
+		return te.Code, te.Msg
+	case errors.Is(err, fs.ErrNotExist):
+		return CodeNotFound, "File not found"
+	default:
+		return CodeAccessViolation, "Access violation"
+	}
 }
