@@ -7,13 +7,14 @@
 #
 # Needs root, iproute2, perfdhcp, kea-dhcp4 and Go. Usage:
 #   sudo bench/dhcp.sh                 # rates 2000..14000, 10 s per step
-#   RATES="4000 8000" SECONDS_PER_STEP=5 sudo bench/dhcp.sh
+#   RATES="4000 8000" SECONDS_PER_STEP=5 REPEAT=3 sudo bench/dhcp.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RATES=${RATES:-"2000 4000 5000 6000 7000 8000 9000 10000 11000 12000 14000"}
 STEP=${SECONDS_PER_STEP:-10}
 MAX_DROP=${MAX_DROP_PERCENT:-1}
+REPEAT=${REPEAT:-1} # runs per server and rate; the one with the fewest drops counts
 S=spdhcp-bench-s C=spdhcp-bench-c SIF=spdhcp-bs CIF=spdhcp-bc
 WORK=${WORK:-$(mktemp -d /tmp/spdhcp-bench.XXXXXX)}
 SERVER_PID=""
@@ -117,7 +118,12 @@ run_step() {
 declare -A best=([ours]=0 [kea]=0)
 for rate in $RATES; do
   for server in ours kea; do
-    run_step "$server" "$rate"
+    best_drops=101 best_achieved=0
+    for _ in $(seq "$REPEAT"); do
+      run_step "$server" "$rate"
+      if awk -v d="$DROPS" -v b="$best_drops" 'BEGIN {exit !(d < b)}'; then best_drops=$DROPS best_achieved=$ACHIEVED; fi
+    done
+    DROPS=$best_drops ACHIEVED=$best_achieved
     ok=$(awk -v d="$DROPS" -v m="$MAX_DROP" 'BEGIN {print (d <= m) ? "ok" : "over"}')
     printf '%-5s -r %-6s achieved %10.1f DORA/s  drops %6.3f%%  %s\n' "$server" "$rate" "$ACHIEVED" "$DROPS" "$ok"
     if [ "$ok" = ok ]; then
