@@ -1,22 +1,16 @@
 package main
 
 // Integration tests: the real binary as a subprocess, real TLS over loopback sockets,
-// certificates made here with crypto/x509.
+// certificates from internal/testpki.
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -29,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smartproxy/smartproxy/internal/testpki"
 )
 
 // binary is the smart-proxy built once for all tests by TestMain.
@@ -55,126 +51,35 @@ func TestMain(m *testing.M) {
 
 // --- certificates ---------------------------------------------------------------
 
-// authority is a CA that issues certificates for the tests.
-type authority struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-var serial = big.NewInt(1)
-var serialMu sync.Mutex
-
-func nextSerial() *big.Int {
-	serialMu.Lock()
-	defer serialMu.Unlock()
-	serial = new(big.Int).Add(serial, big.NewInt(1))
-	return serial
-}
-
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
-func newAuthority(t *testing.T, name string) *authority {
-	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          nextSerial(),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &authority{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// leaf is an issued certificate with its key, as PEM and as a tls.Certificate.
-type leaf struct {
-	certPEM, keyPEM []byte
-	tls             tls.Certificate
-}
-
-// issue signs a certificate for cn with the given DNS and IP SANs.
-func (a *authority) issue(t *testing.T, cn string, dnsNames []string, ips []net.IP, usage x509.ExtKeyUsage) leaf {
-	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: nextSerial(),
-		Subject:      pkix.Name{CommonName: cn},
-		DNSNames:     dnsNames,
-		IPAddresses:  ips,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, &key.PublicKey, a.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := leaf{
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-	}
-	if l.tls, err = tls.X509KeyPair(l.certPEM, l.keyPEM); err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 // pki is everything one test needs: the proxy's CA and server certificate, and clients.
 type pki struct {
-	ca         *authority
-	server     leaf
-	trusted    leaf // CN listed in trusted_hosts
-	sanOnly    leaf // CN not listed, one DNS SAN listed
-	mixedCase  leaf // CN listed, but in another letter case
-	untrusted  leaf // signed by the CA, name not listed
-	foreignCA  leaf // trusted name, signed by a CA the proxy does not know
-	caFile     string
-	serverCert string
-	serverKey  string
+	ca        *testpki.CA
+	server    testpki.Cert
+	trusted   testpki.Cert // CN listed in trusted_hosts
+	sanOnly   testpki.Cert // CN not listed, one DNS SAN listed
+	mixedCase testpki.Cert // CN listed, but in another letter case
+	untrusted testpki.Cert // signed by the CA, name not listed
+	foreignCA testpki.Cert // trusted name, signed by a CA the proxy does not know
 }
 
 func newPKI(t *testing.T) *pki {
 	t.Helper()
-	ca := newAuthority(t, "Smart Proxy Test CA")
-	other := newAuthority(t, "Some Other CA")
-	client := x509.ExtKeyUsageClientAuth
-	p := &pki{
-		ca:        ca,
-		server:    ca.issue(t, "localhost", []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)}, x509.ExtKeyUsageServerAuth),
-		trusted:   ca.issue(t, "foreman.example.com", nil, nil, client),
-		sanOnly:   ca.issue(t, "not-listed.example.com", []string{"other.example.com", "san.example.com"}, nil, client),
-		mixedCase: ca.issue(t, "Mixed.EXAMPLE.com", nil, nil, client),
-		untrusted: ca.issue(t, "intruder.example.com", []string{"also-intruder.example.com"}, nil, client),
-		foreignCA: other.issue(t, "foreman.example.com", nil, nil, client),
+	ca := testpki.NewCA(t, "Smart Proxy Test CA")
+	other := testpki.NewCA(t, "Some Other CA")
+	// Client certificates carry only the names given here: several must have no SAN.
+	client := func(ca *testpki.CA, cn string, dnsNames ...string) testpki.Cert {
+		return ca.Issue(t, testpki.Spec{CN: cn, DNSNames: dnsNames, Usage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 	}
-	dir := t.TempDir()
-	p.caFile = writeFile(t, dir, "ca.pem", string(ca.pem))
-	p.serverCert = writeFile(t, dir, "server.pem", string(p.server.certPEM))
-	p.serverKey = writeFile(t, dir, "server-key.pem", string(p.server.keyPEM))
-	return p
+	return &pki{
+		ca: ca,
+		server: ca.Issue(t, testpki.Spec{CN: "localhost", DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)},
+			Usage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}),
+		trusted:   client(ca, "foreman.example.com"),
+		sanOnly:   client(ca, "not-listed.example.com", "other.example.com", "san.example.com"),
+		mixedCase: client(ca, "Mixed.EXAMPLE.com"),
+		untrusted: client(ca, "intruder.example.com", "also-intruder.example.com"),
+		foreignCA: client(other, "foreman.example.com"),
+	}
 }
 
 // trustedHosts is the list that trusts exactly the certificates meant to be trusted.
@@ -248,7 +153,7 @@ func writeSettings(t *testing.T, p *pki, extra string, files map[string]string) 
 :ssl_ca_file: %s
 :log_file: STDOUT
 :log_level: DEBUG
-%s`, httpPort, httpsPort, p.serverCert, p.serverKey, p.caFile, extra)
+%s`, httpPort, httpsPort, p.server.CertFile, p.server.KeyFile, p.ca.CAFile, extra)
 	path = writeFile(t, dir, "settings.yml", global)
 	if err := os.MkdirAll(filepath.Join(dir, "settings.d"), 0o755); err != nil {
 		t.Fatal(err)
@@ -315,16 +220,14 @@ func (px *proxy) waitReady(t *testing.T, p *pki) {
 }
 
 // client returns an https client that trusts the test CA and presents cert (nil: none).
-func (p *pki) client(t *testing.T, cert *leaf) *http.Client {
+func (p *pki) client(t *testing.T, cert *testpki.Cert) *http.Client {
 	t.Helper()
-	roots := x509.NewCertPool()
-	roots.AddCert(p.ca.cert)
-	conf := &tls.Config{RootCAs: roots}
+	conf := &tls.Config{RootCAs: p.ca.Pool}
 	if cert != nil {
 		// Always present the certificate, as curl does; Go's default would silently
 		// withhold one whose issuer the server did not list as acceptable.
 		conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			return &cert.tls, nil
+			return &cert.TLS, nil
 		}
 	}
 	tr := &http.Transport{TLSClientConfig: conf}
@@ -444,7 +347,7 @@ func TestHTTPSClientCertificates(t *testing.T) {
 
 	certCases := []struct {
 		name   string
-		cert   *leaf
+		cert   *testpki.Cert
 		status int
 		body   string // "" means: any JSON object
 	}{

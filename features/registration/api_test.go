@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/smartproxy/smartproxy/internal/fakeforeman"
+	"github.com/smartproxy/smartproxy/internal/testpki"
 )
 
 const withURL = ":enabled: true\n:registration_url: https://proxy.example.com:8443/\n"
@@ -146,8 +147,8 @@ func TestForemanDown(t *testing.T) {
 // Registration and templates reach Foreman over TLS with the proxy's certificate, on
 // one shared pool of kept-alive connections.
 func TestTLSAndSharedConnectionsWithTemplates(t *testing.T) {
-	ca := fakeforeman.NewCA(t, "foreman-ca")
-	proxyCert := ca.Issue(t, "proxy.example.com")
+	ca := testpki.NewCA(t, "foreman-ca")
+	proxyCert := ca.IssueLoopback(t, "proxy.example.com")
 	foreman := fakeforeman.Start(t, fakeforeman.Options{CA: ca, RequireClientCert: true})
 	tlsFiles := ":ssl_ca_file: " + ca.CAFile + "\n:ssl_certificate: " + proxyCert.CertFile + "\n:ssl_private_key: " + proxyCert.KeyFile + "\n"
 	p := startProxy(t, foreman.URL, tlsFiles, withURL)

@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/smartproxy/smartproxy/internal/fakeforeman"
+	"github.com/smartproxy/smartproxy/internal/testpki"
 )
 
 func TestTLSToForeman(t *testing.T) {
-	ca := fakeforeman.NewCA(t, "foreman-ca")
-	other := fakeforeman.NewCA(t, "other-ca")
-	foremanOnly := ca.Issue(t, "proxy-for-foreman.test")
-	proxyOwn := ca.Issue(t, "proxy-own.test")
+	ca := testpki.NewCA(t, "foreman-ca")
+	other := testpki.NewCA(t, "other-ca")
+	foremanOnly := ca.IssueLoopback(t, "proxy-for-foreman.test")
+	proxyOwn := ca.IssueLoopback(t, "proxy-own.test")
 	foreman := fakeforeman.Start(t, fakeforeman.Options{CA: ca, RequireClientCert: true})
 
 	ownTrio := ":ssl_ca_file: " + ca.CAFile + "\n:ssl_certificate: " + proxyOwn.CertFile + "\n:ssl_private_key: " + proxyOwn.KeyFile + "\n"

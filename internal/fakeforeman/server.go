@@ -1,3 +1,7 @@
+// Package fakeforeman stands in for the Foreman core in tests of the relay features:
+// a real HTTP(S) server on 127.0.0.1 that records every request it gets (method, path,
+// query, headers, body, the client certificate seen over TLS) and answers what the
+// test says. Its certificates come from a testpki CA.
 package fakeforeman
 
 import (
@@ -9,6 +13,8 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+
+	"github.com/smartproxy/smartproxy/internal/testpki"
 )
 
 // Request is what the fake Foreman saw.
@@ -44,7 +50,7 @@ type Server struct {
 // Options chooses plain HTTP (CA nil) or HTTPS with a server certificate from CA, and
 // whether the client must show a certificate from the same CA.
 type Options struct {
-	CA                *CA
+	CA                *testpki.CA
 	RequireClientCert bool
 }
 
@@ -64,8 +70,8 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.CA == nil {
 		hs.Start()
 	} else {
-		server := opts.CA.Issue(t, "foreman.test")
-		hs.TLS = &tls.Config{Certificates: []tls.Certificate{server.Pair}, ClientCAs: opts.CA.Pool, ClientAuth: tls.VerifyClientCertIfGiven}
+		server := opts.CA.IssueLoopback(t, "foreman.test")
+		hs.TLS = &tls.Config{Certificates: []tls.Certificate{server.TLS}, ClientCAs: opts.CA.Pool, ClientAuth: tls.VerifyClientCertIfGiven}
 		if opts.RequireClientCert {
 			hs.TLS.ClientAuth = tls.RequireAndVerifyClientCert
 		}
