@@ -2,9 +2,7 @@ package puppet
 
 import (
 	"context"
-	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/smartproxy/smartproxy/internal/puppetapi"
@@ -22,7 +20,6 @@ const (
 // apiProvider is puppet_proxy_puppet_api: the Puppet Server v3 HTTP API.
 type apiProvider struct {
 	puppetURL  string
-	tls        puppetapi.TLSFiles
 	apiTimeout time.Duration
 
 	client *puppetapi.Client
@@ -48,39 +45,16 @@ func (p *apiProvider) ExposedSettings() map[string]any {
 // Configure reads puppet_proxy_puppet_api.yml (spec §4.2).
 func (p *apiProvider) Configure(env *registry.Env) error {
 	s := env.Settings
-	if s.Has("puppet_url") {
-		p.puppetURL = s.URL("puppet_url")
-	} else {
-		s.Required("puppet_url")
-	}
-	const defaultCA = "/var/lib/puppet/ssl/certs/ca.pem"
-	if strings.HasPrefix(strings.ToLower(p.puppetURL), "http:") {
-		// Plain http needs no TLS files; they are read only so they are not reported unknown.
-		s.Path("puppet_ssl_ca", defaultCA)
-		s.Path("puppet_ssl_cert", "")
-		s.Path("puppet_ssl_key", "")
-	} else {
-		p.tls.CA = s.ReadableFile("puppet_ssl_ca", defaultCA, true)
-		p.tls.Cert = s.ReadableFile("puppet_ssl_cert", "", false)
-		p.tls.Key = s.ReadableFile("puppet_ssl_key", "", false)
-		if (p.tls.Cert == "") != (p.tls.Key == "") {
-			s.Fail("puppet_ssl_cert", "and :puppet_ssl_key: must be set together")
-		}
-	}
+	conf := puppetapi.ReadConfig(s, "/var/lib/puppet/ssl/certs/ca.pem")
+	p.puppetURL = conf.URL
 	timeout := s.Int("api_timeout", 30)
 	if timeout <= 0 {
 		s.Fail("api_timeout", "must be a positive number of seconds, got %d", timeout)
 	}
 	p.apiTimeout = time.Duration(timeout) * time.Second
-	if s.Err() != nil {
-		return nil // the registry reports the recorded problems
-	}
-	client, err := puppetapi.New(p.puppetURL, p.tls)
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.File, err)
-	}
-	p.client = client
-	return nil
+	var err error
+	p.client, err = conf.Client(s)
+	return err
 }
 
 // Start gives background class fetches an owner that stops them on shutdown.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/smartproxy/smartproxy/internal/puppetapi"
@@ -41,36 +40,11 @@ func (p *httpAPIProvider) ExposedSettings() map[string]any {
 
 // Configure reads puppetca_http_api.yml (spec §4.2).
 func (p *httpAPIProvider) Configure(env *registry.Env) error {
-	s := env.Settings
-	if s.Has("puppet_url") {
-		p.puppetURL = s.URL("puppet_url")
-	} else {
-		s.Required("puppet_url")
-	}
-	const defaultCA = "/etc/puppetlabs/puppet/ssl/certs/ca.pem"
-	var files puppetapi.TLSFiles
-	if strings.HasPrefix(strings.ToLower(p.puppetURL), "http:") {
-		// Plain http needs no TLS files; they are read only so they are not reported unknown.
-		s.Path("puppet_ssl_ca", defaultCA)
-		s.Path("puppet_ssl_cert", "")
-		s.Path("puppet_ssl_key", "")
-	} else {
-		files.CA = s.ReadableFile("puppet_ssl_ca", defaultCA, true)
-		files.Cert = s.ReadableFile("puppet_ssl_cert", "", false)
-		files.Key = s.ReadableFile("puppet_ssl_key", "", false)
-		if (files.Cert == "") != (files.Key == "") {
-			s.Fail("puppet_ssl_cert", "and :puppet_ssl_key: must be set together")
-		}
-	}
-	if s.Err() != nil {
-		return nil // the registry reports the recorded problems
-	}
-	client, err := puppetapi.New(p.puppetURL, files)
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.File, err)
-	}
-	p.client = client
-	return nil
+	conf := puppetapi.ReadConfig(env.Settings, "/etc/puppetlabs/puppet/ssl/certs/ca.pem")
+	p.puppetURL = conf.URL
+	var err error
+	p.client, err = conf.Client(env.Settings)
+	return err
 }
 
 // certificateStatus is one entry of GET /puppet/ca. serial, not_before and not_after

@@ -1,6 +1,7 @@
 // Package puppetapi is the HTTP client the puppet and puppetca features share to reach
-// a Puppet Server: TLS from the puppet_ssl_* files, keep-alive connection reuse, and
-// errors that keep the server's status and message so the features can map them.
+// a Puppet Server: the puppet_url and puppet_ssl_* settings, TLS from those files,
+// keep-alive connection reuse, and errors that keep the server's status and message
+// so the features can map them.
 package puppetapi
 
 import (
