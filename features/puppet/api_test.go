@@ -121,27 +121,10 @@ func expect(t *testing.T, r proxytest.Response, status int, body string) {
 	}
 }
 
-func expectJSON(t *testing.T, r proxytest.Response, want string) {
-	t.Helper()
-	if r.Status != http.StatusOK {
-		t.Fatalf("status %d: %s", r.Status, r.Body)
-	}
-	var got, exp any
-	if err := json.Unmarshal([]byte(r.Body), &got); err != nil {
-		t.Fatalf("reply is not JSON: %v: %s", err, r.Body)
-	}
-	if err := json.Unmarshal([]byte(want), &exp); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, exp) {
-		t.Fatalf("reply\n%s\nwant\n%s", r.Body, want)
-	}
-}
-
 func TestEnvironments(t *testing.T) {
 	fx := start(t, "")
-	expectJSON(t, fx.get(t, "/puppet/environments"), `["development","production"]`)
-	expectJSON(t, fx.get(t, "/puppet/environments/production"),
+	proxytest.ExpectJSON(t, fx.get(t, "/puppet/environments"), `["development","production"]`)
+	proxytest.ExpectJSON(t, fx.get(t, "/puppet/environments/production"),
 		`{"name":"production","paths":["/code/production/modules","/code/modules"]}`)
 	expect(t, fx.get(t, "/puppet/environments/nope"), 404, "Could not find environment 'nope'")
 	expect(t, fx.get(t, "/puppet/environments/broken"), 404, "Could not find environment 'broken'")
@@ -152,7 +135,7 @@ func TestEnvironments(t *testing.T) {
 
 func TestClassesLegacyShape(t *testing.T) {
 	fx := start(t, "")
-	expectJSON(t, fx.get(t, "/puppet/environments/production/classes"), `[
+	proxytest.ExpectJSON(t, fx.get(t, "/puppet/environments/production/classes"), `[
 	 {"motd":{"name":"motd","module":null,"params":{"message":"hello","port":8140,"enabled":"false",
 	   "server":"${facts['networking']['fqdn']}","extra":"undef","required":null}}},
 	 {"dns::config":{"name":"config","module":"dns","params":{"file":"${::dns::params::file}"}}}]`)
@@ -160,7 +143,7 @@ func TestClassesLegacyShape(t *testing.T) {
 
 func TestClassesAndErrorsShape(t *testing.T) {
 	fx := start(t, "")
-	expectJSON(t, fx.get(t, "/puppet/environments/production/classes_and_errors"), `[
+	proxytest.ExpectJSON(t, fx.get(t, "/puppet/environments/production/classes_and_errors"), `[
 	 {"path":"/code/production/modules/motd/manifests/init.pp","classes":[{"name":"motd","params":[
 	   {"name":"message","type":"String","default_literal":"hello","default_source":"'hello'"},
 	   {"name":"port","type":"Integer","default_literal":8140,"default_source":"8140"},

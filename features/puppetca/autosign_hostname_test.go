@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/smartproxy/smartproxy/internal/proxytest"
 )
 
 func startHostname(t *testing.T) (*fixture, string) {
@@ -22,11 +24,11 @@ func TestHostnameAutosign(t *testing.T) {
 	if data, _ := os.ReadFile(file); string(data) != "a.example.com\n*.lab.example.com\n" {
 		t.Fatalf("autosign file %q", data)
 	}
-	expectJSON(t, fx.do(t, http.MethodGet, "/puppet/ca/autosign", nil), `["a.example.com","*.lab.example.com"]`)
+	proxytest.ExpectJSON(t, fx.do(t, http.MethodGet, "/puppet/ca/autosign", nil), `["a.example.com","*.lab.example.com"]`)
 	expect(t, fx.do(t, http.MethodDelete, "/puppet/ca/autosign/a.example.com", nil), 200, "")
 	expect(t, fx.do(t, http.MethodDelete, "/puppet/ca/autosign/a.example.com", nil), 404,
 		"Attempt to remove nonexistent client autosign for a.example.com")
-	expectJSON(t, fx.do(t, http.MethodGet, "/puppet/ca/autosign", nil), `["*.lab.example.com"]`)
+	proxytest.ExpectJSON(t, fx.do(t, http.MethodGet, "/puppet/ca/autosign", nil), `["*.lab.example.com"]`)
 }
 
 func TestHostnameAutosignKeepsCommentsAndSkipsThemInList(t *testing.T) {
@@ -34,7 +36,7 @@ func TestHostnameAutosignKeepsCommentsAndSkipsThemInList(t *testing.T) {
 	if err := os.WriteFile(file, []byte("# managed by hand\n\nb.example.com\n  # indented comment\nc.example.com"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	expectJSON(t, fx.do(t, http.MethodGet, "/puppet/ca/autosign", nil), `["b.example.com","c.example.com"]`)
+	proxytest.ExpectJSON(t, fx.do(t, http.MethodGet, "/puppet/ca/autosign", nil), `["b.example.com","c.example.com"]`)
 	expect(t, fx.do(t, http.MethodPost, "/puppet/ca/autosign/d.example.com", nil), 200, "")
 	expect(t, fx.do(t, http.MethodDelete, "/puppet/ca/autosign/b.example.com", nil), 200, "")
 	data, _ := os.ReadFile(file)

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smartproxy/smartproxy/internal/proxytest"
 )
 
 const tokenProvider = ":use_provider: puppetca_token_whitelisting\n"
@@ -71,10 +73,10 @@ func TestTokenIssueListRemove(t *testing.T) {
 	if c, _ := verifyToken(&fx.tokenAutosigner().key.PublicKey, short, time.Now()); time.Until(time.Unix(c.Expiry, 0)) > 5*time.Minute {
 		t.Errorf("token_ttl=5 gave expiry %v", time.Unix(c.Expiry, 0))
 	}
-	expectJSON(t, fx.do(t, http.MethodGet, "/puppet/ca/autosign", nil), `["host.example.com","other.example.com"]`)
+	proxytest.ExpectJSON(t, fx.do(t, http.MethodGet, "/puppet/ca/autosign", nil), `["host.example.com","other.example.com"]`)
 	expect(t, fx.do(t, http.MethodDelete, "/puppet/ca/autosign/host.example.com", nil), 200, "")
 	expect(t, fx.do(t, http.MethodDelete, "/puppet/ca/autosign/never.example.com", nil), 200, "")
-	expectJSON(t, fx.do(t, http.MethodGet, "/puppet/ca/autosign", nil), `["other.example.com"]`)
+	proxytest.ExpectJSON(t, fx.do(t, http.MethodGet, "/puppet/ca/autosign", nil), `["other.example.com"]`)
 	data, _ := os.ReadFile(filepath.Join(fx.dir, "state", "tokens.yml"))
 	if !strings.HasPrefix(string(data), "---\n- ") || strings.Contains(string(data), token) || !strings.Contains(string(data), short) {
 		t.Errorf("tokens file:\n%s", data)
@@ -208,7 +210,7 @@ func TestTokensFileFromRubyProxy(t *testing.T) {
 	if err := os.WriteFile(a.store.path, []byte("---\n- "+token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	expectJSON(t, fx.do(t, http.MethodGet, "/puppet/ca/autosign", nil), `["ruby.example.com"]`)
+	proxytest.ExpectJSON(t, fx.do(t, http.MethodGet, "/puppet/ca/autosign", nil), `["ruby.example.com"]`)
 	if got := fx.validate(t, makeCSR(t, "ruby.example.com", token), ""); got != 200 {
 		t.Fatalf("Ruby-stored token: %d", got)
 	}

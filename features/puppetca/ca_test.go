@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/smartproxy/smartproxy/internal/proxytest"
 )
 
 const hostnameProvider = ":use_provider: puppetca_hostname_whitelisting\n"
@@ -25,7 +27,7 @@ func TestListNormalisesStates(t *testing.T) {
 	fx.ca.put("gone.example.com", map[string]any{"state": "revoked", "fingerprint": "03:04", "serial_number": 4,
 		"not_before": "2026-11-21T00:33:29UTC", "not_after": "2031-11-21T00:33:29UTC"})
 	fx.ca.put("ancient.example.com", map[string]any{"state": "signed", "fingerprint": "05:06"}) // puppetserver < 6.3
-	expectJSON(t, fx.do(t, http.MethodGet, "/puppet/ca", nil), `{
+	proxytest.ExpectJSON(t, fx.do(t, http.MethodGet, "/puppet/ca", nil), `{
 	 "new.example.com": {"state":"pending","fingerprint":"AA:BB","serial":null,"not_before":null,"not_after":null},
 	 "good.example.com": {"state":"valid","fingerprint":"F8:DA","serial":12,"not_before":"2026-11-21T00:33:29UTC","not_after":"2031-11-21T00:33:29UTC"},
 	 "old.example.com": {"state":"revoked","fingerprint":"01:02","serial":3,"not_before":"2016-01-01T00:00:00UTC","not_after":"2021-01-01T00:00:00UTC"},

@@ -5,12 +5,14 @@ package proxytest
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -101,6 +103,25 @@ func (p *Proxy) Do(t testing.TB, method, path string, form url.Values) Response 
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return Response{Status: resp.StatusCode, Body: string(b), Header: resp.Header}
+}
+
+// ExpectJSON fails the test unless r is a 200 whose body is the same JSON value as
+// want, so tests compare what the reply means, not how the encoder spaced or ordered it.
+func ExpectJSON(t testing.TB, r Response, want string) {
+	t.Helper()
+	if r.Status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+	var got, exp any
+	if err := json.Unmarshal([]byte(r.Body), &got); err != nil {
+		t.Fatalf("reply is not JSON: %v: %s", err, r.Body)
+	}
+	if err := json.Unmarshal([]byte(want), &exp); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, exp) {
+		t.Fatalf("reply\n%s\nwant\n%s", r.Body, want)
+	}
 }
 
 // State returns a feature's lifecycle state.
