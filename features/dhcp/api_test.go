@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/smartproxy/smartproxy/features/dhcp"
@@ -235,7 +237,7 @@ func TestUnusedIP(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 20; i++ {
 		ip := unusedIP(t, p, "/dhcp/192.168.122.0/unused_ip?from=192.168.122.100&to=192.168.122.200")
-		if ip == nil || seen[*ip] || !strings.HasPrefix(*ip, "192.168.122.1") || len(*ip) != len("192.168.122.100") {
+		if ip == nil || seen[*ip] || !inRange(*ip, "192.168.122.100", "192.168.122.200") {
 			t.Fatalf("unused_ip #%d = %v (seen %v)", i, ip, seen)
 		}
 		seen[*ip] = true
@@ -273,6 +275,37 @@ func TestUnusedIP(t *testing.T) {
 	for _, c := range cases {
 		check(t, p, "GET", "/dhcp/192.168.122.0/unused_ip?"+c.query, nil, c.want)
 	}
+}
+
+func TestUnusedIPConcurrentCallersGetDifferentAddresses(t *testing.T) {
+	p := startEmbedded(t)
+	const callers = 6 // the /29 has exactly 6 usable addresses
+	got := make(chan *string, callers)
+	var wg sync.WaitGroup
+	for i := 0; i < callers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := p.Do(t, "GET", "/dhcp/10.20.0.0/unused_ip", nil)
+			var reply struct{ IP *string }
+			_ = json.Unmarshal([]byte(r.Body), &reply)
+			got <- reply.IP
+		}()
+	}
+	wg.Wait()
+	close(got)
+	seen := map[string]bool{}
+	for ip := range got {
+		if ip == nil || seen[*ip] {
+			t.Fatalf("concurrent unused_ip gave %v twice or null (seen %v)", ip, seen)
+		}
+		seen[*ip] = true
+	}
+}
+
+func inRange(ip, first, last string) bool {
+	a, err := netip.ParseAddr(ip)
+	return err == nil && netip.MustParseAddr(first).Compare(a) <= 0 && a.Compare(netip.MustParseAddr(last)) <= 0
 }
 
 func unusedIP(t *testing.T, p *proxytest.Proxy, path string) *string {
