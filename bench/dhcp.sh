@@ -6,15 +6,21 @@
 # the script prints the highest achieved rate with at most 1% drops, then the ratio.
 #
 # Needs root, iproute2, perfdhcp, kea-dhcp4 and Go. Usage:
-#   sudo bench/dhcp.sh                 # rates 2000..14000, 10 s per step
+#   sudo bench/dhcp.sh                 # rates 2000..16000, 10 s per step
 #   RATES="4000 8000" SECONDS_PER_STEP=5 REPEAT=3 sudo bench/dhcp.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RATES=${RATES:-"2000 4000 5000 6000 7000 8000 9000 10000 11000 12000 14000"}
+RATES=${RATES:-"2000 4000 6000 8000 10000 11000 12000 13000 14000 15000 16000"}
 STEP=${SECONDS_PER_STEP:-10}
 MAX_DROP=${MAX_DROP_PERCENT:-1}
 REPEAT=${REPEAT:-1} # runs per server and rate; the one with the fewest drops counts
+# PIN=1 (default on 2+ CPUs): perfdhcp on CPU 0, the server on CPU 1, so the load
+# generator always has a core of its own and the server under test has the other.
+PIN=${PIN:-$( [ "$(nproc)" -ge 2 ] && echo 1 || echo 0 )}
+SERVER_CPU=() CLIENT_CPU=()
+if [ "$PIN" = 1 ]; then SERVER_CPU=(taskset -c 1) CLIENT_CPU=(taskset -c 0); fi
+CLK_TCK=$(getconf CLK_TCK)
 S=spdhcp-bench-s C=spdhcp-bench-c SIF=spdhcp-bs CIF=spdhcp-bc
 WORK=${WORK:-$(mktemp -d /tmp/spdhcp-bench.XXXXXX)}
 SERVER_PID=""
@@ -82,10 +88,10 @@ export KEA_PIDFILE_DIR="$WORK/kea" KEA_LOCKFILE_DIR="$WORK/kea"
 start_server() { # $1 = ours | kea; waits until it answers
   if [ "$1" = ours ]; then
     rm -rf "$WORK/ours/state"
-    ip netns exec "$S" "$WORK/smart-proxy" --settings "$WORK/ours/settings.yml" &
+    ip netns exec "$S" "${SERVER_CPU[@]}" "$WORK/smart-proxy" --settings "$WORK/ours/settings.yml" &
   else
     rm -f "$WORK/kea/leases4.csv"* "$WORK/kea/"*.pid
-    ip netns exec "$S" kea-dhcp4 -c "$WORK/kea/kea-dhcp4.json" >/dev/null 2>&1 &
+    ip netns exec "$S" "${SERVER_CPU[@]}" kea-dhcp4 -c "$WORK/kea/kea-dhcp4.json" >/dev/null 2>&1 &
   fi
   SERVER_PID=$!
   for _ in $(seq 50); do
@@ -102,15 +108,23 @@ stop_server() {
   SERVER_PID=""
 }
 
-# run_step NAME RATE: sets ACHIEVED (DORA/s) and DROPS (worst drop % of the two
-# exchanges). It runs in this shell, so the trap always knows the server's PID.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+
+# run_step NAME RATE: sets ACHIEVED (DORA/s), DROPS (worst drop % of the two
+# exchanges) and CPU (server CPU ms per 1000 DORA). It runs in this shell, so the
+# trap always knows the server's PID.
 run_step() {
   start_server "$1"
-  out=$(ip netns exec "$C" perfdhcp -4 -l "$CIF" -r "$2" -p "$STEP" -R 10000000 all 2>&1 || true)
+  local before after
+  before=$(cpu_ticks)
+  out=$(ip netns exec "$C" "${CLIENT_CPU[@]}" perfdhcp -4 -l "$CIF" -r "$2" -p "$STEP" -R 10000000 all 2>&1 || true)
+  after=$(cpu_ticks)
   stop_server
   ACHIEVED=$(echo "$out" | awk '/^Rate:/ {print $2; exit}')
   ACHIEVED=${ACHIEVED:-0}
   DROPS=$(echo "$out" | awk '/drops ratio:/ {gsub("%","",$3); if ($3+0 > m) m = $3+0} END {print m+0}')
+  CPU=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v a="$ACHIEVED" -v s="$STEP" \
+    'BEGIN {printf "%.0f", (a > 0) ? t * 1000 / hz / (a * s / 1000) : 0}')
 }
 
 # Each rate is run against both servers back to back, so load from anything else on
@@ -118,14 +132,17 @@ run_step() {
 declare -A best=([ours]=0 [kea]=0)
 for rate in $RATES; do
   for server in ours kea; do
-    best_drops=101 best_achieved=0
+    best_drops=101 best_achieved=0 best_cpu=0
     for _ in $(seq "$REPEAT"); do
       run_step "$server" "$rate"
-      if awk -v d="$DROPS" -v b="$best_drops" 'BEGIN {exit !(d < b)}'; then best_drops=$DROPS best_achieved=$ACHIEVED; fi
+      if awk -v d="$DROPS" -v b="$best_drops" 'BEGIN {exit !(d < b)}'; then
+        best_drops=$DROPS best_achieved=$ACHIEVED best_cpu=$CPU
+      fi
     done
-    DROPS=$best_drops ACHIEVED=$best_achieved
+    DROPS=$best_drops ACHIEVED=$best_achieved CPU=$best_cpu
     ok=$(awk -v d="$DROPS" -v m="$MAX_DROP" 'BEGIN {print (d <= m) ? "ok" : "over"}')
-    printf '%-5s -r %-6s achieved %10.1f DORA/s  drops %6.3f%%  %s\n' "$server" "$rate" "$ACHIEVED" "$DROPS" "$ok"
+    printf '%-5s -r %-6s achieved %8.1f DORA/s  drops %7.3f%%  server CPU %4s ms/1000 DORA  %s\n' \
+      "$server" "$rate" "$ACHIEVED" "$DROPS" "$CPU" "$ok"
     if [ "$ok" = ok ]; then
       best[$server]=$(awk -v a="$ACHIEVED" -v b="${best[$server]}" 'BEGIN {print (a > b) ? a : b}')
     fi
