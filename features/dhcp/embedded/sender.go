@@ -42,9 +42,11 @@ func (b *sender) flush() {
 	msgs := b.msgs
 	for len(msgs) > 0 {
 		n, err := b.srv.conn.WriteBatch(msgs, 0)
+		n = max(n, 0) // a failed sendmmsg reports -1
 		b.srv.stats.replies.Add(uint64(n))
 		msgs = msgs[n:]
-		if err != nil {
+		if err != nil && len(msgs) > 0 {
+			// Skip the datagram the kernel refused and go on with the rest.
 			b.srv.log.Warnf("DHCP reply to %s: %v", msgs[0].Addr, err)
 			msgs = msgs[1:]
 		}

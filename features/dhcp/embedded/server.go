@@ -27,10 +27,12 @@ type server struct {
 	log    *logrus.Entry
 	ifaces *ifaceCache
 
-	conn *ipv4.PacketConn
-	acks *sender // replies sent by the committer once their lease is durable
-	stop chan struct{}
-	wg   sync.WaitGroup
+	conn     *ipv4.PacketConn
+	acks     *sender // replies sent by the committer once their lease is durable
+	stopping atomic.Bool
+	reading  sync.WaitGroup // the read loop
+	stop     chan struct{}  // closed to stop the committer
+	wg       sync.WaitGroup // the committer
 
 	stats stats
 }
@@ -73,11 +75,12 @@ func (s *server) start() error {
 		udp.Close()
 		return fmt.Errorf("DHCP server: asking for packet info on %s: %w", s.cfg.listen, err)
 	}
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		s.st.journal.run(s.stop, s.st.compact, s.acks.flush)
 	}()
+	s.reading.Add(1)
 	go s.readLoop()
 	s.log.Infof("DHCP server listening on %s (interfaces %v)", s.cfg.listen, s.interfacesText())
 	return nil
@@ -102,17 +105,21 @@ func socketOptions(_, _ string, c syscall.RawConn) error {
 	return errors.Join(err, serr)
 }
 
-// shutdown stops reading, sends what the journal still holds, and waits for both loops.
+// shutdown stops reading, lets the committer write what is queued and send those
+// ACKs, and only then closes the socket.
 func (s *server) shutdown() {
-	s.conn.Close()
+	s.stopping.Store(true)
+	_ = s.conn.SetReadDeadline(time.Now()) // wakes the read loop
+	s.reading.Wait()
 	close(s.stop)
 	s.wg.Wait()
+	s.conn.Close()
 	s.log.Infof("DHCP server stopped: %d datagrams received, %d malformed, %d ignored, %d replies sent, %d journal errors",
 		s.stats.received.Load(), s.stats.malformed.Load(), s.stats.ignored.Load(), s.stats.replies.Load(), s.stats.journalErrors.Load())
 }
 
 func (s *server) readLoop() {
-	defer s.wg.Done()
+	defer s.reading.Done()
 	out := newSender(s)
 	oobSize := len(ipv4.NewControlMessage(ipv4.FlagDst | ipv4.FlagInterface))
 	msgs := make([]ipv4.Message, batchSize)
@@ -124,7 +131,7 @@ func (s *server) readLoop() {
 	for {
 		n, err := s.conn.ReadBatch(msgs, 0)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if s.stopping.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			s.log.Warnf("DHCP server read: %v", err)

@@ -38,3 +38,23 @@ func TestServeFiltersInterfacesAndGarbage(t *testing.T) {
 		t.Fatalf("broadcast leaves through interface %d (%v), want 2", cm.IfIndex, err)
 	}
 }
+
+// A refused send (here: a closed socket) is logged and skipped, never a panic.
+func TestSenderSurvivesFailedSends(t *testing.T) {
+	cfg := testConfig(t, engineYAML)
+	s := newServer(cfg, newStore(cfg, quietLog()), quietLog())
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.conn = ipv4.NewPacketConn(pc)
+	pc.Close()
+	out := newSender(s)
+	for i := 0; i < 3; i++ {
+		out.add(outcome{reply: []byte("x"), dst: destination{addr: netip.MustParseAddrPort("127.0.0.1:9")}}, 1)
+	}
+	out.flush()
+	if len(out.msgs) != 0 || s.stats.replies.Load() != 0 {
+		t.Fatalf("after failed sends: %d queued, %d counted as sent", len(out.msgs), s.stats.replies.Load())
+	}
+}
