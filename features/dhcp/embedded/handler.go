@@ -194,7 +194,11 @@ func (e *engine) assign(x *exchange) bool {
 func (e *engine) offer(x *exchange) bool {
 	ip, res, ok := e.st.chooseOffer(x.subnet, x.mac, addr4(x.req.RequestedIPAddress()), x.now)
 	if !ok {
-		e.log.Warnf("DHCPDISCOVER from %s: no free address in %s", x.mac, x.subnet.Prefix)
+		// Once per 10 s and subnet: a full pool is news, a flood of lines is not.
+		if x.now-x.subnet.poolFullLogged >= 10 {
+			x.subnet.poolFullLogged = x.now
+			e.log.Warnf("DHCPDISCOVER from %s: no free address in %s", x.mac, x.subnet.Prefix)
+		}
 		return false
 	}
 	if res == nil {
@@ -219,7 +223,7 @@ func (e *engine) acknowledge(x *exchange) bool {
 	}
 	res, ok := e.st.checkRequest(x.subnet, ip, x.mac, x.now)
 	if !ok {
-		e.log.Infof("DHCPNAK to %s for %s", x.mac, ip)
+		e.log.Debugf("DHCPNAK to %s for %s", x.mac, ip)
 		x.resp, x.nak = newReply(x.req, dhcpv4.MessageTypeNak), true
 		x.resp.Options[dhcpv4.OptionMessage.Code()] = []byte("address not available")
 		return true

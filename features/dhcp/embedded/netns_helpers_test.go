@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -239,5 +238,3 @@ func fatalIfNot(t testing.TB, what, got, want string) {
 		t.Fatalf("%s = %q, want %q", what, got, want)
 	}
 }
-
-var _ = fmt.Sprintf

@@ -47,6 +47,8 @@ type subnetState struct {
 	byIP          map[netip.Addr]*binding
 	byMAC         map[string]*binding // the client's current binding
 	cursor        uint32              // where the dynamic pool looks next
+	// poolFullLogged is when an exhausted pool was last logged (unix seconds).
+	poolFullLogged int64
 }
 
 // store is the server's state: served by the packet handlers and the REST API under
