@@ -1,11 +1,13 @@
 package dhcp
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"syscall"
 	"time"
 
@@ -32,14 +34,15 @@ func tcpAlive(ip netip.Addr) bool {
 }
 
 // icmpAlive sends one echo request, through a raw socket when we may open one (root)
-// and an unprivileged ping socket otherwise. When neither can be opened the address
+// or an unprivileged ping socket; without either (the proxy's own user, ping sockets
+// off) it runs ping(8), as the Ruby proxy does. When nothing can check, the address
 // counts as alive: an unchecked address must not be suggested as free.
 func icmpAlive(ip netip.Addr) bool {
 	conn, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
 	privileged := err == nil
 	if err != nil {
 		if conn, err = icmp.ListenPacket("udp4", "0.0.0.0"); err != nil {
-			return true
+			return pingCommandAlive(ip)
 		}
 	}
 	defer conn.Close()
@@ -85,4 +88,17 @@ func sameHost(a net.Addr, ip netip.Addr) bool {
 		return t.IP.Equal(ip.AsSlice())
 	}
 	return false
+}
+
+// pingCommandAlive runs "ping -c 1 -W 1": exit status 0 is a reply, 1 is none, and
+// anything else (no ping installed) leaves the address unchecked, so alive.
+func pingCommandAlive(ip netip.Addr) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*pingTimeout)
+	defer cancel()
+	err := exec.CommandContext(ctx, "ping", "-n", "-c", "1", "-W", "1", ip.String()).Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 1 {
+		return false
+	}
+	return true
 }

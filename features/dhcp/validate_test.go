@@ -1,6 +1,8 @@
 package dhcp
 
 import (
+	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -45,4 +47,18 @@ func FuzzParams(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The ping fallback: ping(8) exits 0 on a reply, as loopback always gives, and the
+// ICMP socket path agrees.
+func TestPingCommand(t *testing.T) {
+	if _, err := exec.LookPath("ping"); err != nil {
+		t.Skip("ping not installed (apt-get install iputils-ping)")
+	}
+	if !pingCommandAlive(netip.MustParseAddr("127.0.0.1")) {
+		t.Fatal("127.0.0.1 did not answer ping")
+	}
+	if pingCommandAlive(netip.MustParseAddr("127.0.0.1")) != icmpAlive(netip.MustParseAddr("127.0.0.1")) {
+		t.Fatal("ping(8) and the ICMP socket disagree about 127.0.0.1")
+	}
 }
