@@ -90,7 +90,7 @@ func openStore(cfg *config, log *logrus.Entry) (*store, error) {
 		st.close()
 		return nil, err
 	}
-	snapshot, lines := st.snapshot()
+	snapshot, lines := st.capture().encode()
 	if err := st.journal.rewrite(snapshot, lines); err != nil {
 		st.close()
 		return nil, err
@@ -249,29 +249,48 @@ func (st *store) applyLine(line []byte) error {
 	return nil
 }
 
-// snapshot encodes the whole state as journal lines. The caller holds st.mu or is
-// the only user.
-func (st *store) snapshot() ([]byte, int) {
-	var out []byte
-	lines := 0
+// stateCopy is the whole state copied out under the lock, to be encoded after it
+// is released: compaction then stalls the DHCP path only for the copy.
+type stateCopy struct {
+	reservations []reservationCopy
+	bindings     []binding
+}
+
+type reservationCopy struct {
+	prefix netip.Prefix
+	r      record.Reservation
+}
+
+// capture copies the state. The caller holds st.mu or is the only user.
+func (st *store) capture() stateCopy {
+	var c stateCopy
 	for _, sub := range st.subnets {
 		for _, list := range sub.reservedByIP {
 			for _, r := range list {
-				e := entry{Kind: kindReserve, IP: r.IP.String(), MAC: r.MAC, Subnet: sub.Prefix.String(), Name: r.Name, Options: r.Options}
-				out = append(append(out, e.encode()...), '\n')
-				lines++
+				c.reservations = append(c.reservations, reservationCopy{prefix: sub.Prefix, r: *r})
 			}
 		}
 		for _, b := range sub.byIP {
-			e := bindingEntry(b)
-			if e == nil {
-				continue
+			if b.state != stateOffered {
+				c.bindings = append(c.bindings, *b)
 			}
-			out = append(append(out, e.encode()...), '\n')
-			lines++
 		}
 	}
-	return out, lines
+	return c
+}
+
+// encode renders the copy as journal lines.
+func (c stateCopy) encode() ([]byte, int) {
+	var out []byte
+	for _, rc := range c.reservations {
+		r := rc.r
+		e := entry{Kind: kindReserve, IP: r.IP.String(), MAC: r.MAC, Subnet: rc.prefix.String(), Name: r.Name, Options: r.Options}
+		out = append(append(out, e.encode()...), '\n')
+	}
+	for i := range c.bindings {
+		out = append(append(out, bindingEntry(&c.bindings[i]).encode()...), '\n')
+	}
+	return out, len(c.reservations) + len(c.bindings)
 }
 
 // bindingEntry is the journal line for a binding; offers are not kept.
@@ -294,9 +313,10 @@ func bindingEntry(b *binding) *entry {
 // yet written are part of the snapshot, so their writers are told once it is durable.
 func (st *store) compact() {
 	st.mu.Lock()
-	snapshot, lines := st.snapshot()
+	state := st.capture()
 	pending, waiters := st.journal.takePending()
 	st.mu.Unlock()
+	snapshot, lines := state.encode()
 	err := st.journal.rewrite(snapshot, lines)
 	if err != nil {
 		st.log.Errorf("DHCP journal compaction failed, appending instead: %v", err)
