@@ -264,6 +264,11 @@ type reservationCopy struct {
 // capture copies the state. The caller holds st.mu or is the only user.
 func (st *store) capture() stateCopy {
 	var c stateCopy
+	n := 0
+	for _, sub := range st.subnets {
+		n += len(sub.byIP)
+	}
+	c.bindings = make([]binding, 0, n)
 	for _, sub := range st.subnets {
 		for _, list := range sub.reservedByIP {
 			for _, r := range list {
