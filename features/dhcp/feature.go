@@ -4,6 +4,7 @@
 package dhcp
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -29,7 +30,7 @@ type Feature struct {
 	provider   Provider
 	pingFreeIP bool
 	managed    []netip.Prefix // dhcp.yml :subnets:; empty = every subnet of the provider
-	ping       func(ip netip.Addr) bool
+	ping       func(ctx context.Context, ip netip.Addr) bool
 
 	// writes serialises reservation changes so the duplicate check and the add are one step.
 	writes      sync.Mutex

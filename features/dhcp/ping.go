@@ -20,12 +20,15 @@ const pingTimeout = time.Second
 // isAlive reports whether something answers at ip, the way the Ruby proxy checks a
 // candidate before suggesting it: a TCP connect to the echo port (a refusal also
 // proves a host is there), then one ICMP echo.
-func isAlive(ip netip.Addr) bool {
-	return tcpAlive(ip) || icmpAlive(ip)
+func isAlive(ctx context.Context, ip netip.Addr) bool {
+	return tcpAlive(ctx, ip) || icmpAlive(ctx, ip)
 }
 
-func tcpAlive(ip netip.Addr) bool {
-	conn, err := net.DialTimeout("tcp4", netip.AddrPortFrom(ip, 7).String(), pingTimeout)
+func tcpAlive(ctx context.Context, ip netip.Addr) bool {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp4", netip.AddrPortFrom(ip, 7).String())
 	if err == nil {
 		conn.Close()
 		return true
@@ -37,12 +40,12 @@ func tcpAlive(ip netip.Addr) bool {
 // or an unprivileged ping socket; without either (the proxy's own user, ping sockets
 // off) it runs ping(8), as the Ruby proxy does. When nothing can check, the address
 // counts as alive: an unchecked address must not be suggested as free.
-func icmpAlive(ip netip.Addr) bool {
+func icmpAlive(ctx context.Context, ip netip.Addr) bool {
 	conn, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
 	privileged := err == nil
 	if err != nil {
 		if conn, err = icmp.ListenPacket("udp4", "0.0.0.0"); err != nil {
-			return pingCommandAlive(ip)
+			return pingCommandAlive(ctx, ip)
 		}
 	}
 	defer conn.Close()
@@ -60,6 +63,9 @@ func icmpAlive(ip netip.Addr) bool {
 		return false // no route: nothing there we could reach
 	}
 	deadline := time.Now().Add(pingTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
 	_ = conn.SetReadDeadline(deadline)
 	buf := make([]byte, 1500)
 	for {
@@ -92,8 +98,8 @@ func sameHost(a net.Addr, ip netip.Addr) bool {
 
 // pingCommandAlive runs "ping -c 1 -W 1": exit status 0 is a reply, 1 is none, and
 // anything else (no ping installed) leaves the address unchecked, so alive.
-func pingCommandAlive(ip netip.Addr) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*pingTimeout)
+func pingCommandAlive(ctx context.Context, ip netip.Addr) bool {
+	ctx, cancel := context.WithTimeout(ctx, 3*pingTimeout)
 	defer cancel()
 	err := exec.CommandContext(ctx, "ping", "-n", "-c", "1", "-W", "1", ip.String()).Run()
 	var exit *exec.ExitError

@@ -1,6 +1,7 @@
 package dhcp
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -59,7 +60,7 @@ func (f *Feature) unusedIP(w http.ResponseWriter, r *http.Request) {
 	reply := struct {
 		IP *string `json:"ip"`
 	}{}
-	if ip, found := f.pickUnusedIP(s, checker, mac, first, last); found {
+	if ip, found := f.pickUnusedIP(r.Context(), s, checker, mac, first, last); found {
 		text := ip.String()
 		reply.IP = &text
 	}
@@ -85,7 +86,7 @@ func searchRange(s record.Subnet, from, to netip.Addr) (first, last uint32, err 
 // pickUnusedIP returns the MAC's existing address when it lies in the range, else a
 // random free address nobody was offered recently, skipping addresses that answer a
 // ping when ping_free_ip is on.
-func (f *Feature) pickUnusedIP(s record.Subnet, checker AddressChecker, mac string, first, last uint32) (netip.Addr, bool) {
+func (f *Feature) pickUnusedIP(ctx context.Context, s record.Subnet, checker AddressChecker, mac string, first, last uint32) (netip.Addr, bool) {
 	if first > last {
 		return netip.Addr{}, false
 	}
@@ -117,7 +118,7 @@ func (f *Feature) pickUnusedIP(s record.Subnet, checker AddressChecker, mac stri
 			break
 		}
 		pinged++
-		if !f.ping(ip) {
+		if !f.ping(ctx, ip) {
 			return ip, true
 		}
 		// An address that answers stays claimed, as in the Ruby proxy, so the next

@@ -1,6 +1,7 @@
 package dhcp
 
 import (
+	"context"
 	"net/netip"
 	"os/exec"
 	"strings"
@@ -55,10 +56,11 @@ func TestPingCommand(t *testing.T) {
 	if _, err := exec.LookPath("ping"); err != nil {
 		t.Skip("ping not installed (apt-get install iputils-ping)")
 	}
-	if !pingCommandAlive(netip.MustParseAddr("127.0.0.1")) {
+	ctx := context.Background()
+	if !pingCommandAlive(ctx, netip.MustParseAddr("127.0.0.1")) {
 		t.Fatal("127.0.0.1 did not answer ping")
 	}
-	if pingCommandAlive(netip.MustParseAddr("127.0.0.1")) != icmpAlive(netip.MustParseAddr("127.0.0.1")) {
+	if pingCommandAlive(ctx, netip.MustParseAddr("127.0.0.1")) != icmpAlive(ctx, netip.MustParseAddr("127.0.0.1")) {
 		t.Fatal("ping(8) and the ICMP socket disagree about 127.0.0.1")
 	}
 }

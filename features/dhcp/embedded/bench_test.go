@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"context"
 	"encoding/binary"
 	"net"
 	"testing"
@@ -66,11 +67,11 @@ func BenchmarkJournalGroupCommit(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer j.close()
-	stop := make(chan struct{})
+	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		j.run(stop, func() {}, func() {})
+		j.run(ctx, func() {}, func() {})
 	}()
 	line := (&entry{Kind: kindLease, IP: "10.96.1.1", MAC: "00:0c:01:00:00:00", Starts: 1, Ends: 2}).encode()
 	b.ReportAllocs()
@@ -86,6 +87,6 @@ func BenchmarkJournalGroupCommit(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	close(stop)
+	stop()
 	<-done
 }

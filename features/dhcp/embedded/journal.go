@@ -3,6 +3,7 @@ package embedded
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -199,13 +200,13 @@ func (j *journal) writeDurably(data []byte) error {
 // run is the committer: one write and sync per turn for everything queued
 // meanwhile, then the callbacks, then afterTurn (which sends the replies the
 // callbacks queued). It compacts when the file outgrew the state, and flushes once
-// more when stop closes.
-func (j *journal) run(stop <-chan struct{}, compact, afterTurn func()) {
+// more when ctx ends.
+func (j *journal) run(ctx context.Context, compact, afterTurn func()) {
 	var last time.Time
 	for {
 		select {
 		case <-j.kick:
-		case <-stop:
+		case <-ctx.Done():
 			j.flush()
 			afterTurn()
 			return

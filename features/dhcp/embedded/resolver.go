@@ -29,7 +29,7 @@ const (
 
 func newNameCache() *nameCache { return &nameCache{entries: map[string]cachedName{}} }
 
-func (c *nameCache) resolve(host string) (netip.Addr, bool) {
+func (c *nameCache) resolve(ctx context.Context, host string) (netip.Addr, bool) {
 	now := time.Now()
 	c.mu.Lock()
 	e, ok := c.entries[host]
@@ -37,7 +37,7 @@ func (c *nameCache) resolve(host string) (netip.Addr, bool) {
 	if ok && now.Before(e.expires) {
 		return e.ip, e.ip.IsValid()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
 	e = cachedName{expires: now.Add(negativeNameTTL)}
 	if ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host); err == nil && len(ips) > 0 {

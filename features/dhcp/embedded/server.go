@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -30,8 +31,9 @@ type server struct {
 	conn     *ipv4.PacketConn
 	acks     *sender // replies sent by the committer once their lease is durable
 	stopping atomic.Bool
-	reading  sync.WaitGroup // the read loop
-	stop     chan struct{}  // closed to stop the committer
+	reading  sync.WaitGroup  // the read loop
+	ctx      context.Context // ends when the server stops: the committer, DNS lookups
+	cancel   context.CancelFunc
 	wg       sync.WaitGroup // the committer
 
 	stats stats
@@ -43,14 +45,17 @@ type stats struct {
 }
 
 func newServer(cfg *config, st *store, log *logrus.Entry) *server {
+	ctx, cancel := context.WithCancel(context.Background())
 	names := newNameCache()
+	resolve := func(host string) (netip.Addr, bool) { return names.resolve(ctx, host) }
 	return &server{
 		cfg:    cfg,
 		st:     st,
-		engine: newEngine(st, log, names.resolve),
+		engine: newEngine(st, log, resolve),
 		log:    log,
 		ifaces: newIfaceCache(cfg.netns),
-		stop:   make(chan struct{}),
+		ctx:    ctx,
+		cancel: cancel,
 	}
 }
 
@@ -78,7 +83,7 @@ func (s *server) start() error {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.st.journal.run(s.stop, s.st.compact, s.acks.flush)
+		s.st.journal.run(s.ctx, s.st.compact, s.acks.flush)
 	}()
 	s.reading.Add(1)
 	go s.readLoop()
@@ -111,7 +116,7 @@ func (s *server) shutdown() {
 	s.stopping.Store(true)
 	_ = s.conn.SetReadDeadline(time.Now()) // wakes the read loop
 	s.reading.Wait()
-	close(s.stop)
+	s.cancel()
 	s.wg.Wait()
 	s.conn.Close()
 	s.log.Infof("DHCP server stopped: %d datagrams received, %d malformed, %d ignored, %d replies sent, %d journal errors",

@@ -26,16 +26,17 @@ func openRunning(t *testing.T, dir string) (*store, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		st.journal.run(stop, st.compact, func() {})
+		st.journal.run(ctx, st.compact, func() {})
 	}()
 	stopped := false
 	shutdown := func() {
 		if !stopped {
 			stopped = true
-			close(stop)
+			stop()
 			<-done
 			st.close()
 		}
