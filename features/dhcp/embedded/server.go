@@ -69,6 +69,7 @@ func (s *server) start() error {
 		return err
 	})
 	if err != nil {
+		s.cancel()
 		return fmt.Errorf("DHCP server cannot listen on %s: %w", s.cfg.listen, err)
 	}
 	udp := pc.(*net.UDPConn)
@@ -77,6 +78,7 @@ func (s *server) start() error {
 	s.conn = ipv4.NewPacketConn(udp)
 	s.acks = newSender(s)
 	if err := s.conn.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
+		s.cancel()
 		udp.Close()
 		return fmt.Errorf("DHCP server: asking for packet info on %s: %w", s.cfg.listen, err)
 	}
