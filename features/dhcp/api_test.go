@@ -3,6 +3,7 @@ package dhcp_test
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -360,6 +361,22 @@ func TestV2FeaturesAndUnknownProvider(t *testing.T) {
 		t.Fatalf("dhcp with dhcp_isc: state %s, err %v", state, err)
 	}
 	check(t, failed, "GET", "/dhcp", nil, want{404, "Requested url was not found"})
+}
+
+func TestPortInUseFailsTheFeature(t *testing.T) {
+	taken, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	files := embeddedFiles(t, "")
+	files["dhcp_embedded.yml"] = strings.Replace(files["dhcp_embedded.yml"], ":listen: 127.0.0.1:0", ":listen: "+taken.LocalAddr().String(), 1)
+	p := proxytest.Start(t, "", files, dhcp.New())
+	state, err := p.Registry.StateOf("dhcp")
+	want := "DHCP server cannot listen on " + taken.LocalAddr().String()
+	if state != "failed" || err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("dhcp with its port taken: %s, %v; want failed with %q", state, err, want)
+	}
 }
 
 func assertJSON(t *testing.T, body string, want any) {

@@ -100,13 +100,11 @@ func (s *server) interfacesText() string {
 	return fmt.Sprint(s.cfg.interfaces)
 }
 
-// socketOptions lets broadcasts out and lets a restarted server rebind at once.
+// socketOptions lets broadcasts out. SO_REUSEADDR stays off, so a second DHCP
+// server on the port (dnsmasq, dhcpd) is an error at start, not a silent split.
 func socketOptions(_, _ string, c syscall.RawConn) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
-		if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); serr != nil {
-			return
-		}
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
 	})
 	return errors.Join(err, serr)
