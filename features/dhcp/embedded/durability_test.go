@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -64,12 +65,24 @@ func startProxyProcess(t *testing.T, settingsPath, url string) *proxyProcess {
 	p := &proxyProcess{cmd: exec.Command(os.Args[0], "-test.run=^$"), url: url, logs: &bytes.Buffer{}}
 	p.cmd.Env = append(os.Environ(), proxyEnv+"="+settingsPath)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	if err := p.cmd.Start(); err != nil {
+	// The child dies with us even if this test binary is killed. Pdeathsig follows the
+	// thread that forked, so that thread stays locked and alive until cleanup.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	started, release := make(chan error), make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		started <- p.cmd.Start()
+		<-release
+	}()
+	if err := <-started; err != nil {
+		close(release)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Kill()
 		_ = p.cmd.Wait()
+		close(release)
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
