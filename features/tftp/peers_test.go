@@ -21,6 +21,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/smartproxy/smartproxy/internal/proxytest"
+	"github.com/smartproxy/smartproxy/metrics"
 )
 
 // peer is a real TFTP client program.
@@ -174,6 +175,11 @@ func TestPeersFetchFilesWrittenByTheAPI(t *testing.T) {
 		st := f.Stats()
 		return st.Completed == uint64(transfers) && st.Active == 0 && st.BytesSent > uint64(transfers)*100
 	})
+	var page strings.Builder
+	f.WriteMetrics(metrics.NewWriter(&page))
+	if want := fmt.Sprintf("smartproxy_tftp_transfers_total{outcome=\"completed\"} %d\n", transfers); !strings.Contains(page.String(), want) {
+		t.Errorf("metrics page lacks %q:\n%s", want, page.String())
+	}
 }
 
 // 50 MB is more than 65535 blocks at 512 bytes: the block number wraps.

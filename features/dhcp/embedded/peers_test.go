@@ -78,6 +78,17 @@ func TestUdhcpcGetsDynamicLease(t *testing.T) {
 	if again := udhcpc(t, l); again["ip"] != ip {
 		t.Fatalf("second udhcpc run got %s, want %s again", again["ip"], ip)
 	}
+
+	// Two DORA exchanges: at least four replies, counted on the proxy's /metrics page.
+	page := p.Do(t, "GET", "/metrics", nil).Body
+	var replies float64
+	i := strings.Index(page, "\nsmartproxy_dhcp_replies_total ")
+	if i < 0 {
+		t.Fatalf("no smartproxy_dhcp_replies_total on /metrics:\n%s", page)
+	}
+	if _, err := fmt.Sscanf(page[i+1:], "smartproxy_dhcp_replies_total %g", &replies); err != nil || replies < 4 {
+		t.Fatalf("smartproxy_dhcp_replies_total = %v (%v), want >= 4:\n%s", replies, err, page)
+	}
 }
 
 func TestReservationServedToUdhcpcAndDhclient(t *testing.T) {
