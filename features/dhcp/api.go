@@ -260,21 +260,9 @@ func (f *Feature) deleteByIP(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	s, found := f.findSubnet(network)
-	if !found {
-		httpapi.Empty(w)
-		return
-	}
-	f.writes.Lock()
-	defer f.writes.Unlock()
-	for _, res := range f.provider.ReservationsByIP(s.Prefix, ip) {
-		if err := f.provider.DeleteReservation(r.Context(), res); err != nil {
-			httpapi.Error(w, r, http.StatusBadRequest, err.Error())
-			return
-		}
-		httpapi.Logger(r).Infof("Deleted DHCP reservation for %s (%s / %s)", res.Name, res.IP, res.MAC)
-	}
-	httpapi.Empty(w)
+	f.deleteMatching(w, r, network, func(p netip.Prefix) []record.Reservation {
+		return f.provider.ReservationsByIP(p, ip)
+	})
 }
 
 // deleteByMAC is DELETE /dhcp/:network/mac/:mac_address.
@@ -288,6 +276,18 @@ func (f *Feature) deleteByMAC(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
+	f.deleteMatching(w, r, network, func(p netip.Prefix) []record.Reservation {
+		if res, ok := f.provider.ReservationByMAC(p, mac); ok {
+			return []record.Reservation{res}
+		}
+		return nil
+	})
+}
+
+// deleteMatching removes the reservations match finds in network's subnet, under the
+// write lock so a concurrent create cannot slip in between lookup and delete. An
+// unknown subnet or no match answers 200, as the Ruby proxy does.
+func (f *Feature) deleteMatching(w http.ResponseWriter, r *http.Request, network netip.Addr, match func(netip.Prefix) []record.Reservation) {
 	s, found := f.findSubnet(network)
 	if !found {
 		httpapi.Empty(w)
@@ -295,7 +295,7 @@ func (f *Feature) deleteByMAC(w http.ResponseWriter, r *http.Request) {
 	}
 	f.writes.Lock()
 	defer f.writes.Unlock()
-	if res, ok := f.provider.ReservationByMAC(s.Prefix, mac); ok {
+	for _, res := range match(s.Prefix) {
 		if err := f.provider.DeleteReservation(r.Context(), res); err != nil {
 			httpapi.Error(w, r, http.StatusBadRequest, err.Error())
 			return
