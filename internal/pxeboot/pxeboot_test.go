@@ -44,7 +44,10 @@ func TestPXEBootFromProxy(t *testing.T) {
 	for _, f := range []string{pxelinux, ldlinux} {
 		copyFile(t, f, filepath.Join(tftproot, filepath.Base(f)))
 	}
-	api := startProxy(t, ns, tap, dir, tftproot)
+	api, _ := startProxy(t, ns, tap, dir, tftproot, proxyConfig{
+		bindHosts: []string{"127.0.0.1"},
+		subnet:    "    :filename: pxelinux.0\n",
+	})
 
 	// What Foreman sends when a host is built: the reservation, then the per-MAC config.
 	marker := fmt.Sprintf("SPPXE-MARKER-%d-%d", os.Getpid(), time.Now().UnixNano())
@@ -56,7 +59,10 @@ func TestPXEBootFromProxy(t *testing.T) {
 		"SERIAL 0 115200\nSAY " + marker + " per-MAC config loaded\nDEFAULT local\nPROMPT 0\nTIMEOUT 1\nLABEL local\n  LOCALBOOT -1\n",
 	}})
 
-	console := bootQEMU(t, qemu, ns, tap, marker)
+	console := bootGuest(t, ns, marker, bootLimit, qemu,
+		"-accel", "tcg", "-m", "128", "-nographic", "-no-reboot", "-boot", "n",
+		"-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
+		"-device", "virtio-net-pci,netdev=n0,mac="+guestMAC)
 	if !strings.Contains(console, "net0: "+guestIP+"/") {
 		t.Fatalf("iPXE did not get the reserved address %s:\n%s", guestIP, console)
 	}
@@ -68,6 +74,18 @@ func TestPXEBootFromProxy(t *testing.T) {
 // requirements skips unless the test can make namespaces and the PXE peers are installed.
 func requirements(t *testing.T) string {
 	t.Helper()
+	qemu := requireQEMU(t)
+	for _, f := range []string{pxelinux, ldlinux} {
+		if _, err := os.Stat(f); err != nil {
+			t.Skipf("%s missing (apt-get install pxelinux syslinux-common)", f)
+		}
+	}
+	return qemu
+}
+
+// requireQEMU skips unless the test runs as root with ip and qemu installed.
+func requireQEMU(t *testing.T) string {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("PXE test needs root for network namespaces and taps")
 	}
@@ -77,11 +95,6 @@ func requirements(t *testing.T) string {
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
 		t.Skip("qemu-system-x86_64 not installed (apt-get install qemu-system-x86 ipxe-qemu)")
-	}
-	for _, f := range []string{pxelinux, ldlinux} {
-		if _, err := os.Stat(f); err != nil {
-			t.Skipf("%s missing (apt-get install pxelinux syslinux-common)", f)
-		}
 	}
 	return qemu
 }
@@ -195,9 +208,18 @@ func (a apiClient) post(t *testing.T, path string, form url.Values) {
 	}
 }
 
+// proxyConfig is what differs between the boot flows.
+type proxyConfig struct {
+	bindHosts []string          // HTTP listeners; add serverIP when the guest uses HTTP
+	subnet    string            // extra YAML keys of the 10.98.0.0 subnet (boot files)
+	settings  map[string]string // extra settings.d files by name
+	features  []string          // features that must be running besides dhcp and tftp
+}
+
 // startProxy builds the real binary and runs it inside ns: the embedded TFTP server
 // opens a socket per transfer, so the whole process has to live in the namespace.
-func startProxy(t *testing.T, ns, tap, dir, tftproot string) apiClient {
+// It returns the API client and the proxy's log.
+func startProxy(t *testing.T, ns, tap, dir, tftproot string, pc proxyConfig) (apiClient, *syncBuffer) {
 	t.Helper()
 	bin := filepath.Join(dir, "smart-proxy")
 	build := exec.Command("go", "build", "-o", bin, "github.com/smartproxy/smartproxy/cmd/smart-proxy")
@@ -206,7 +228,8 @@ func startProxy(t *testing.T, ns, tap, dir, tftproot string) apiClient {
 	}
 	sd := filepath.Join(dir, "settings.d")
 	writeFile(t, filepath.Join(dir, "settings.yml"), fmt.Sprintf(
-		":settings_directory: %s\n:http_port: 8000\n:bind_host: ['127.0.0.1']\n:log_file: STDOUT\n:log_level: DEBUG\n", sd))
+		":settings_directory: %s\n:http_port: 8000\n:bind_host: ['%s']\n:log_file: STDOUT\n:log_level: DEBUG\n",
+		sd, strings.Join(pc.bindHosts, "', '")))
 	writeFile(t, filepath.Join(sd, "dhcp.yml"), ":enabled: true\n:ping_free_ip: false\n")
 	writeFile(t, filepath.Join(sd, "dhcp_embedded.yml"), fmt.Sprintf(`:interfaces: [%s]
 :state_dir: %s
@@ -216,14 +239,16 @@ func startProxy(t *testing.T, ns, tap, dir, tftproot string) apiClient {
     :netmask: 255.255.255.0
     :routers: [%s]
     :next_server: %s
-    :filename: pxelinux.0
-`, tap, filepath.Join(dir, "dhcpstate"), serverIP, serverIP))
+%s`, tap, filepath.Join(dir, "dhcpstate"), serverIP, serverIP, pc.subnet))
 	writeFile(t, filepath.Join(sd, "tftp.yml"), fmt.Sprintf(":enabled: true\n:tftproot: %s\n:listen: %s:69\n", tftproot, serverIP))
+	for name, content := range pc.settings {
+		writeFile(t, filepath.Join(sd, name), content)
+	}
 
-	var logBuf syncBuffer
+	logBuf := &syncBuffer{}
 	cmd := exec.Command("ip", "netns", "exec", ns, bin, "--settings", filepath.Join(dir, "settings.yml"))
-	cmd.Stdout = &logBuf
-	cmd.Stderr = &logBuf
+	cmd.Stdout = logBuf
+	cmd.Stderr = logBuf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -253,15 +278,16 @@ func startProxy(t *testing.T, ns, tap, dir, tftproot string) apiClient {
 			return c, err
 		},
 	}}}
-	// Ready when both features report running; a failed feature fails the test now.
+	// Ready when all features report running; a failed feature fails the test now.
+	want := append([]string{"dhcp", "tftp"}, pc.features...)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := api.http.Get("http://" + apiAddr + "/features")
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(`"dhcp"`)) && bytes.Contains(body, []byte(`"tftp"`)) {
-				return api
+			if resp.StatusCode == http.StatusOK && containsAll(body, want) {
+				return api, logBuf
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("features: %d %s\nlog:\n%s", resp.StatusCode, body, logBuf.String())
@@ -273,14 +299,23 @@ func startProxy(t *testing.T, ns, tap, dir, tftproot string) apiClient {
 	}
 }
 
-// bootQEMU boots the guest from the network and returns its console once marker shows
-// up (or fails the test at the time limit).
-func bootQEMU(t *testing.T, qemu, ns, tap, marker string) string {
+// containsAll reports whether the /features body names every feature in want.
+func containsAll(body []byte, want []string) bool {
+	for _, f := range want {
+		if !bytes.Contains(body, []byte(`"`+f+`"`)) {
+			return false
+		}
+	}
+	return true
+}
+
+// bootGuest runs qemu with args inside ns and returns its console once marker shows
+// up (or fails the test after limit).
+func bootGuest(t *testing.T, ns, marker string, limit time.Duration, qemu string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", ns, "timeout", "90", qemu,
-		"-accel", "tcg", "-m", "128", "-nographic", "-no-reboot", "-boot", "n",
-		"-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
-		"-device", "virtio-net-pci,netdev=n0,mac="+guestMAC)
+	// timeout is a backstop for a test binary killed before its cleanups run.
+	timeout := fmt.Sprint(int((limit + 30*time.Second).Seconds()))
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, "timeout", timeout, qemu}, args...)...)
 	// Its own process group, so a stuck qemu can be killed with timeout by PID.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := cmd.StdoutPipe()
@@ -321,12 +356,12 @@ func bootQEMU(t *testing.T, qemu, ns, tap, marker string) string {
 	start := time.Now()
 	select {
 	case <-found:
-		t.Logf("per-MAC config marker after %v", time.Since(start).Round(100*time.Millisecond))
+		t.Logf("marker after %v", time.Since(start).Round(100*time.Millisecond))
 		return console.String()
 	case <-waited:
 		t.Fatalf("qemu exited before the marker:\n%s", console.String())
-	case <-time.After(bootLimit):
-		t.Fatalf("no marker after %v:\n%s", bootLimit, console.String())
+	case <-time.After(limit):
+		t.Fatalf("no marker after %v:\n%s", limit, console.String())
 	}
 	return ""
 }

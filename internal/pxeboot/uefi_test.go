@@ -1,0 +1,82 @@
+package pxeboot_test
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	uefiMAC   = "52:54:00:99:00:03"
+	uefiIP    = "10.98.0.51"
+	ovmf      = "/usr/share/ovmf/OVMF.fd"
+	snponly   = "/usr/lib/ipxe/snponly.efi"
+	uefiLimit = 90 * time.Second // TCG boot takes about 13 s; CI machines are slower
+)
+
+// TestUEFIHTTPChainFromProxy boots OVMF's own PXE client (the NIC has no option ROM)
+// and follows the chain the proxy has to serve: UEFI DHCP -> :filename_efi: over TFTP
+// (snponly.efi, i.e. iPXE) -> iPXE DHCP -> :ipxe_filename: over HTTP from httpboot.
+func TestUEFIHTTPChainFromProxy(t *testing.T) {
+	qemu := requireQEMU(t)
+	for _, f := range []string{ovmf, snponly} {
+		if _, err := os.Stat(f); err != nil {
+			t.Skipf("%s missing (apt-get install ovmf ipxe)", f)
+		}
+	}
+	ns, tap := newNetns(t)
+	startRouterAdvertiser(t, ns, tap)
+
+	dir := t.TempDir()
+	tftproot := filepath.Join(dir, "tftpboot")
+	copyFile(t, snponly, filepath.Join(tftproot, "snponly.efi"))
+	marker := fmt.Sprintf("SPUEFI-MARKER-%d-%d", os.Getpid(), time.Now().UnixNano())
+	// ${platform} is expanded by iPXE: "efi" proves the script ran under UEFI.
+	writeFile(t, filepath.Join(tftproot, "boot.ipxe"), "#!ipxe\necho "+marker+" platform=${platform}\n")
+
+	api, proxyLog := startProxy(t, ns, tap, dir, tftproot, proxyConfig{
+		// iPXE fetches the script from the tap address, not the namespace's loopback.
+		bindHosts: []string{"127.0.0.1", serverIP},
+		subnet: "    :filename: pxelinux.0\n    :filename_efi: snponly.efi\n" +
+			"    :ipxe_filename: http://" + serverIP + ":8000/httpboot/boot.ipxe\n",
+		settings: map[string]string{
+			"httpboot.yml": fmt.Sprintf(":enabled: true\n:root_dir: %s\n", tftproot),
+		},
+		features: []string{"httpboot"},
+	})
+	// No filename in the reservation: the subnet's boot files must be chosen by client.
+	api.post(t, "/dhcp/10.98.0.0", url.Values{
+		"mac": {uefiMAC}, "ip": {uefiIP}, "hostname": {"uefi-guest.example.test"},
+		"nextServer": {serverIP},
+	})
+
+	console := bootGuest(t, ns, marker, uefiLimit, qemu,
+		"-accel", "tcg", "-m", "256", "-bios", ovmf, "-nographic", "-no-reboot", "-boot", "n",
+		"-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
+		"-device", "virtio-net-pci,netdev=n0,mac="+uefiMAC+",romfile=")
+
+	if !strings.Contains(console, marker+" platform=efi") {
+		t.Fatalf("boot.ipxe did not run on the EFI platform:\n%s", console)
+	}
+	if !strings.Contains(console, "net0: "+uefiIP+"/") {
+		t.Fatalf("iPXE did not get the reserved address %s:\n%s", uefiIP, console)
+	}
+	waitLog(t, proxyLog, `TFTP: sent "snponly.efi"`)
+	waitLog(t, proxyLog, `"GET /httpboot/boot.ipxe HTTP/1.1" 200`)
+}
+
+// waitLog fails the test unless line shows up in the proxy log soon: the access log
+// is written after the response, so it may trail the guest's console by a moment.
+func waitLog(t *testing.T, log *syncBuffer, line string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(log.String(), line); {
+		if time.Now().After(deadline) {
+			t.Fatalf("proxy log has no %s:\n%s", line, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
