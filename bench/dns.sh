@@ -24,31 +24,7 @@ for bin in named tsig-keygen nsupdate dig dnsperf wrk curl; do
   command -v "$bin" >/dev/null || { echo "$bin is not installed (apt-get install bind9 bind9-dnsutils dnsperf wrk curl)" >&2; exit 1; }
 done
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# free_port prints a loopback port free for TCP and UDP.
-free_port() {
-  python3 -c 'import socket
-while True:
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); p = u.getsockname()[1]
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        t.close(); u.close()'
-}
+source "$(dirname "$0")/lib.sh"
 
 # wait_dns waits until a DNS server answers the SOA of example.test.
 wait_dns() {

@@ -28,31 +28,7 @@ RUBY_RPS=800
 
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 
-WORK=$(mktemp -d)
-PID=""
-cleanup() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# free_port prints a loopback port nothing answers on.
-free_port() {
-  local port
-  for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return
-    fi
-  done
-  echo "no free port found" >&2
-  exit 1
-}
+source "$(dirname "$0")/lib.sh"
 
 echo "building smart-proxy..."
 (cd "$ROOT" && go build -o "$WORK/smart-proxy" ./cmd/smart-proxy)
@@ -66,6 +42,7 @@ sed -e "s|^:http_port:.*|:http_port: $PORT|" \
 
 "${SERVER_PREFIX[@]}" "$WORK/smart-proxy" --settings "$WORK/settings.yml" >"$WORK/proxy.log" 2>&1 &
 PID=$!
+PIDS+=("$PID")
 
 BASE="http://127.0.0.1:$PORT"
 for _ in $(seq 100); do

@@ -27,22 +27,7 @@ for bin in curl atftp in.tftpd python3 go; do
 done
 [ "$(id -u)" = 0 ] || { echo "run as root: tftpd-hpa needs it to chroot into the root" >&2; exit 1; }
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+source "$(dirname "$0")/lib.sh"
 
 # now_ns prints a monotonic-enough wall clock in nanoseconds.
 now_ns() { date +%s%N; }
