@@ -20,11 +20,17 @@ type store struct {
 
 var tempCounter atomic.Uint64
 
-// open returns the root, creating its directory first as the Ruby proxy's mkdir_p does.
-func (s store) open() (*os.Root, error) {
+// create returns the root, creating its directory first as the Ruby proxy's mkdir_p
+// does; writes use it.
+func (s store) create() (*os.Root, error) {
 	if err := os.MkdirAll(s.root, 0o755); err != nil {
 		return nil, fmt.Errorf("create tftproot %s: %w", s.root, err)
 	}
+	return s.open()
+}
+
+// open returns the existing root; a missing root is fs.ErrNotExist (wrapped).
+func (s store) open() (*os.Root, error) {
 	r, err := os.OpenRoot(s.root)
 	if err != nil {
 		return nil, fmt.Errorf("open tftproot %s: %w", s.root, err)
@@ -38,7 +44,7 @@ func (s store) abs(rel string) string { return filepath.Join(s.root, filepath.Fr
 // write replaces rel atomically (temp file + rename) so the TFTP server never serves a
 // half-written config; an existing file keeps its permissions.
 func (s store) write(rel string, data []byte) error {
-	r, err := s.open()
+	r, err := s.create()
 	if err != nil {
 		return err
 	}
@@ -72,9 +78,9 @@ func (s store) write(rel string, data []byte) error {
 
 // read returns the content of rel; a missing file is fs.ErrNotExist.
 func (s store) read(rel string) ([]byte, error) {
-	r, err := os.OpenRoot(s.root)
+	r, err := s.open()
 	if err != nil {
-		return nil, fmt.Errorf("open tftproot %s: %w", s.root, err)
+		return nil, err
 	}
 	defer r.Close()
 	return r.ReadFile(rel)
@@ -82,12 +88,12 @@ func (s store) read(rel string) ([]byte, error) {
 
 // remove deletes rel; a file that is already gone is not an error.
 func (s store) remove(rel string) error {
-	r, err := os.OpenRoot(s.root)
+	r, err := s.open()
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("open tftproot %s: %w", s.root, err)
+		return err
 	}
 	defer r.Close()
 	if err := r.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -98,12 +104,12 @@ func (s store) remove(rel string) error {
 
 // removeAll deletes the tree rel; a missing tree is not an error.
 func (s store) removeAll(rel string) error {
-	r, err := os.OpenRoot(s.root)
+	r, err := s.open()
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("open tftproot %s: %w", s.root, err)
+		return err
 	}
 	defer r.Close()
 	if err := r.RemoveAll(rel); err != nil {
@@ -115,7 +121,7 @@ func (s store) removeAll(rel string) error {
 // symlink makes link point at target (both relative to the root) with a relative link,
 // replacing whatever link was there.
 func (s store) symlink(target, link string) error {
-	r, err := s.open()
+	r, err := s.create()
 	if err != nil {
 		return err
 	}
@@ -138,7 +144,7 @@ func (s store) symlink(target, link string) error {
 
 // isDir reports whether rel is a directory inside the root.
 func (s store) isDir(rel string) bool {
-	r, err := os.OpenRoot(s.root)
+	r, err := s.open()
 	if err != nil {
 		return false
 	}
@@ -149,7 +155,7 @@ func (s store) isDir(rel string) bool {
 
 // list returns the names in directory rel (nil when it does not exist).
 func (s store) list(rel string) []string {
-	r, err := os.OpenRoot(s.root)
+	r, err := s.open()
 	if err != nil {
 		return nil
 	}
