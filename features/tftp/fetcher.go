@@ -51,7 +51,7 @@ func newFetcher(ctx context.Context, log *logrus.Entry, connectTimeout time.Dura
 // start begins downloading src to rel unless another download of rel holds its lock
 // (then it reports false and does nothing, as the Ruby proxy does).
 func (ft *fetcher) start(st store, rel, src string) (bool, error) {
-	r, err := st.open()
+	r, err := st.create()
 	if err != nil {
 		return false, err
 	}
@@ -138,7 +138,7 @@ func retryable(err error) bool {
 
 // download fetches src once; n < 0 means the local copy is already current.
 func (ft *fetcher) download(ctx context.Context, st store, rel, src string) (int64, error) {
-	r, err := st.open()
+	r, err := st.create()
 	if err != nil {
 		return 0, err
 	}

@@ -18,7 +18,7 @@ type fileLock struct {
 
 // tryLock returns nil (and no error) when someone else holds the lock.
 func tryLock(st store, rel string) (*fileLock, error) {
-	r, err := st.open()
+	r, err := st.create()
 	if err != nil {
 		return nil, err
 	}
