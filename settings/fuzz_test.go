@@ -26,7 +26,6 @@ func FuzzParse(f *testing.F) {
 			s.String(k, "")
 			s.Bool(k, false)
 			s.Int(k, 0)
-			s.Float(k, 0)
 			s.StringList(k, nil)
 			s.URL(k)
 			for _, sub := range s.Sections(k) {

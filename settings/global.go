@@ -29,7 +29,6 @@ type Global struct {
 	LogLevel          string
 	LogBuffer         int
 	LogBufferErrors   int
-	FileLoggingFormat string
 	DNSResolvTimeouts []int
 }
 
@@ -86,9 +85,11 @@ func ParseGlobal(s *Section) *Global {
 	}
 	g.LogBuffer = nonNegative(s, "log_buffer", 2000)
 	g.LogBufferErrors = nonNegative(s, "log_buffer_errors", 1000)
-	g.FileLoggingFormat = s.String("file_logging_pattern", "%d %.8X{request} [%.1l] %m")
-	for _, k := range []string{"file_rolling_size", "file_rolling_age", "file_rolling_keep", "system_logging_pattern", "daemon", "daemon_pid"} {
-		s.Raw(k) // known Ruby keys we accept and do not act on (log rotation is logrotate's job)
+	// Known Ruby keys accepted without effect: log rotation is logrotate's job, and the
+	// line format is fixed to the Ruby default "%d %.8X{request} [%.1l] %m".
+	for _, k := range []string{"file_rolling_size", "file_rolling_age", "file_rolling_keep", "file_logging_pattern",
+		"system_logging_pattern", "daemon", "daemon_pid"} {
+		s.Raw(k)
 	}
 	g.DNSResolvTimeouts = intList(s, "dns_resolv_timeouts", []int{5, 8, 13})
 	return g

@@ -33,7 +33,6 @@ func TestRubyInstallerSettingsFile(t *testing.T) {
 		LogLevel:          "INFO",
 		LogBuffer:         2000,
 		LogBufferErrors:   1000,
-		FileLoggingFormat: "%d %.8X{request} [%.1l] %m",
 		DNSResolvTimeouts: []int{5, 8, 13},
 	}
 	if !reflect.DeepEqual(g, want) {

@@ -237,22 +237,6 @@ func (s *Section) Int(key string, def int) int {
 	return def
 }
 
-// Float returns a number (integers accepted).
-func (s *Section) Float(key string, def float64) float64 {
-	v, ok := s.Raw(key)
-	if !ok {
-		return def
-	}
-	switch t := v.(type) {
-	case int:
-		return float64(t)
-	case float64:
-		return t
-	}
-	s.Fail(key, "must be a number, got %s", kind(v))
-	return def
-}
-
 // StringList returns a list of scalars; a single scalar is wrapped in a list, as the Ruby
 // proxy does for bind_host.
 func (s *Section) StringList(key string, def []string) []string {
