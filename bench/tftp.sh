@@ -11,7 +11,7 @@
 # the median (the machine is shared; the median ignores the odd slow run).
 #
 # Environment: RUNS (default 5), CONC_RUNS (default 3), CLIENTS (default 200),
-# BIG_MB (default 50), SMALL_MB (default 5). Needs root (tftpd-hpa chroots), curl,
+# BIG_MB (default 50), SMALL_MB (default 5), CASES (default "curl atftp ws16 concurrent load"). Needs root (tftpd-hpa chroots), curl,
 # atftp, in.tftpd.
 set -euo pipefail
 
@@ -21,6 +21,7 @@ CONC_RUNS=${CONC_RUNS:-3}
 CLIENTS=${CLIENTS:-200}
 BIG_MB=${BIG_MB:-50}
 SMALL_MB=${SMALL_MB:-5}
+CASES=${CASES:-"curl atftp ws16 concurrent load"}
 
 for bin in curl atftp in.tftpd python3 go; do
   command -v "$bin" >/dev/null || { echo "$bin is not installed (apt-get install curl atftp tftpd-hpa)" >&2; exit 1; }
@@ -36,9 +37,10 @@ mkdir -p "$WORK/tftpboot" "$WORK/dl" "$WORK/settings.d"
 head -c $((BIG_MB * 1000000)) /dev/urandom >"$WORK/tftpboot/big.bin"
 head -c $((SMALL_MB * 1000000)) /dev/urandom >"$WORK/tftpboot/small.bin"
 BIG_SUM=$(sha256sum <"$WORK/tftpboot/big.bin" | cut -d' ' -f1)
+SMALL_SUM=$(sha256sum <"$WORK/tftpboot/small.bin" | cut -d' ' -f1)
 
 echo "building smart-proxy..."
-(cd "$ROOT" && go build -o "$WORK/smart-proxy" ./cmd/smart-proxy)
+(cd "$ROOT" && go build -o "$WORK/smart-proxy" ./cmd/smart-proxy && go build -o "$WORK/tftpload" ./bench/tftpload)
 
 OURS=$(free_port)
 HPA=$(free_port)
@@ -48,9 +50,11 @@ printf ':settings_directory: %s\n:bind_host: ["127.0.0.1"]\n:http_port: %s\n:log
 printf ':enabled: true\n:tftproot: %s\n:listen: 127.0.0.1:%s\n:max_transfers: %s\n' \
   "$WORK/tftpboot" "$OURS" $((CLIENTS + 50)) >"$WORK/settings.d/tftp.yml"
 "$WORK/smart-proxy" --settings "$WORK/settings.yml" >"$WORK/proxy.log" 2>&1 &
-PIDS+=($!)
+OURS_PID=$!
+PIDS+=("$OURS_PID")
 in.tftpd -L -u root -a "127.0.0.1:$HPA" -s "$WORK/tftpboot" &
-PIDS+=($!)
+HPA_PID=$!
+PIDS+=("$HPA_PID")
 for _ in $(seq 200); do
   curl -fsS "http://127.0.0.1:$HTTP/features" 2>/dev/null | grep -q '"tftp"' && break
   sleep 0.05
@@ -100,36 +104,65 @@ single() {
   printf '%-34s ours %7s MB/s   tftpd-hpa %7s MB/s   ratio=%s\n' "$2" "$om" "$hm" "$(awk -v a="$om" -v b="$hm" 'BEGIN {printf "%.2f", a / b}')"
 }
 
-# concurrent PORT: wall time in ns for CLIENTS parallel curl clients fetching small.bin.
+# busy_ticks: CPU ticks the whole machine spent busy so far.
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+# server_ticks PID: CPU ticks of PID and its reaped children (tftpd-hpa forks per transfer).
+server_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
+
+# concurrent KIND PORT PID: prints the wall time in ns for CLIENTS parallel clients
+# fetching small.bin (KIND curl: one curl process each; tftpload: one goroutine each
+# in one process), the server's CPU ticks and the whole machine's busy ticks.
 concurrent() {
-  local t0 pids=() failed=0
+  local t0 pids=() failed=0 s0 b0 short
   rm -f "$WORK"/dl/c-*
+  s0=$(server_ticks "$3") b0=$(busy_ticks)
   t0=$(now_ns)
-  for i in $(seq "$CLIENTS"); do
-    curl -sS --tftp-blksize 1468 -o "$WORK/dl/c-$i" "tftp://127.0.0.1:$1/small.bin" &
-    pids+=($!)
-  done
-  for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+  if [ "$1" = tftpload ]; then
+    "$WORK/tftpload" -server "127.0.0.1:$2" -file small.bin -clients "$CLIENTS" -blksize 1468 \
+      -size $((SMALL_MB * 1000000)) -sha256 "$SMALL_SUM" >/dev/null || failed=1
+    short=0
+  else
+    for i in $(seq "$CLIENTS"); do
+      curl -sS --tftp-blksize 1468 -o "$WORK/dl/c-$i" "tftp://127.0.0.1:$2/small.bin" &
+      pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+    short=$(find "$WORK/dl" -name 'c-*' -size -$((SMALL_MB * 1000000))c | wc -l)
+  fi
   local elapsed=$(($(now_ns) - t0))
-  local short
-  short=$(find "$WORK/dl" -name 'c-*' -size -$((SMALL_MB * 1000000))c | wc -l)
-  [ "$failed" = 0 ] && [ "$short" = 0 ] || { echo "port $1: $failed clients failed, $short short files" >&2; exit 1; }
-  echo "$elapsed"
+  [ "$failed" = 0 ] && [ "$short" = 0 ] || { echo "$1 on port $2: $failed clients failed, $short short files" >&2; exit 1; }
+  echo "$elapsed $(($(server_ticks "$3") - s0)) $(($(busy_ticks) - b0))"
 }
 
 echo "files: ${BIG_MB} MB and ${SMALL_MB} MB; $RUNS runs per case, $CONC_RUNS concurrent (medians); ours on :$OURS, tftpd-hpa on :$HPA"
-single curl "curl blksize 1468"
-single atftp "atftp blksize 1468"
-single atftp-ws16 "atftp blksize 1468 windowsize 16"
-os=() hs=()
-for _ in $(seq "$CONC_RUNS"); do
-  os+=("$(concurrent "$OURS")")
-  hs+=("$(concurrent "$HPA")")
-done
-o=$(printf '%s\n' "${os[@]}" | median)
-h=$(printf '%s\n' "${hs[@]}" | median)
+want() { [[ " $CASES " == *" $1 "* ]]; }
+want curl && single curl "curl blksize 1468"
+want atftp && single atftp "atftp blksize 1468"
+want ws16 && single atftp-ws16 "atftp blksize 1468 windowsize 16"
 total=$((CLIENTS * SMALL_MB * 1000000))
-om=$(mbps "$total" "$o")
-hm=$(mbps "$total" "$h")
-printf '%-34s ours %7s MB/s   tftpd-hpa %7s MB/s   ratio=%s\n' "$CLIENTS clients x ${SMALL_MB} MB (aggregate)" "$om" "$hm" \
-  "$(awk -v a="$om" -v b="$hm" 'BEGIN {printf "%.2f", a / b}')"
+CLK_TCK=$(getconf CLK_TCK)
+# cpu_per_gb TICKS: CPU seconds per GB served.
+cpu_per_gb() { awk -v t="$1" -v hz="$CLK_TCK" -v b="$total" 'BEGIN {printf "%.1f", t / hz / (b / 1e9)}'; }
+
+# aggregate KIND LABEL: median aggregate MB/s of CONC_RUNS runs per server.
+aggregate() {
+  local os=() hs=() ocpu=() hcpu=() ns st bt o h om hm
+  for _ in $(seq "$CONC_RUNS"); do
+    read -r ns st bt < <(concurrent "$1" "$OURS" "$OURS_PID")
+    os+=("$ns") ocpu+=("$(cpu_per_gb "$st")/$(cpu_per_gb "$bt")")
+    read -r ns st bt < <(concurrent "$1" "$HPA" "$HPA_PID")
+    hs+=("$ns") hcpu+=("$(cpu_per_gb "$bt")")
+  done
+  o=$(printf '%s\n' "${os[@]}" | median)
+  h=$(printf '%s\n' "${hs[@]}" | median)
+  om=$(mbps "$total" "$o")
+  hm=$(mbps "$total" "$h")
+  printf '%-34s ours %7s MB/s   tftpd-hpa %7s MB/s   ratio=%s\n' "$2" "$om" "$hm" \
+    "$(awk -v a="$om" -v b="$hm" 'BEGIN {printf "%.2f", a / b}')"
+  # tftpd-hpa's per-transfer children are not reaped into its own CPU count.
+  echo "  CPU s/GB per run: ours server/machine ${ocpu[*]}; tftpd-hpa machine ${hcpu[*]}"
+}
+
+want concurrent && aggregate curl "$CLIENTS curl clients x ${SMALL_MB} MB"
+want load && aggregate tftpload "$CLIENTS tftpload clients x ${SMALL_MB} MB"
+exit 0
