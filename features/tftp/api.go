@@ -31,6 +31,16 @@ func resolve(w http.ResponseWriter, r *http.Request, withMAC bool) (variant, str
 	return v, mac, true
 }
 
+// lockHost takes the per-MAC lock for a request that changes the host's files, or
+// answers 409 when another request for the MAC is still at it.
+func (f *Feature) lockHost(w http.ResponseWriter, r *http.Request, mac string) (unlock func(), ok bool) {
+	unlock, ok = f.hosts.tryLock(mac)
+	if !ok {
+		httpapi.Error(w, r, http.StatusConflict, "TFTP: Host configuration is already being updated for "+hostKey(mac))
+	}
+	return unlock, ok
+}
+
 // setConfig is POST /tftp/:variant/:mac (and legacy POST /tftp/:mac): write the host's
 // config files from pxeconfig (or the older syslinux_config).
 func (f *Feature) setConfig(w http.ResponseWriter, r *http.Request) {
@@ -40,6 +50,11 @@ func (f *Feature) setConfig(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	unlock, ok := f.lockHost(w, r, mac)
+	if !ok {
+		return
+	}
+	defer unlock()
 	content, ok := firstOf(p, "pxeconfig", "syslinux_config")
 	if !ok {
 		httpapi.Error(w, r, http.StatusBadRequest, failed+"Invalid parameters received")
@@ -94,6 +109,11 @@ func (f *Feature) deleteConfig(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	unlock, ok := f.lockHost(w, r, mac)
+	if !ok {
+		return
+	}
+	defer unlock()
 	for _, rel := range v.hostFiles(mac) {
 		if err := f.store.remove(rel); err != nil {
 			httpapi.Error(w, r, http.StatusBadRequest, failed+err.Error())

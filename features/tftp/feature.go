@@ -26,6 +26,7 @@ type Feature struct {
 	log     *logrus.Entry
 	fetcher *fetcher
 	dynamic []dynamicFile
+	hosts   hostLocks
 
 	mu     sync.Mutex
 	server *tftpd.Server
@@ -35,6 +36,7 @@ type Feature struct {
 // config is tftp.yml (spec §4.2 plus the embedded server's keys).
 type config struct {
 	root           string
+	imageRoot      string // system_image_root: ISOs of fetch_system_image
 	serverName     string
 	connectTimeout time.Duration
 	verifyCert     bool
@@ -85,6 +87,15 @@ func (f *Feature) Configure(env *registry.Env) error {
 	if abs, err := filepath.Abs(f.cfg.root); err == nil {
 		f.cfg.root = abs // messages name the full path, as the Ruby proxy's do
 	}
+	// Beside tftproot by default, so a non-root proxy can write it wherever it can write
+	// tftproot (/var/lib/tftpboot -> /var/lib/system_images).
+	f.cfg.imageRoot = s.Path("system_image_root", "")
+	if f.cfg.imageRoot == "" {
+		f.cfg.imageRoot = filepath.Join(filepath.Dir(f.cfg.root), "system_images")
+	}
+	if abs, err := filepath.Abs(f.cfg.imageRoot); err == nil {
+		f.cfg.imageRoot = abs
+	}
 	f.store = store{root: f.cfg.root}
 	return nil
 }
@@ -104,11 +115,15 @@ func (f *Feature) ExposedSettings() map[string]any {
 	return map[string]any{"tftp_servername": f.cfg.serverName}
 }
 
-// Routes: literal segments (fetch_boot_file, create_default, serverName) win over the
-// captures, as in the Ruby proxy.
+// Routes: literal segments (fetch_boot_file, fetch_system_image, system_image,
+// create_default, serverName) win over the captures, as in the Ruby proxy. System
+// images are served without the client checks, as the Ruby proxy serves them.
 func (f *Feature) Routes() []registry.Route {
 	return []registry.Route{
 		{Method: http.MethodPost, Path: "/tftp/fetch_boot_file", Handler: f.fetchBootFile},
+		{Method: http.MethodPost, Path: "/tftp/fetch_system_image", Handler: f.fetchSystemImage},
+		{Method: http.MethodGet, Path: "/tftp/system_image/*", Handler: f.serveSystemImage, Public: true},
+		{Method: http.MethodHead, Path: "/tftp/system_image/*", Handler: f.serveSystemImage, Public: true},
 		{Method: http.MethodGet, Path: "/tftp/serverName", Handler: f.serverNameReply},
 		{Method: http.MethodPost, Path: "/tftp/create_default", Handler: f.createDefault},
 		{Method: http.MethodPost, Path: "/tftp/:variant/create_default", Handler: f.createDefault},

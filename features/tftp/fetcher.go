@@ -51,6 +51,13 @@ func newFetcher(ctx context.Context, log *logrus.Entry, connectTimeout time.Dura
 // start begins downloading src to rel unless another download of rel holds its lock
 // (then it reports false and does nothing, as the Ruby proxy does).
 func (ft *fetcher) start(st store, rel, src string) (bool, error) {
+	return ft.background(st, rel, func() { _ = ft.run(st, rel, src) })
+}
+
+// background runs job while holding the lock file .<name>.lock beside rel, which
+// excludes other jobs for rel in this process and in other proxies sharing the tree;
+// it reports false and runs nothing when someone else holds that lock.
+func (ft *fetcher) background(st store, rel string, job func()) (bool, error) {
 	r, err := st.create()
 	if err != nil {
 		return false, err
@@ -67,7 +74,7 @@ func (ft *fetcher) start(st store, rel, src string) (bool, error) {
 	go func() {
 		defer ft.wg.Done()
 		defer lock.release()
-		ft.run(st, rel, src)
+		job()
 	}()
 	return true, nil
 }
@@ -81,11 +88,13 @@ func (ft *fetcher) wait(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("boot file downloads still running: %w", ctx.Err())
+		return fmt.Errorf("downloads still running: %w", ctx.Err())
 	}
 }
 
-func (ft *fetcher) run(st store, rel, src string) {
+// run downloads src to rel, retrying as curl --retry does, and logs the outcome; the
+// error is for callers that go on with the file (extraction).
+func (ft *fetcher) run(st store, rel, src string) error {
 	ctx, cancel := context.WithTimeout(ft.ctx, ft.maxTime)
 	defer cancel()
 	dst := st.abs(rel)
@@ -96,19 +105,19 @@ func (ft *fetcher) run(st store, rel, src string) {
 		switch {
 		case err == nil && n < 0:
 			ft.log.Infof("TFTP: %s is up to date with %s", dst, src)
-			return
+			return nil
 		case err == nil:
 			ft.log.Infof("TFTP: downloaded %s to %s (%d bytes in %s)", src, dst, n, time.Since(start).Round(time.Millisecond))
-			return
+			return nil
 		case !retryable(err) || attempt >= ft.retries || ctx.Err() != nil:
 			ft.log.Errorf("TFTP: failed to download %s to %s: %v", src, dst, err)
-			return
+			return err
 		}
 		ft.log.Warnf("TFTP: download of %s failed (%v), retrying in %s", src, err, ft.retryDelay)
 		select {
 		case <-ctx.Done():
 			ft.log.Errorf("TFTP: gave up downloading %s to %s: %v", src, dst, ctx.Err())
-			return
+			return ctx.Err()
 		case <-time.After(ft.retryDelay):
 		}
 	}

@@ -36,8 +36,9 @@ func TestShippedExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRoot, _ := filepath.Abs("../../var/tftpboot")
-	if f.cfg.root != wantRoot || f.cfg.server.Addr != "127.0.0.1:6969" {
-		t.Fatalf("root %q listen %q", f.cfg.root, f.cfg.server.Addr)
+	wantImages, _ := filepath.Abs("../../var/system_images")
+	if f.cfg.root != wantRoot || f.cfg.imageRoot != wantImages || f.cfg.server.Addr != "127.0.0.1:6969" {
+		t.Fatalf("root %q system_image_root %q listen %q", f.cfg.root, f.cfg.imageRoot, f.cfg.server.Addr)
 	}
 	if f.cfg.connectTimeout != 10*time.Second || !f.cfg.verifyCert || f.cfg.server.MaxTransfers != 1000 ||
 		f.cfg.server.Timeout != time.Second || f.cfg.server.Retries != 5 || f.cfg.server.MaxWindowSize != 64 {

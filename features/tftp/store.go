@@ -1,8 +1,10 @@
 package tftp
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -44,6 +46,12 @@ func (s store) abs(rel string) string { return filepath.Join(s.root, filepath.Fr
 // write replaces rel atomically (temp file + rename) so the TFTP server never serves a
 // half-written config; an existing file keeps its permissions.
 func (s store) write(rel string, data []byte) error {
+	return s.writeFrom(rel, bytes.NewReader(data))
+}
+
+// writeFrom is write with the content streamed from src (files extracted from an ISO).
+// A process killed mid-way leaves a .tmp file beside rel, never a half file named rel.
+func (s store) writeFrom(rel string, src io.Reader) error {
 	r, err := s.create()
 	if err != nil {
 		return err
@@ -62,7 +70,7 @@ func (s store) write(rel string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", s.abs(rel), err)
 	}
-	_, werr := f.Write(data)
+	_, werr := io.Copy(f, src)
 	merr := f.Chmod(mode) // O_CREATE applied the umask
 	cerr := f.Close()
 	if err := errors.Join(werr, merr, cerr); err != nil {
@@ -151,6 +159,17 @@ func (s store) isDir(rel string) bool {
 	defer r.Close()
 	fi, err := r.Stat(rel)
 	return err == nil && fi.IsDir()
+}
+
+// isFile reports whether rel is a regular file inside the root.
+func (s store) isFile(rel string) bool {
+	r, err := s.open()
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	fi, err := r.Stat(rel)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // list returns the names in directory rel (nil when it does not exist).
