@@ -201,10 +201,14 @@ func (rec isoRecord) matches(part string, joliet bool) bool {
 	return joliet && plainName(rec.name) == part
 }
 
-// matchesFolded: ISO 9660 names are upper-case 8.3 with a version ("VMLINUZ.;1"), so
-// they match a name ignoring case, the version and a trailing dot.
+// matchesFolded compares ignoring case. ISO 9660 names are upper-case 8.3 with a
+// version ("VMLINUZ.;1"), so they also match without the version and a trailing dot;
+// a record with a Rock Ridge name is only known by that name, not by its 8.3 stand-in.
 func (rec isoRecord) matchesFolded(part string) bool {
-	return strings.EqualFold(plainName(rec.name), part) || (rec.rrName != "" && strings.EqualFold(rec.rrName, part))
+	if rec.rrName != "" {
+		return strings.EqualFold(rec.rrName, part)
+	}
+	return strings.EqualFold(plainName(rec.name), part)
 }
 
 func plainName(id string) string {

@@ -35,7 +35,8 @@ type extract struct{ from, to string }
 func (f *Feature) fetchSystemImage(w http.ResponseWriter, r *http.Request) {
 	const failed = "TFTP: Failed to fetch system image: "
 	p := httpapi.Params(r)
-	files := append(p["files[]"], p["files"]...) // Foreman's client sends files[]=a&files[]=b
+	// Foreman's client sends files[]=a&files[]=b; plain repeated files=a also works.
+	files := append(append([]string(nil), p["files[]"]...), p["files"]...)
 	src, dst, tftpPath := p.Get("url"), p.Get("path"), p.Get("tftp_path")
 	if src == "" || dst == "" || tftpPath == "" || len(files) == 0 {
 		httpapi.Error(w, r, http.StatusBadRequest, "TFTP: Wrong input parameters given: url, path, tftp_path and files[] are required")
@@ -50,8 +51,7 @@ func (f *Feature) fetchSystemImage(w http.ResponseWriter, r *http.Request) {
 		httpapi.Empty(w)
 		return
 	}
-	log := f.log
-	started, err := f.fetcher.background(job.images, job.image, func() { job.run(f.fetcher, log) })
+	started, err := f.fetcher.background(job.images, job.image, func() { job.run(f.fetcher, f.log) })
 	if err != nil {
 		httpapi.Error(w, r, http.StatusBadRequest, failed+err.Error())
 		return
