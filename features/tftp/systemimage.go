@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -66,7 +65,8 @@ func (f *Feature) fetchSystemImage(w http.ResponseWriter, r *http.Request) {
 
 // planSystemImage checks every path before anything is touched: the image must stay in
 // system_image_root, tftp_path in tftproot, and files[] are plain paths inside the ISO
-// (a leading "/" is the ISO's root, as Foreman sends them).
+// (a leading "/" is the ISO's root, as Foreman sends them). Each file is extracted to
+// <tftp_path>-<its name>, the name fetch_boot_file gives it.
 func (f *Feature) planSystemImage(src, dst, tftpPath string, files []string) (systemImage, error) {
 	if u, err := url.Parse(src); err != nil || (!strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https")) {
 		return systemImage{}, fmt.Errorf("Cannot fetch system image, unknown protocol for url: %s", src)
@@ -80,16 +80,25 @@ func (f *Feature) planSystemImage(src, dst, tftpPath string, files []string) (sy
 	if err != nil {
 		return systemImage{}, fmt.Errorf("tftp_path %q is not inside tftproot %s", tftpPath, f.cfg.root)
 	}
-	seen := map[string]bool{}
+	if strings.HasSuffix(tftpPath, "/") {
+		dir += "/"
+	}
+	// Foreman's PXE templates name the kernel <tftp_path>-vmlinuz, as for fetch_boot_file.
+	from := map[string]string{} // destination -> ISO path
 	for _, file := range files {
 		inISO, err := safepath.Clean(file)
 		if err != nil {
 			return systemImage{}, fmt.Errorf("files[] entry %q is not a path inside the image", file)
 		}
-		if !seen[inISO] {
-			seen[inISO] = true
-			job.extracts = append(job.extracts, extract{from: inISO, to: path.Join(dir, inISO)})
+		to := bootFilename(dir, inISO)
+		if other, ok := from[to]; ok {
+			if other == inISO {
+				continue
+			}
+			return systemImage{}, fmt.Errorf("files[] entries %q and %q would both be extracted to %s", other, inISO, to)
 		}
+		from[to] = inISO
+		job.extracts = append(job.extracts, extract{from: inISO, to: to})
 	}
 	return job, nil
 }

@@ -67,10 +67,10 @@ func TestFetchSystemImageDownloadsAndExtracts(t *testing.T) {
 		t.Fatalf("image: %d bytes, want %d", len(got), len(iso))
 	}
 	want := map[string]string{
-		"boot/ubuntu-abc/casper/vmlinuz":            isoContent["casper/vmlinuz"],
-		"boot/ubuntu-abc/casper/initrd":             isoContent["casper/initrd"],
-		"boot/ubuntu-abc/images/pxeboot/initrd.img": isoContent["images/pxeboot/initrd.img"],
-		"boot/ubuntu-abc/EFI/BOOT/BOOTX64.EFI":      isoContent["EFI/BOOT/BOOTX64.EFI"],
+		"boot/ubuntu-abc-vmlinuz":     isoContent["casper/vmlinuz"],
+		"boot/ubuntu-abc-initrd":      isoContent["casper/initrd"],
+		"boot/ubuntu-abc-initrd.img":  isoContent["images/pxeboot/initrd.img"],
+		"boot/ubuntu-abc-BOOTX64.EFI": isoContent["EFI/BOOT/BOOTX64.EFI"],
 	}
 	for rel, content := range want {
 		if got := readFile(t, filepath.Join(root, rel)); got != content {
@@ -98,12 +98,12 @@ func TestFetchSystemImageDownloadsAndExtracts(t *testing.T) {
 		t.Errorf("a complete image was downloaded again")
 	}
 	// A lost extracted file is extracted again; the image is only checked for changes.
-	if err := os.Remove(filepath.Join(root, "boot/ubuntu-abc/casper/initrd")); err != nil {
+	if err := os.Remove(filepath.Join(root, "boot/ubuntu-abc-initrd")); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, p.Do(t, "POST", "/tftp/fetch_system_image", form), 202, "")
 	pollUntilDone(t, p, form)
-	if got := readFile(t, filepath.Join(root, "boot/ubuntu-abc/casper/initrd")); got != isoContent["casper/initrd"] {
+	if got := readFile(t, filepath.Join(root, "boot/ubuntu-abc-initrd")); got != isoContent["casper/initrd"] {
 		t.Errorf("re-extracted %q", got)
 	}
 	if m.condHits.Load() != 1 {
@@ -172,7 +172,7 @@ func TestFetchSystemImageLockOfAKilledProcess(t *testing.T) {
 	expect(t, p.Do(t, "POST", "/tftp/fetch_system_image", form), 202, "")
 	pollUntilDone(t, p, form)
 	idle(t, f)
-	if got := readFile(t, filepath.Join(root, "boot/x/casper/initrd")); got != isoContent["casper/initrd"] {
+	if got := readFile(t, filepath.Join(root, "boot/x-initrd")); got != isoContent["casper/initrd"] {
 		t.Fatalf("extracted %q", got)
 	}
 }
@@ -220,6 +220,8 @@ func TestFetchSystemImageRefusals(t *testing.T) {
 		{"tftp_path absolute", imageForm(src, "x.iso", "/etc/cron.d", "a"), failed + `tftp_path "/etc/cron.d" is not inside tftproot ` + root},
 		{"tftp_path encoded", imageForm(src, "x.iso", "%2e%2e/x", "a"), failed + `tftp_path "%2e%2e/x" is not inside tftproot ` + root},
 		{"tftp_path root", imageForm(src, "x.iso", ".", "a"), failed + `tftp_path "." is not inside tftproot ` + root},
+		{"two files, one name", imageForm(src, "x.iso", "boot/x", "casper/initrd", "/install/initrd"),
+			failed + `files[] entries "casper/initrd" and "install/initrd" would both be extracted to boot/x-initrd`},
 		{"file ..", imageForm(src, "x.iso", "boot/x", "casper/initrd", "../../../etc/passwd"), failed + `files[] entry "../../../etc/passwd" is not a path inside the image`},
 		{"file backslash", imageForm(src, "x.iso", "boot/x", `casper\initrd`), failed + `files[] entry "casper\\initrd" is not a path inside the image`},
 		{"file NUL", imageForm(src, "x.iso", "boot/x", "casper/initrd\x00"), failed + `files[] entry "casper/initrd\x00" is not a path inside the image`},
@@ -246,7 +248,7 @@ func TestFetchSystemImageAbsolutePathsInsideTheRoots(t *testing.T) {
 	expect(t, p.Do(t, "POST", "/tftp/fetch_system_image", form), 202, "")
 	pollUntilDone(t, p, form)
 	idle(t, f)
-	if got := readFile(t, filepath.Join(root, "boot/abs/casper/initrd")); got != isoContent["casper/initrd"] {
+	if got := readFile(t, filepath.Join(root, "boot/abs-initrd")); got != isoContent["casper/initrd"] {
 		t.Fatalf("extracted %q", got)
 	}
 }
@@ -258,7 +260,7 @@ func TestFetchSystemImageFileMissingFromTheImage(t *testing.T) {
 	form := imageForm(m.URL+"/x.iso", "x.iso", "boot/x", "casper/initrd", "casper/nope")
 	expect(t, p.Do(t, "POST", "/tftp/fetch_system_image", form), 202, "")
 	idle(t, f)
-	if got := files(t, root); strings.Join(got, ",") != "boot/x/casper/initrd" {
+	if got := files(t, root); strings.Join(got, ",") != "boot/x-initrd" {
 		t.Fatalf("tftproot holds %v", got)
 	}
 	expect(t, p.Do(t, "POST", "/tftp/fetch_system_image", form), 202, "")
