@@ -120,6 +120,8 @@ stop_server() {
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+# rcvbuf_errors NS: datagrams the kernel dropped in NS because a socket's buffer was full.
+rcvbuf_errors() { ip netns exec "$1" awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ {print $6}' /proc/net/snmp; }
 busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; } # whole machine
 
 # run_step GENERATOR NAME RATE: sets ACHIEVED (DORA/s), DROPS (worst drop % of the
@@ -130,12 +132,15 @@ run_step() {
   start_server "$2"
   local before after busy_before busy_after out
   before=$(cpu_ticks) busy_before=$(busy_ticks)
+  local client_full server_full
+  client_full=$(rcvbuf_errors "$C") server_full=$(rcvbuf_errors "$S")
   if [ "$1" = perfdhcp ]; then
     out=$(ip netns exec "$C" "${CLIENT_CPU[@]}" perfdhcp -4 -l "$CIF" $PERFDHCP_OPTS -r "$3" -p "$STEP" -R 10000000 all 2>&1 || true)
   else
     out=$(ip netns exec "$C" "${CLIENT_CPU[@]}" "$WORK/dhcpload" -server 10.99.0.1:67 -local 10.99.0.2 -rate "$3" -duration "${STEP}s" 2>&1 || true)
   fi
   after=$(cpu_ticks) busy_after=$(busy_ticks)
+  FULL="$(($(rcvbuf_errors "$C") - client_full))/$(($(rcvbuf_errors "$S") - server_full))"
   stop_server
   ACHIEVED=$(echo "$out" | awk '/^Rate:/ {print $2; exit}')
   ACHIEVED=${ACHIEVED:-0}
@@ -155,16 +160,16 @@ compare() {
   echo "== load generator: $gen"
   for rate in $2; do
     for server in $SERVERS; do
-      local best_drops=101 best_achieved=0 best_cpu=0 best_rest=0
+      local best_drops=101 best_achieved=0 best_cpu=0 best_rest=0 best_full=0
       for _ in $(seq "$REPEAT"); do
         run_step "$gen" "$server" "$rate"
         if awk -v d="$DROPS" -v b="$best_drops" 'BEGIN {exit !(d < b)}'; then
-          best_drops=$DROPS best_achieved=$ACHIEVED best_cpu=$CPU best_rest=$REST
+          best_drops=$DROPS best_achieved=$ACHIEVED best_cpu=$CPU best_rest=$REST best_full=$FULL
         fi
       done
       ok=$(awk -v d="$best_drops" -v m="$MAX_DROP" 'BEGIN {print (d <= m) ? "ok" : "over"}')
-      printf '%-5s -r %-6s achieved %8.1f DORA/s  drops %7.3f%%  CPU ms/1000 DORA: server %3s rest %3s  %s\n' \
-        "$server" "$rate" "$best_achieved" "$best_drops" "$best_cpu" "$best_rest" "$ok"
+      printf '%-5s -r %-6s achieved %8.1f DORA/s  drops %7.3f%%  CPU ms/1000 DORA: server %3s rest %3s  full buffers %s  %s\n' \
+        "$server" "$rate" "$best_achieved" "$best_drops" "$best_cpu" "$best_rest" "$best_full" "$ok"
       if [ "$ok" = ok ]; then
         best[$server]=$(awk -v a="$best_achieved" -v b="${best[$server]}" 'BEGIN {print (a > b) ? a : b}')
       fi
