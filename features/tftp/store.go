@@ -150,25 +150,25 @@ func (s store) symlink(target, link string) error {
 	return nil
 }
 
-// isDir reports whether rel is a directory inside the root.
-func (s store) isDir(rel string) bool {
+// stat describes rel inside the root (symlinks followed, still confined).
+func (s store) stat(rel string) (fs.FileInfo, error) {
 	r, err := s.open()
 	if err != nil {
-		return false
+		return nil, err
 	}
 	defer r.Close()
-	fi, err := r.Stat(rel)
+	return r.Stat(rel)
+}
+
+// isDir reports whether rel is a directory inside the root.
+func (s store) isDir(rel string) bool {
+	fi, err := s.stat(rel)
 	return err == nil && fi.IsDir()
 }
 
 // isFile reports whether rel is a regular file inside the root.
 func (s store) isFile(rel string) bool {
-	r, err := s.open()
-	if err != nil {
-		return false
-	}
-	defer r.Close()
-	fi, err := r.Stat(rel)
+	fi, err := s.stat(rel)
 	return err == nil && fi.Mode().IsRegular()
 }
 
