@@ -79,8 +79,8 @@ func TestZeroCapacityBuffersKeepNothing(t *testing.T) {
 }
 
 func TestStdoutAndLevels(t *testing.T) {
-	log, _, _, err := New("STDOUT", "DEBUG", 1, 1)
-	if err != nil || log.Out != os.Stdout || log.Level != logrus.DebugLevel {
+	log, _, output, err := New("STDOUT", "DEBUG", 1, 1)
+	if err != nil || output.w != os.Stdout || log.Level != logrus.DebugLevel {
 		t.Fatalf("stdout logger: %v %v", err, log.Level)
 	}
 	if _, _, _, err := New("/nonexistent-dir/x.log", "INFO", 1, 1); err == nil || !strings.Contains(err.Error(), "log_file /nonexistent-dir/x.log") {
@@ -96,5 +96,40 @@ func TestStdoutAndLevels(t *testing.T) {
 	log.Debug("shown at DEBUG")
 	if !strings.Contains(out.String(), "[D] shown at DEBUG") {
 		t.Errorf("debug line: %q", out.String())
+	}
+}
+
+// After logrotate moves log_file away, Reopen starts a new file under the name and
+// the moved file keeps what was written before.
+func TestReopenAfterRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "proxy.log")
+	log, _, out, err := New(path, "INFO", 10, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	log.Info("before rotation")
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	log.Info("still to the moved file")
+	if err := out.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	log.Info("after reopen")
+	old, err := os.ReadFile(path + ".1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(old), "before rotation") || !strings.Contains(string(old), "still to the moved file") || strings.Contains(string(old), "after reopen") {
+		t.Errorf("moved file:\n%s", old)
+	}
+	if !strings.Contains(string(cur), "after reopen") || strings.Contains(string(cur), "before rotation") {
+		t.Errorf("new file:\n%s", cur)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/sirupsen/logrus"
 )
@@ -27,30 +28,80 @@ func ParseLevel(name string) logrus.Level {
 }
 
 // New builds the process logger: output to log_file (STDOUT for the console), the level,
-// the Ruby line format, and the buffer hook. The returned closer closes the log file.
-func New(logFile, level string, size, tailSize int) (*logrus.Logger, *Buffer, io.Closer, error) {
+// the Ruby line format, and the buffer hook. The returned Output closes and reopens
+// the log file.
+func New(logFile, level string, size, tailSize int) (*logrus.Logger, *Buffer, *Output, error) {
 	log := logrus.New()
 	lvl := ParseLevel(level)
 	log.SetLevel(lvl)
 	log.SetFormatter(&Formatter{})
-	var closer io.Closer = io.NopCloser(nil)
+	out := &Output{}
 	switch strings.ToUpper(logFile) {
 	case "STDOUT", "":
-		log.SetOutput(os.Stdout)
+		out.w = os.Stdout
 	case "SYSLOG", "JOURNAL", "JOURNALD":
 		// The journal captures stdout of a systemd service; plain lines are what it wants.
-		log.SetOutput(os.Stdout)
+		out.w = os.Stdout
 	default:
-		f, err := os.OpenFile(logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("log_file %s: %w", logFile, err)
+		out.path = logFile
+		if err := out.Reopen(); err != nil {
+			return nil, nil, nil, err
 		}
-		log.SetOutput(f)
-		closer = f
 	}
+	log.SetOutput(out)
 	buf := NewBuffer(size, tailSize, lvl)
 	log.AddHook(buf)
-	return log, buf, closer, nil
+	return log, buf, out, nil
+}
+
+// Output is where log lines go: stdout, or log_file, which Reopen opens again under
+// its name after logrotate moved it away (SIGUSR1, the packaged unit's ExecReload).
+type Output struct {
+	path string // empty for stdout
+
+	mu sync.Mutex
+	w  io.Writer
+	f  *os.File
+}
+
+// Write writes one formatted line.
+func (o *Output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.w.Write(p)
+}
+
+// Reopen opens log_file again (creating it) and switches to it; the old file is
+// closed. On stdout it does nothing.
+func (o *Output) Reopen() error {
+	if o.path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(o.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	if err != nil {
+		return fmt.Errorf("log_file %s: %w", o.path, err)
+	}
+	o.mu.Lock()
+	old := o.f
+	o.f, o.w = f, f
+	o.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	return nil
+}
+
+// Close closes log_file.
+func (o *Output) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.f == nil {
+		return nil
+	}
+	o.w = io.Discard
+	err := o.f.Close()
+	o.f = nil
+	return err
 }
 
 // Formatter writes "2026-11-22T10:00:00 1f2e3d4c [I] message key=value", the Ruby

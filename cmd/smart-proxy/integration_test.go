@@ -151,9 +151,11 @@ func writeSettings(t *testing.T, p *pki, extra string, files map[string]string) 
 :ssl_certificate: %s
 :ssl_private_key: %s
 :ssl_ca_file: %s
-:log_file: STDOUT
 :log_level: DEBUG
 %s`, httpPort, httpsPort, p.server.CertFile, p.server.KeyFile, p.ca.CAFile, extra)
+	if !strings.Contains(extra, ":log_file:") {
+		global += "\n:log_file: STDOUT\n"
+	}
 	path = writeFile(t, dir, "settings.yml", global)
 	if err := os.MkdirAll(filepath.Join(dir, "settings.d"), 0o755); err != nil {
 		t.Fatal(err)
@@ -168,6 +170,12 @@ func writeSettings(t *testing.T, p *pki, extra string, files map[string]string) 
 // The process is killed when the test ends; its output is logged if the test failed.
 func startProxy(t *testing.T, p *pki, extra string, files map[string]string) *proxy {
 	t.Helper()
+	return startProxyWith(t, p, extra, files, nil)
+}
+
+// startProxyWith is startProxy with more arguments and environment for the command.
+func startProxyWith(t *testing.T, p *pki, extra string, files map[string]string, tune func(*exec.Cmd)) *proxy {
+	t.Helper()
 	path, httpPort, httpsPort := writeSettings(t, p, extra, files)
 	px := &proxy{
 		httpURL:  fmt.Sprintf("http://127.0.0.1:%d", httpPort),
@@ -177,6 +185,9 @@ func startProxy(t *testing.T, p *pki, extra string, files map[string]string) *pr
 		out:      &syncBuffer{},
 	}
 	px.cmd.Stdout, px.cmd.Stderr = px.out, px.out
+	if tune != nil {
+		tune(px.cmd)
+	}
 	if err := px.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

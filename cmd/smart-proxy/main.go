@@ -40,6 +40,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("settings", "/etc/foreman-proxy/settings.yml", "path of settings.yml")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	// The foreman-proxy unit of the Foreman packages starts the Ruby proxy with
+	// --no-daemonize; we always stay in the foreground, so it changes nothing.
+	fs.Bool("no-daemonize", true, "stay in the foreground (always so; accepted for foreman-proxy.service)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -62,11 +65,13 @@ func serve(path string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log, buffer, closer, err := logging.New(global.LogFile, global.LogLevel, global.LogBuffer, global.LogBufferErrors)
+	log, buffer, logOut, err := logging.New(global.LogFile, global.LogLevel, global.LogBuffer, global.LogBufferErrors)
 	if err != nil {
 		return err
 	}
-	defer closer.Close()
+	defer logOut.Close()
+	stopReopening := reopenLogOnSIGUSR1(log, logOut)
+	defer stopReopening()
 	for _, w := range warnings {
 		log.Warn(w)
 	}
@@ -82,12 +87,14 @@ func serve(path string, stderr io.Writer) error {
 		return err
 	}
 	log.Infof("Smart proxy has launched on %s", describe(global))
+	notify(log, "READY=1")
 	select {
 	case <-ctx.Done():
 	case err = <-srv.Errors():
 		log.Error(err)
 	}
 	log.Info("Shutting down")
+	notify(log, "STOPPING=1")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	shutdownErr := srv.Shutdown(shutdownCtx)
