@@ -5,13 +5,14 @@
 #  2. 50 MB with atftp at blksize 1468 (lockstep).             Goal: ratio >= 1.2
 #  3. 50 MB with atftp at blksize 1468 and windowsize 16. tftpd-hpa has no RFC 7440,
 #     so it answers in lockstep: the ratio is against that.   Goal: ratio >= 4
-#  4. CLIENTS concurrent curl clients x 5 MB at blksize 1468, aggregate MB/s.
-#                                                              Goal: ratio >= 1.5
+#  4. CLIENTS concurrent clients x 5 MB at blksize 1468, aggregate MB/s: curl processes,
+#     atftp processes, and bench/tftpload (one Go process).    Goal: ratio >= 1.5
 # Each case runs RUNS (CONC_RUNS for case 4) times per server, alternating, and reports
 # the median (the machine is shared; the median ignores the odd slow run).
 #
 # Environment: RUNS (default 5), CONC_RUNS (default 3), CLIENTS (default 200),
-# BIG_MB (default 50), SMALL_MB (default 5), CASES (default "curl atftp ws16 concurrent load"). Needs root (tftpd-hpa chroots), curl,
+# BIG_MB (default 50), SMALL_MB (default 5), CASES (default "curl atftp ws16 concurrent
+# concurrent-atftp load"). Needs root (tftpd-hpa chroots), curl,
 # atftp, in.tftpd.
 set -euo pipefail
 
@@ -21,7 +22,7 @@ CONC_RUNS=${CONC_RUNS:-3}
 CLIENTS=${CLIENTS:-200}
 BIG_MB=${BIG_MB:-50}
 SMALL_MB=${SMALL_MB:-5}
-CASES=${CASES:-"curl atftp ws16 concurrent load"}
+CASES=${CASES:-"curl atftp ws16 concurrent concurrent-atftp load"}
 
 for bin in curl atftp in.tftpd python3 go; do
   command -v "$bin" >/dev/null || { echo "$bin is not installed (apt-get install curl atftp tftpd-hpa)" >&2; exit 1; }
@@ -110,8 +111,8 @@ busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 server_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
 
 # concurrent KIND PORT PID: prints the wall time in ns for CLIENTS parallel clients
-# fetching small.bin (KIND curl: one curl process each; tftpload: one goroutine each
-# in one process), the server's CPU ticks and the whole machine's busy ticks.
+# fetching small.bin (KIND curl or atftp: one process each; tftpload: one goroutine
+# each in one process), the server's CPU ticks and the whole machine's busy ticks.
 concurrent() {
   local t0 pids=() failed=0 s0 b0 short
   rm -f "$WORK"/dl/c-*
@@ -123,7 +124,11 @@ concurrent() {
     short=0
   else
     for i in $(seq "$CLIENTS"); do
-      curl -sS --tftp-blksize 1468 -o "$WORK/dl/c-$i" "tftp://127.0.0.1:$2/small.bin" &
+      if [ "$1" = atftp ]; then
+        atftp --get -r small.bin -l "$WORK/dl/c-$i" --option "blksize 1468" 127.0.0.1 "$2" >/dev/null 2>&1 &
+      else
+        curl -sS --tftp-blksize 1468 -o "$WORK/dl/c-$i" "tftp://127.0.0.1:$2/small.bin" &
+      fi
       pids+=($!)
     done
     for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
@@ -164,5 +169,6 @@ aggregate() {
 }
 
 want concurrent && aggregate curl "$CLIENTS curl clients x ${SMALL_MB} MB"
+want concurrent-atftp && aggregate atftp "$CLIENTS atftp clients x ${SMALL_MB} MB"
 want load && aggregate tftpload "$CLIENTS tftpload clients x ${SMALL_MB} MB"
 exit 0
