@@ -141,7 +141,9 @@ func TestCompactionKeepsEverything(t *testing.T) {
 	if err := st.addReservation(context.Background(), reservation("10.99.9.1", "02:00:00:00:01:01")); err != nil {
 		t.Fatal(err)
 	}
-	// A change queued but not written yet is part of the snapshot.
+	// A change queued but not written yet is part of the snapshot. The committer is
+	// stopped first: compaction runs on its goroutine, never beside it.
+	stop()
 	done := make(chan error, 1)
 	st.mu.Lock()
 	b := st.bind(st.subnetByPrefix(testPrefix), netip.MustParseAddr("10.99.1.2"), "02:00:00:00:02:02", stateActive, 1, nowUnix()+600, "")
@@ -151,7 +153,6 @@ func TestCompactionKeepsEverything(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	stop()
 	data, _ := os.ReadFile(filepath.Join(dir, journalName))
 	if n := strings.Count(string(data), "\n"); n != 3 {
 		t.Fatalf("compacted journal has %d lines, want 3 (two leases and a reservation):\n%s", n, data)
