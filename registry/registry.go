@@ -89,6 +89,7 @@ func (r *Registry) Load() {
 	for _, g := range r.groups {
 		r.checkDependencies(g, Starting)
 	}
+	r.warnForeignFeatures()
 }
 
 func (r *Registry) load(g *group) {

@@ -386,3 +386,28 @@ func TestRoutesListEveryFeature(t *testing.T) {
 		t.Fatalf("routes = %+v", routes)
 	}
 }
+
+// Settings files that enable a feature this binary lacks (bmc, realm: the Ruby
+// installer writes them) are named in a warning; disabled ones, provider files and
+// settings.yml are not.
+func TestForeignEnabledFeaturesWarn(t *testing.T) {
+	dhcp := withProviders{&fake{name: "dhcp", providers: map[string]*fake{"dhcp_embedded": {name: "dhcp_embedded"}}}}
+	r, _ := newRegistry(t, map[string]string{
+		"dhcp.yml":          ":enabled: false\n",
+		"dhcp_embedded.yml": ":enabled: true\n",
+		"bmc.yml":           ":enabled: https\n:bmc_default_provider: ipmitool\n",
+		"realm.yml":         ":enabled: false\n",
+		"facts.yml":         "---\n",
+		"settings.yml":      ":enabled: true\n",
+	}, dhcp)
+	r.Load()
+	var warned []string
+	for _, p := range r.Problems {
+		if strings.Contains(p, "which this proxy does not have") {
+			warned = append(warned, p)
+		}
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "bmc.yml enables bmc") {
+		t.Fatalf("warnings = %q, want one for bmc.yml", warned)
+	}
+}
