@@ -572,6 +572,7 @@ func TestCheckConfig(t *testing.T) {
 		name  string
 		extra string
 		files map[string]string
+		edit  func(p *pki, settings string) string // changes settings.yml when set
 		code  int
 		want  []string // regular expressions the output must match, one line each
 	}{
@@ -607,10 +608,37 @@ func TestCheckConfig(t *testing.T) {
 			want: []string{`\S+/settings.yml: :forward_verify: must be true or false`, `\S+/settings.yml: :log_buffer: must be an integer`,
 				`\S+/settings.d/logs.yml: :enabled: must be true, false, http or https, got "3"$`, `^logs\s+failed$`},
 		},
+		{
+			name:  "certificate close to its end",
+			files: map[string]string{"logs.yml": ":enabled: true\n"},
+			code:  0, // the test certificates live a day
+			want:  []string{`^warning: https: ssl_certificate \S+ expires on \d{4}-\d\d-\d\d, in 0 days$`, `^logs\s+ok$`},
+		},
+		{
+			name: "key of another certificate",
+			edit: func(p *pki, s string) string { return strings.Replace(s, p.server.KeyFile, p.trusted.KeyFile, 1) },
+			code: 1,
+			want: []string{`^error: https: loading ssl_certificate \S+ / ssl_private_key \S+: tls: private key does not match public key$`},
+		},
+		{
+			name: "CA file without a certificate",
+			edit: func(p *pki, s string) string {
+				return strings.Replace(s, ":ssl_ca_file: "+p.ca.CAFile, ":ssl_ca_file: "+p.server.KeyFile, 1)
+			},
+			code: 1,
+			want: []string{`^error: https: ssl_ca_file \S+ holds no PEM certificate$`},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			path, _, _ := writeSettings(t, p, tc.extra, tc.files)
+			if tc.edit != nil {
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, filepath.Dir(path), filepath.Base(path), tc.edit(p, string(b)))
+			}
 			out, code := runBinary(t, "check-config", "--settings", path)
 			if code != tc.code {
 				t.Errorf("exit %d, want %d", code, tc.code)

@@ -158,6 +158,9 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "error: Both http and https are disabled, unable to start.")
 		failed++
 	}
+	if global.HTTPSEnabled() {
+		failed += checkTLS(global, stdout, time.Now())
+	}
 	if failed > 0 {
 		return 1
 	}
