@@ -1,5 +1,6 @@
-// Package pxeboot holds an end-to-end test only: a real firmware PXE client (QEMU with
-// SeaBIOS and the iPXE option ROM) boots pxelinux from the proxy's embedded DHCP and
-// TFTP servers, with the reservation and the per-MAC config written through the REST
-// API the way Foreman writes them.
+// Package pxeboot holds end-to-end tests only: real firmware (QEMU with SeaBIOS and the
+// iPXE option ROM, or OVMF) boots from the proxy's embedded DHCP, TFTP and httpboot
+// servers: pxelinux over TFTP (BIOS), iPXE over TFTP then HTTP (UEFI PXE), and iPXE
+// over UEFI HTTP Boot with no TFTP at all, with the reservation and the per-MAC config
+// written through the REST API the way Foreman writes them.
 package pxeboot

@@ -80,3 +80,64 @@ func waitLog(t *testing.T, log *syncBuffer, line string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestUEFIHTTPBootFromProxy boots OVMF's own UEFI HTTP Boot client, with its PXE
+// clients switched off through fw_cfg, so nothing goes over TFTP: UEFI DHCP with
+// vendor class HTTPClient -> :http_boot_url: (snponly.efi, i.e. iPXE) fetched from
+// httpboot -> iPXE DHCP -> :ipxe_filename: over HTTP from httpboot.
+func TestUEFIHTTPBootFromProxy(t *testing.T) {
+	qemu := requireQEMU(t)
+	for _, f := range []string{ovmf, snponly} {
+		if _, err := os.Stat(f); err != nil {
+			t.Skipf("%s missing (apt-get install ovmf ipxe)", f)
+		}
+	}
+	ns, tap := newNetns(t)
+	startRouterAdvertiser(t, ns, tap)
+
+	dir := t.TempDir()
+	tftproot := filepath.Join(dir, "tftpboot")
+	copyFile(t, snponly, filepath.Join(tftproot, "efi", "snponly.efi"))
+	marker := fmt.Sprintf("SPHTTPBOOT-MARKER-%d-%d", os.Getpid(), time.Now().UnixNano())
+	writeFile(t, filepath.Join(tftproot, "boot.ipxe"), "#!ipxe\necho "+marker+" platform=${platform}\n")
+
+	base := "http://" + serverIP + ":8000/httpboot/"
+	api, proxyLog := startProxy(t, ns, tap, dir, tftproot, proxyConfig{
+		bindHosts: []string{"127.0.0.1", serverIP},
+		subnet: "    :filename: pxelinux.0\n    :filename_efi: efi/snponly.efi\n" +
+			"    :http_boot_url: " + base + "efi/snponly.efi\n" +
+			"    :ipxe_filename: " + base + "boot.ipxe\n",
+		settings: map[string]string{
+			"httpboot.yml": fmt.Sprintf(":enabled: true\n:root_dir: %s\n", tftproot),
+		},
+		features: []string{"httpboot"},
+	})
+	api.post(t, "/dhcp/10.98.0.0", url.Values{
+		"mac": {uefiMAC}, "ip": {uefiIP}, "hostname": {"httpboot-guest.example.test"},
+		"nextServer": {serverIP},
+	})
+
+	console := bootGuest(t, ns, marker, uefiLimit, qemu,
+		"-accel", "tcg", "-m", "256", "-bios", ovmf, "-nographic", "-no-reboot", "-boot", "n",
+		"-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n",
+		"-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n",
+		"-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
+		"-device", "virtio-net-pci,netdev=n0,mac="+uefiMAC+",romfile=")
+
+	if !strings.Contains(console, marker+" platform=efi") {
+		t.Fatalf("boot.ipxe did not run on the EFI platform:\n%s", console)
+	}
+	if !strings.Contains(console, "Start HTTP Boot over IPv4") || !strings.Contains(console, `"UEFI HTTPv4 (MAC:`+strings.ReplaceAll(uefiMAC, ":", "")+`)"`) {
+		t.Fatalf("the firmware did not boot through UEFI HTTP Boot:\n%s", console)
+	}
+	if !strings.Contains(console, "net0: "+uefiIP+"/") {
+		t.Fatalf("iPXE did not get the reserved address %s:\n%s", uefiIP, console)
+	}
+	// The firmware's HTTP boot client asks for the size first; iPXE does not.
+	waitLog(t, proxyLog, `"HEAD /httpboot/efi/snponly.efi HTTP/1.1" 200`)
+	waitLog(t, proxyLog, `"GET /httpboot/efi/snponly.efi HTTP/1.1" 200`)
+	waitLog(t, proxyLog, `"GET /httpboot/boot.ipxe HTTP/1.1" 200`)
+	if strings.Contains(proxyLog.String(), "TFTP: sent") {
+		t.Fatalf("the firmware used TFTP:\n%s", proxyLog.String())
+	}
+}
