@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -140,4 +142,60 @@ func TestUEFIHTTPBootFromProxy(t *testing.T) {
 	if strings.Contains(proxyLog.String(), "TFTP: sent") {
 		t.Fatalf("the firmware used TFTP:\n%s", proxyLog.String())
 	}
+}
+
+// TestUEFIGrub2FromProxy boots GRUB the way Foreman's PXEGrub2 templates do on UEFI:
+// OVMF's PXE client loads grub2/grubx64.efi over TFTP (built here with grub-mkimage,
+// prefix /grub2), and GRUB looks for its configuration by MAC address, finding the
+// grub2/grub.cfg-01-<mac> file that POST /tftp/PXEGrub2/<mac> wrote.
+func TestUEFIGrub2FromProxy(t *testing.T) {
+	qemu := requireQEMU(t)
+	if _, err := os.Stat(ovmf); err != nil {
+		t.Skipf("%s missing (apt-get install ovmf)", ovmf)
+	}
+	mkimage, err := exec.LookPath("grub-mkimage")
+	if err != nil {
+		t.Skip("grub-mkimage missing (apt-get install grub-efi-amd64-bin)")
+	}
+	if _, err := os.Stat("/usr/lib/grub/x86_64-efi/efinet.mod"); err != nil {
+		t.Skip("GRUB's x86_64-efi modules missing (apt-get install grub-efi-amd64-bin)")
+	}
+	ns, tap := newNetns(t)
+	startRouterAdvertiser(t, ns, tap)
+
+	dir := t.TempDir()
+	tftproot := filepath.Join(dir, "tftpboot")
+	if err := os.MkdirAll(filepath.Join(tftproot, "grub2"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mkimage, "-O", "x86_64-efi", "-p", "/grub2", "-o", filepath.Join(tftproot, "grub2", "grubx64.efi"),
+		"efinet", "tftp", "normal", "echo", "configfile").CombinedOutput(); err != nil {
+		t.Fatalf("grub-mkimage: %v\n%s", err, out)
+	}
+	marker := fmt.Sprintf("SPGRUB-MARKER-%d-%d", os.Getpid(), time.Now().UnixNano())
+
+	api, proxyLog := startProxy(t, ns, tap, dir, tftproot, proxyConfig{
+		subnet: "    :filename: pxelinux.0\n    :filename_efi: grub2/grubx64.efi\n",
+	})
+	api.post(t, "/dhcp/10.98.0.0", url.Values{
+		"mac": {uefiMAC}, "ip": {uefiIP}, "hostname": {"grub-guest.example.test"},
+		"nextServer": {serverIP},
+	})
+	// What Foreman's PXEGrub2 template renders, reduced to a line that shows it ran.
+	api.post(t, "/tftp/PXEGrub2/"+uefiMAC, url.Values{"pxeconfig": {"echo " + marker + " net_default_mac=$net_default_mac\n"}})
+
+	console := bootGuest(t, ns, marker, uefiLimit, qemu,
+		"-accel", "tcg", "-m", "256", "-bios", ovmf, "-nographic", "-no-reboot", "-boot", "n",
+		"-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
+		"-device", "virtio-net-pci,netdev=n0,mac="+uefiMAC+",romfile=")
+
+	if !strings.Contains(console, marker+" net_default_mac="+uefiMAC) {
+		t.Fatalf("GRUB did not run the per-MAC config:\n%s", console)
+	}
+	waitLog(t, proxyLog, `TFTP: sent "grub2/grubx64.efi"`)
+	// OVMF asks for an RFC 7440 window (4 blocks): the 450 KB image must not go lockstep.
+	if regexp.MustCompile(`TFTP: sent "grub2/grubx64.efi".*windowsize 1,`).MatchString(proxyLog.String()) {
+		t.Fatalf("the firmware's transfer ran in lockstep:\n%s", proxyLog.String())
+	}
+	waitLog(t, proxyLog, `TFTP: sent "/grub2/grub.cfg-01-`+strings.ReplaceAll(uefiMAC, ":", "-")+`"`)
 }
