@@ -420,3 +420,36 @@ func copyFile(t *testing.T, src, dst string) {
 	}
 	writeFile(t, dst, string(b))
 }
+
+// TestIPXEConfigFromProxy boots the iPXE option ROM, which the embedded DHCP server
+// recognises by its user class and sends to :ipxe_filename: over TFTP; that script
+// chains pxelinux.cfg/01-${mac:hexhyp}.ipxe, the file POST /tftp/iPXE/<mac> wrote.
+func TestIPXEConfigFromProxy(t *testing.T) {
+	qemu := requireQEMU(t)
+	ns, tap := newNetns(t)
+	startRouterAdvertiser(t, ns, tap)
+
+	dir := t.TempDir()
+	tftproot := filepath.Join(dir, "tftpboot")
+	writeFile(t, filepath.Join(tftproot, "chain.ipxe"), "#!ipxe\nchain pxelinux.cfg/01-${mac:hexhyp}.ipxe\n")
+	api, proxyLog := startProxy(t, ns, tap, dir, tftproot, proxyConfig{
+		bindHosts: []string{"127.0.0.1"},
+		subnet:    "    :filename: pxelinux.0\n    :ipxe_filename: chain.ipxe\n",
+	})
+	marker := fmt.Sprintf("SPIPXE-MARKER-%d-%d", os.Getpid(), time.Now().UnixNano())
+	api.post(t, "/dhcp/10.98.0.0", url.Values{
+		"mac": {guestMAC}, "ip": {guestIP}, "hostname": {"ipxe-guest.example.test"},
+		"nextServer": {serverIP},
+	})
+	api.post(t, "/tftp/iPXE/"+guestMAC, url.Values{"pxeconfig": {"#!ipxe\necho " + marker + " mac=${mac}\n"}})
+
+	console := bootGuest(t, ns, marker, bootLimit, qemu,
+		"-accel", "tcg", "-m", "128", "-nographic", "-no-reboot", "-boot", "n",
+		"-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
+		"-device", "virtio-net-pci,netdev=n0,mac="+guestMAC)
+	if !strings.Contains(console, marker+" mac="+guestMAC) {
+		t.Fatalf("iPXE did not run the per-MAC script:\n%s", console)
+	}
+	waitLog(t, proxyLog, `TFTP: sent "chain.ipxe"`)
+	waitLog(t, proxyLog, `TFTP: sent "pxelinux.cfg/01-`+strings.ReplaceAll(guestMAC, ":", "-")+`.ipxe"`)
+}
