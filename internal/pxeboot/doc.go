@@ -1,8 +1,10 @@
 // Package pxeboot holds end-to-end tests only: real firmware (QEMU with SeaBIOS and the
 // iPXE option ROM, or OVMF) boots from the proxy's embedded DHCP, TFTP and httpboot
-// servers: pxelinux over TFTP (BIOS), iPXE chaining its per-MAC .ipxe script over
-// TFTP (BIOS), GRUB over TFTP finding its per-MAC grub.cfg
-// (UEFI PXE), iPXE over TFTP then HTTP (UEFI PXE), and iPXE over UEFI HTTP Boot with no
-// TFTP at all, with the reservation and the per-MAC config written through the REST API
-// the way Foreman writes them.
+// servers, with the reservation and the per-MAC config written through the REST API
+// the way Foreman writes them:
+//   - BIOS: pxelinux over TFTP reading pxelinux.cfg/01-<mac>;
+//   - BIOS: the iPXE ROM chaining pxelinux.cfg/01-<mac>.ipxe over TFTP;
+//   - UEFI PXE: GRUB over TFTP finding grub2/grub.cfg-01-<mac>;
+//   - UEFI PXE: iPXE over TFTP, then its script over HTTP;
+//   - UEFI HTTP Boot: iPXE and its script over HTTP, no TFTP at all.
 package pxeboot
