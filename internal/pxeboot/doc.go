@@ -4,6 +4,7 @@
 // the way Foreman writes them:
 //   - BIOS: pxelinux over TFTP reading pxelinux.cfg/01-<mac>;
 //   - BIOS: the iPXE ROM chaining pxelinux.cfg/01-<mac>.ipxe over TFTP;
+//   - BIOS: the iPXE ROM fetching /unattended/iPXE, relayed by templates to Foreman;
 //   - UEFI PXE: GRUB over TFTP finding grub2/grub.cfg-01-<mac>;
 //   - UEFI PXE: iPXE over TFTP, then its script over HTTP;
 //   - UEFI HTTP Boot: iPXE and its script over HTTP, no TFTP at all.

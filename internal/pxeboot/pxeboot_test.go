@@ -214,6 +214,7 @@ type proxyConfig struct {
 	subnet    string            // extra YAML keys of the 10.98.0.0 subnet (boot files)
 	settings  map[string]string // extra settings.d files by name
 	features  []string          // features that must be running besides dhcp and tftp
+	global    string            // extra settings.yml lines
 }
 
 // startProxy builds the real binary and runs it inside ns: the embedded TFTP server
@@ -228,8 +229,8 @@ func startProxy(t *testing.T, ns, tap, dir, tftproot string, pc proxyConfig) (ap
 	}
 	sd := filepath.Join(dir, "settings.d")
 	writeFile(t, filepath.Join(dir, "settings.yml"), fmt.Sprintf(
-		":settings_directory: %s\n:http_port: 8000\n:bind_host: ['%s']\n:log_file: STDOUT\n:log_level: DEBUG\n",
-		sd, strings.Join(pc.bindHosts, "', '")))
+		":settings_directory: %s\n:http_port: 8000\n:bind_host: ['%s']\n:log_file: STDOUT\n:log_level: DEBUG\n%s",
+		sd, strings.Join(pc.bindHosts, "', '"), pc.global))
 	writeFile(t, filepath.Join(sd, "dhcp.yml"), ":enabled: true\n:ping_free_ip: false\n")
 	writeFile(t, filepath.Join(sd, "dhcp_embedded.yml"), fmt.Sprintf(`:interfaces: [%s]
 :state_dir: %s
