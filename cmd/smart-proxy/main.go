@@ -33,6 +33,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "check-config" {
 		return checkConfig(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "import-isc-dhcp" {
+		return importISCDHCP(args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "puppetca-validate" {
 		return puppetca.RunValidate(args[1:], os.Stdin, stdout, stderr)
 	}

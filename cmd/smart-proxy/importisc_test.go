@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"testing"
+)
+
+// Reservations from an ISC dhcpd.conf and dhcpd.leases (Foreman's OMAPI hosts, one
+// changed and one deleted) land in a running proxy's embedded DHCP server through its
+// REST API; a host outside the proxy's subnets is reported and makes the exit 1, and
+// a second run changes nothing.
+func TestImportISCDHCP(t *testing.T) {
+	p := newPKI(t)
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dhcpPort := udp.LocalAddr().(*net.UDPAddr).Port
+	udp.Close()
+	state := t.TempDir()
+	px := startProxy(t, p, "", map[string]string{
+		"dhcp.yml": ":enabled: true\n:ping_free_ip: false\n",
+		"dhcp_embedded.yml": fmt.Sprintf(":listen: 127.0.0.1:%d\n:state_dir: %s\n:fsync: false\n:subnets:\n"+
+			"  - :network: 192.168.122.0\n    :netmask: 255.255.255.0\n", dhcpPort, state),
+	})
+	dir := t.TempDir()
+	conf := writeFile(t, dir, "dhcpd.conf", `subnet 192.168.122.0 netmask 255.255.255.0 {
+  host printer { hardware ethernet 0:16:3e:a:b:c; fixed-address 192.168.122.5; option host-name "printer.example.com"; }
+}
+host elsewhere { hardware ethernet 52:54:00:00:00:02; fixed-address 10.1.2.3; }
+`)
+	leases := writeFile(t, dir, "dhcpd.leases", `host web01.example.com {
+  dynamic;
+  hardware ethernet 52:54:00:12:34:56;
+  fixed-address 192.168.122.10;
+        supersede server.filename = "pxelinux.0";
+        supersede server.next-server = c0:a8:7a:01;
+        supersede host-name = "web01.example.com";
+}
+host old.example.com {
+  dynamic;
+  hardware ethernet 52:54:00:00:00:99;
+  fixed-address 192.168.122.99;
+}
+host old.example.com {
+  dynamic;
+  deleted;
+}
+`)
+	for run := 1; run <= 2; run++ {
+		out, code := runBinary(t, "import-isc-dhcp", "--proxy", px.httpURL, conf, leases)
+		if code != 1 {
+			t.Errorf("run %d: exit %d, want 1 (one host outside the subnets)", run, code)
+		}
+		for _, want := range []string{
+			`(?m)^imported printer: 192.168.122.5 00:16:3e:0a:0b:0c in 192.168.122.0$`,
+			`(?m)^imported web01.example.com: 192.168.122.10 52:54:00:12:34:56 in 192.168.122.0$`,
+			`(?m)^skipped  elsewhere: no subnet of the proxy holds 10.1.2.3$`,
+			`(?m)^2 imported, 1 skipped$`,
+		} {
+			if !regexp.MustCompile(want).MatchString(out) {
+				t.Errorf("run %d: no line matches %s in:\n%s", run, want, out)
+			}
+		}
+		if regexp.MustCompile(`old\.example\.com`).MatchString(out) {
+			t.Errorf("run %d: the deleted host was imported:\n%s", run, out)
+		}
+	}
+
+	client := p.client(t, nil)
+	resp, err := client.Get(px.httpURL + "/dhcp/192.168.122.0/mac/52:54:00:12:34:56")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var rec map[string]any
+	if err := json.Unmarshal(body, &rec); err != nil {
+		t.Fatalf("%s: %v", body, err)
+	}
+	for k, v := range map[string]string{"ip": "192.168.122.10", "hostname": "web01.example.com", "filename": "pxelinux.0",
+		"nextServer": "192.168.122.1", "type": "reservation"} {
+		if rec[k] != v {
+			t.Errorf("%s = %v, want %s (record %s)", k, rec[k], v, body)
+		}
+	}
+	resp, err = client.Get(px.httpURL + "/dhcp/192.168.122.0/mac/52:54:00:00:00:99")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("the deleted host has a record: %s", resp.Status)
+	}
+}
