@@ -24,12 +24,7 @@ const (
 // and follows the chain the proxy has to serve: UEFI DHCP -> :filename_efi: over TFTP
 // (snponly.efi, i.e. iPXE) -> iPXE DHCP -> :ipxe_filename: over HTTP from httpboot.
 func TestUEFIHTTPChainFromProxy(t *testing.T) {
-	qemu := requireQEMU(t)
-	for _, f := range []string{ovmf, snponly} {
-		if _, err := os.Stat(f); err != nil {
-			t.Skipf("%s missing (apt-get install ovmf ipxe)", f)
-		}
-	}
+	qemu := requireOVMF(t, snponly)
 	ns, tap := newNetns(t)
 	startRouterAdvertiser(t, ns, tap)
 
@@ -56,10 +51,7 @@ func TestUEFIHTTPChainFromProxy(t *testing.T) {
 		"nextServer": {serverIP},
 	})
 
-	console := bootGuest(t, ns, marker, uefiLimit, qemu,
-		"-accel", "tcg", "-m", "256", "-bios", ovmf, "-nographic", "-no-reboot", "-boot", "n",
-		"-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
-		"-device", "virtio-net-pci,netdev=n0,mac="+uefiMAC+",romfile=")
+	console := bootOVMF(t, qemu, ns, tap, marker)
 
 	if !strings.Contains(console, marker+" platform=efi") {
 		t.Fatalf("boot.ipxe did not run on the EFI platform:\n%s", console)
@@ -88,12 +80,7 @@ func waitLog(t *testing.T, log *syncBuffer, line string) {
 // vendor class HTTPClient -> :http_boot_url: (snponly.efi, i.e. iPXE) fetched from
 // httpboot -> iPXE DHCP -> :ipxe_filename: over HTTP from httpboot.
 func TestUEFIHTTPBootFromProxy(t *testing.T) {
-	qemu := requireQEMU(t)
-	for _, f := range []string{ovmf, snponly} {
-		if _, err := os.Stat(f); err != nil {
-			t.Skipf("%s missing (apt-get install ovmf ipxe)", f)
-		}
-	}
+	qemu := requireOVMF(t, snponly)
 	ns, tap := newNetns(t)
 	startRouterAdvertiser(t, ns, tap)
 
@@ -119,12 +106,9 @@ func TestUEFIHTTPBootFromProxy(t *testing.T) {
 		"nextServer": {serverIP},
 	})
 
-	console := bootGuest(t, ns, marker, uefiLimit, qemu,
-		"-accel", "tcg", "-m", "256", "-bios", ovmf, "-nographic", "-no-reboot", "-boot", "n",
+	console := bootOVMF(t, qemu, ns, tap, marker,
 		"-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n",
-		"-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n",
-		"-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
-		"-device", "virtio-net-pci,netdev=n0,mac="+uefiMAC+",romfile=")
+		"-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n")
 
 	if !strings.Contains(console, marker+" platform=efi") {
 		t.Fatalf("boot.ipxe did not run on the EFI platform:\n%s", console)
@@ -149,10 +133,7 @@ func TestUEFIHTTPBootFromProxy(t *testing.T) {
 // prefix /grub2), and GRUB looks for its configuration by MAC address, finding the
 // grub2/grub.cfg-01-<mac> file that POST /tftp/PXEGrub2/<mac> wrote.
 func TestUEFIGrub2FromProxy(t *testing.T) {
-	qemu := requireQEMU(t)
-	if _, err := os.Stat(ovmf); err != nil {
-		t.Skipf("%s missing (apt-get install ovmf)", ovmf)
-	}
+	qemu := requireOVMF(t)
 	mkimage, err := exec.LookPath("grub-mkimage")
 	if err != nil {
 		t.Skip("grub-mkimage missing (apt-get install grub-efi-amd64-bin)")
@@ -184,10 +165,7 @@ func TestUEFIGrub2FromProxy(t *testing.T) {
 	// What Foreman's PXEGrub2 template renders, reduced to a line that shows it ran.
 	api.post(t, "/tftp/PXEGrub2/"+uefiMAC, url.Values{"pxeconfig": {"echo " + marker + " net_default_mac=$net_default_mac\n"}})
 
-	console := bootGuest(t, ns, marker, uefiLimit, qemu,
-		"-accel", "tcg", "-m", "256", "-bios", ovmf, "-nographic", "-no-reboot", "-boot", "n",
-		"-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
-		"-device", "virtio-net-pci,netdev=n0,mac="+uefiMAC+",romfile=")
+	console := bootOVMF(t, qemu, ns, tap, marker)
 
 	if !strings.Contains(console, marker+" net_default_mac="+uefiMAC) {
 		t.Fatalf("GRUB did not run the per-MAC config:\n%s", console)
@@ -198,4 +176,26 @@ func TestUEFIGrub2FromProxy(t *testing.T) {
 		t.Fatalf("the firmware's transfer ran in lockstep:\n%s", proxyLog.String())
 	}
 	waitLog(t, proxyLog, `TFTP: sent "/grub2/grub.cfg-01-`+strings.ReplaceAll(uefiMAC, ":", "-")+`"`)
+}
+
+// requireOVMF skips unless QEMU, OVMF and the given files are there.
+func requireOVMF(t *testing.T, files ...string) string {
+	t.Helper()
+	qemu := requireQEMU(t)
+	for _, f := range append([]string{ovmf}, files...) {
+		if _, err := os.Stat(f); err != nil {
+			t.Skipf("%s missing (apt-get install ovmf ipxe)", f)
+		}
+	}
+	return qemu
+}
+
+// bootOVMF boots OVMF (under TCG) from the network on tap, the NIC without an option
+// ROM so the firmware's own network stack runs, until marker shows on the console.
+func bootOVMF(t *testing.T, qemu, ns, tap, marker string, extra ...string) string {
+	t.Helper()
+	args := append([]string{"-accel", "tcg", "-m", "256", "-bios", ovmf, "-nographic", "-no-reboot", "-boot", "n"}, extra...)
+	args = append(args, "-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
+		"-device", "virtio-net-pci,netdev=n0,mac="+uefiMAC+",romfile=")
+	return bootGuest(t, ns, marker, uefiLimit, qemu, args...)
 }
