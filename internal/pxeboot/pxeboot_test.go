@@ -59,10 +59,7 @@ func TestPXEBootFromProxy(t *testing.T) {
 		"SERIAL 0 115200\nSAY " + marker + " per-MAC config loaded\nDEFAULT local\nPROMPT 0\nTIMEOUT 1\nLABEL local\n  LOCALBOOT -1\n",
 	}})
 
-	console := bootGuest(t, ns, marker, bootLimit, qemu,
-		"-accel", "tcg", "-m", "128", "-nographic", "-no-reboot", "-boot", "n",
-		"-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
-		"-device", "virtio-net-pci,netdev=n0,mac="+guestMAC)
+	console := bootBIOS(t, qemu, ns, tap, marker)
 	if !strings.Contains(console, "net0: "+guestIP+"/") {
 		t.Fatalf("iPXE did not get the reserved address %s:\n%s", guestIP, console)
 	}
@@ -444,13 +441,20 @@ func TestIPXEConfigFromProxy(t *testing.T) {
 	})
 	api.post(t, "/tftp/iPXE/"+guestMAC, url.Values{"pxeconfig": {"#!ipxe\necho " + marker + " mac=${mac}\n"}})
 
-	console := bootGuest(t, ns, marker, bootLimit, qemu,
-		"-accel", "tcg", "-m", "128", "-nographic", "-no-reboot", "-boot", "n",
-		"-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
-		"-device", "virtio-net-pci,netdev=n0,mac="+guestMAC)
+	console := bootBIOS(t, qemu, ns, tap, marker)
 	if !strings.Contains(console, marker+" mac="+guestMAC) {
 		t.Fatalf("iPXE did not run the per-MAC script:\n%s", console)
 	}
 	waitLog(t, proxyLog, `TFTP: sent "chain.ipxe"`)
 	waitLog(t, proxyLog, `TFTP: sent "pxelinux.cfg/01-`+strings.ReplaceAll(guestMAC, ":", "-")+`.ipxe"`)
+}
+
+// bootBIOS boots SeaBIOS (under TCG) from the network on tap through the NIC's iPXE
+// option ROM, until marker shows on the console.
+func bootBIOS(t *testing.T, qemu, ns, tap, marker string) string {
+	t.Helper()
+	return bootGuest(t, ns, marker, bootLimit, qemu,
+		"-accel", "tcg", "-m", "128", "-nographic", "-no-reboot", "-boot", "n",
+		"-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
+		"-device", "virtio-net-pci,netdev=n0,mac="+guestMAC)
 }

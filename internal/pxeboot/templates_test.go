@@ -42,10 +42,7 @@ func TestIPXETemplateThroughProxy(t *testing.T) {
 		"nextServer": {serverIP},
 	})
 
-	console := bootGuest(t, ns, marker, bootLimit, qemu,
-		"-accel", "tcg", "-m", "128", "-nographic", "-no-reboot", "-boot", "n",
-		"-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
-		"-device", "virtio-net-pci,netdev=n0,mac="+guestMAC)
+	console := bootBIOS(t, qemu, ns, tap, marker)
 	if !strings.Contains(console, marker+" ip="+guestIP) {
 		t.Fatalf("the script Foreman rendered did not run:\n%s", console)
 	}
