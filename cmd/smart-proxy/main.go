@@ -46,6 +46,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// The foreman-proxy unit of the Foreman packages starts the Ruby proxy with
 	// --no-daemonize; we always stay in the foreground, so it changes nothing.
 	fs.Bool("no-daemonize", true, "stay in the foreground (always so; accepted for foreman-proxy.service)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: smart-proxy [--settings PATH]                 run the proxy
+       smart-proxy check-config [--settings PATH]    check the settings, start nothing
+       smart-proxy import-isc-dhcp [flags] FILE...   create ISC dhcpd's reservations through a proxy
+       smart-proxy puppetca-validate CERTNAME < CSR  Puppet Server's policy-based autosign check
+flags:
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -119,3 +119,13 @@ func TestShippedUnitVerifies(t *testing.T) {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
+
+// -h names every subcommand, so an admin finds check-config and the importer.
+func TestUsageListsSubcommands(t *testing.T) {
+	out, _ := runBinary(t, "-h")
+	for _, sub := range []string{"check-config", "import-isc-dhcp", "puppetca-validate", "--settings", "--no-daemonize"} {
+		if !strings.Contains(out, sub) {
+			t.Errorf("usage lacks %s:\n%s", sub, out)
+		}
+	}
+}
