@@ -123,7 +123,7 @@ func TestShippedUnitVerifies(t *testing.T) {
 // -h names every subcommand, so an admin finds check-config and the importer.
 func TestUsageListsSubcommands(t *testing.T) {
 	out, _ := runBinary(t, "-h")
-	for _, sub := range []string{"check-config", "import-isc-dhcp", "puppetca-validate", "--settings", "--no-daemonize"} {
+	for _, sub := range []string{"check-config", "import-isc-dhcp", "puppetca-validate", "--settings", "-no-daemonize"} {
 		if !strings.Contains(out, sub) {
 			t.Errorf("usage lacks %s:\n%s", sub, out)
 		}
