@@ -71,6 +71,17 @@ host old.example.com {
 		}
 	}
 
+	// Over https with a client certificate, as Foreman reaches a production proxy.
+	out, code := runBinary(t, "import-isc-dhcp", "--proxy", px.httpsURL, "--cacert", p.ca.CAFile,
+		"--cert", p.trusted.CertFile, "--key", p.trusted.KeyFile, "--dry-run", conf, leases)
+	if code != 1 || !regexp.MustCompile(`(?m)^would import web01.example.com: `).MatchString(out) {
+		t.Errorf("over https: exit %d\n%s", code, out)
+	}
+	if out, code := runBinary(t, "import-isc-dhcp", "--proxy", px.httpsURL, "--cacert", p.ca.CAFile, conf); code != 1 ||
+		!regexp.MustCompile(`GET \S+/dhcp: 403 Forbidden`).MatchString(out) {
+		t.Errorf("https without a client certificate: exit %d\n%s", code, out)
+	}
+
 	client := p.client(t, nil)
 	resp, err := client.Get(px.httpURL + "/dhcp/192.168.122.0/mac/52:54:00:12:34:56")
 	if err != nil {
