@@ -1,6 +1,7 @@
 package tftp
 
 import (
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -296,5 +297,26 @@ func TestDisabledFeatureIsNotMounted(t *testing.T) {
 	}
 	if r := p.Do(t, "GET", "/v2/features", nil); !strings.Contains(r.Body, `"tftp_servername":null`) || !strings.Contains(r.Body, `"state":"disabled"`) {
 		t.Fatalf("v2 features: %s", r.Body)
+	}
+}
+
+// On a host where another TFTP server holds the port (tftpd-hpa next to the Ruby
+// proxy), the feature keeps running with its API and leaves serving to that server.
+func TestPortHeldByAnotherServer(t *testing.T) {
+	other, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	root := filepath.Join(t.TempDir(), "tftpboot")
+	p := proxytest.Start(t, "", map[string]string{
+		"tftp.yml": ":enabled: true\n:tftproot: " + root + "\n:listen: " + other.LocalAddr().String() + "\n",
+	}, New())
+	if s := p.State("tftp"); s != "running" {
+		t.Fatalf("tftp state %s, want running with the port taken", s)
+	}
+	expect(t, p.Do(t, "POST", "/tftp/PXELinux/52:54:00:00:00:01", form("pxeconfig", "DEFAULT local")), 200, "")
+	if b, err := os.ReadFile(filepath.Join(root, "pxelinux.cfg", "01-52-54-00-00-00-01")); err != nil || string(b) != "DEFAULT local" {
+		t.Fatalf("config not written: %q %v", b, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -150,6 +151,12 @@ func (f *Feature) Start(ctx context.Context) error {
 	cfg.Source = f.source()
 	cfg.Log = f.log
 	srv, err := tftpd.Listen(cfg)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		// Another TFTP server (tftpd-hpa, xinetd) holds the port, as on a host that ran
+		// the Ruby proxy: it serves the same root, so the API still does its job.
+		f.log.Errorf("TFTP: udp %s is in use by another server; the embedded TFTP server is off, the API runs (set :listen: false to run without it)", cfg.Addr)
+		return nil
+	}
 	if err != nil {
 		cancel()
 		return fmt.Errorf("tftp server: %w", err)
