@@ -85,10 +85,12 @@ func ParseGlobal(s *Section) *Global {
 	}
 	g.LogBuffer = nonNegative(s, "log_buffer", 2000)
 	g.LogBufferErrors = nonNegative(s, "log_buffer_errors", 1000)
-	// Known Ruby keys accepted without effect: log rotation is logrotate's job, and the
-	// line format is fixed to the Ruby default "%d %.8X{request} [%.1l] %m".
+	// Known Ruby keys accepted without effect: log rotation is logrotate's job, the
+	// line format is fixed to the Ruby default "%d %.8X{request} [%.1l] %m", the proxy
+	// always runs in the foreground, and virsh_network is for the libvirt providers,
+	// which this proxy does not have.
 	for _, k := range []string{"file_rolling_size", "file_rolling_age", "file_rolling_keep", "file_logging_pattern",
-		"system_logging_pattern", "daemon", "daemon_pid"} {
+		"system_logging_pattern", "daemon", "daemon_pid", "virsh_network"} {
 		s.Raw(k)
 	}
 	g.DNSResolvTimeouts = intList(s, "dns_resolv_timeouts", []int{5, 8, 13})

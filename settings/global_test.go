@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -108,5 +109,32 @@ func TestLoadGlobalMissingFile(t *testing.T) {
 	_, err := LoadGlobal(filepath.Join(t.TempDir(), "settings.yml"), func(string) {})
 	if err == nil || !strings.Contains(err.Error(), "settings file not found") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// Keys of the Ruby proxy's settings.yml.example that mean nothing here are accepted
+// without a warning; a misspelt one still warns.
+func TestRubyOnlyKeysAreQuiet(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "settings.yml")
+	if err := os.WriteFile(path, []byte(`---
+:daemon: true
+:daemon_pid: /var/run/foreman-proxy/foreman-proxy.pid
+:virsh_network: default
+:file_rolling_size: 0
+:file_rolling_keep: 6
+:file_rolling_age: weekly
+:file_logging_pattern: '%d %.8X{request} [%.1l] %m'
+:system_logging_pattern: '%m'
+:http_port: 8000
+:log_file_rolling_keep: 6
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	if _, err := LoadGlobal(path, func(w string) { warnings = append(warnings, w) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], ":log_file_rolling_keep:") {
+		t.Fatalf("warnings = %q, want only the misspelt key", warnings)
 	}
 }
