@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -42,15 +43,11 @@ func importISCDHCP(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var all []iscdhcp.Host
+	seen := map[string]bool{}
 	for _, path := range fs.Args() {
-		src, err := os.ReadFile(path)
+		hosts, err := readISCHosts(path, seen)
 		if err != nil {
 			fmt.Fprintln(stderr, "smart-proxy:", err)
-			return 1
-		}
-		hosts, err := iscdhcp.Hosts(string(src))
-		if err != nil {
-			fmt.Fprintf(stderr, "smart-proxy: %s: %v\n", path, err)
 			return 1
 		}
 		all = append(all, hosts...)
@@ -89,6 +86,35 @@ func importISCDHCP(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// readISCHosts returns the host declarations of path and of the files it includes
+// (after its own; a relative include is taken from path's folder), each file once.
+func readISCHosts(path string, seen map[string]bool) ([]iscdhcp.Host, error) {
+	if seen[path] {
+		return nil, nil
+	}
+	seen[path] = true
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	hosts, err := iscdhcp.Hosts(string(src))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	includes, _ := iscdhcp.Includes(string(src)) // Hosts already tokenized src
+	for _, inc := range includes {
+		if !filepath.IsAbs(inc) {
+			inc = filepath.Join(filepath.Dir(path), inc)
+		}
+		more, err := readISCHosts(inc, seen)
+		if err != nil {
+			return nil, fmt.Errorf("%s includes %w", path, err)
+		}
+		hosts = append(hosts, more...)
+	}
+	return hosts, nil
 }
 
 // reservationFor picks the proxy subnet of h and the form Foreman would post, or says

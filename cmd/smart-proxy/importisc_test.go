@@ -29,9 +29,11 @@ func TestImportISCDHCP(t *testing.T) {
 	})
 	dir := t.TempDir()
 	conf := writeFile(t, dir, "dhcpd.conf", `subnet 192.168.122.0 netmask 255.255.255.0 {
-  host printer { hardware ethernet 0:16:3e:a:b:c; fixed-address 192.168.122.5; option host-name "printer.example.com"; }
+  include "dhcpd.hosts";
 }
 host elsewhere { hardware ethernet 52:54:00:00:00:02; fixed-address 10.1.2.3; }
+`)
+	writeFile(t, dir, "dhcpd.hosts", `host printer { hardware ethernet 0:16:3e:a:b:c; fixed-address 192.168.122.5; option host-name "printer.example.com"; }
 `)
 	leases := writeFile(t, dir, "dhcpd.leases", `host web01.example.com {
   dynamic;

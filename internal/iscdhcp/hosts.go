@@ -241,3 +241,21 @@ func ipv4(s string) string {
 	}
 	return netip.AddrFrom4(b).String()
 }
+
+// Includes returns the files src pulls in with `include "path";` (dhcpd.conf often keeps
+// its static hosts in such a file), in order.
+func Includes(src string) ([]string, error) {
+	toks, err := tokenize(src)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for i := 0; i+2 < len(toks); i++ {
+		start := i == 0 || (!toks[i-1].quoted && strings.Contains(";{}", toks[i-1].text))
+		if start && !toks[i].quoted && strings.EqualFold(toks[i].text, "include") && toks[i+1].quoted &&
+			!toks[i+2].quoted && toks[i+2].text == ";" {
+			paths = append(paths, toks[i+1].text)
+		}
+	}
+	return paths, nil
+}

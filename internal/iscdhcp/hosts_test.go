@@ -123,3 +123,16 @@ func FuzzHosts(f *testing.F) {
 		}
 	})
 }
+
+func TestIncludes(t *testing.T) {
+	got, err := Includes(`include "/etc/dhcp/dhcpd.hosts";
+subnet 10.0.0.0 netmask 255.0.0.0 { include "/etc/dhcp/subnet.conf"; option domain-name "include"; }
+option x "y"; # include "/commented/out";
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/etc/dhcp/dhcpd.hosts", "/etc/dhcp/subnet.conf"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
