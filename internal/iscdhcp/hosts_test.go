@@ -112,6 +112,7 @@ func FuzzHosts(f *testing.F) {
 	f.Add(dhcpdLeases)
 	f.Add(`host "a\"b" { supersede server.next-server = zz:1:2:3; }`)
 	f.Fuzz(func(t *testing.T, src string) {
+		_, _ = Includes(src)
 		hosts, err := Hosts(src)
 		if err != nil {
 			return
