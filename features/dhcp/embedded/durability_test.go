@@ -164,7 +164,7 @@ func TestAckedLeasesSurviveKill9(t *testing.T) {
 	}
 
 	// Restarted, the server reports them all, once each.
-	proxy = startProxyProcess(t, settingsPath, url)
+	startProxyProcess(t, settingsPath, url)
 	resp, err := http.Get(url + "/dhcp/10.99.0.0")
 	if err != nil {
 		t.Fatal(err)

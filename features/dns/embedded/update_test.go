@@ -22,7 +22,7 @@ func TestNsupdateClient(t *testing.T) {
 		return fmt.Sprintf("server 127.0.0.1 %d\nzone example.test\nupdate add %s 300 A %s\nsend\n", port, name, ip)
 	}
 	out, err := bindtest.Nsupdate(t, keyFile(t, testKeySecret), script("signed.example.test.", "10.99.0.5")+
-		fmt.Sprintf("zone 99.10.in-addr.arpa\nupdate add 5.0.99.10.in-addr.arpa. 300 PTR signed.example.test.\nsend\n"))
+		"zone 99.10.in-addr.arpa\nupdate add 5.0.99.10.in-addr.arpa. 300 PTR signed.example.test.\nsend\n")
 	if err != nil {
 		t.Fatalf("signed nsupdate failed: %v\n%s", err, out)
 	}
