@@ -110,12 +110,35 @@ busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 # server_ticks PID: CPU ticks of PID and its reaped children (tftpd-hpa forks per transfer).
 server_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
 
+# server_pss PID: proportional set size in kB of PID and its children (tftpd-hpa's
+# forked transfers), shared pages split between the processes that map them.
+# One cat and one awk for all of them, so sampling 200 processes costs three process
+# starts; files of processes gone meanwhile (or zombies, whose file is empty) add nothing.
+server_pss() {
+  local files=() p
+  for p in "$1" $(pgrep -P "$1"); do files+=("/proc/$p/smaps_rollup"); done
+  { cat "${files[@]}" 2>/dev/null || true; } | awk '/^Pss:/ {s += $2} END {print s + 0}'
+}
+
+# sample_pss PID FILE: writes the largest server_pss seen every 0.5 s to FILE until killed.
+sample_pss() {
+  local peak=0 now
+  while true; do
+    now=$(server_pss "$1")
+    if [ "${now:-0}" -gt "$peak" ]; then peak=$now; echo "$peak" >"$2"; fi
+    sleep 0.5
+  done
+}
+
 # concurrent KIND PORT PID: prints the wall time in ns for CLIENTS parallel clients
 # fetching small.bin (KIND curl or atftp: one process each; tftpload: one goroutine
 # each in one process), the server's CPU ticks and the whole machine's busy ticks.
 concurrent() {
-  local t0 pids=() failed=0 s0 b0 short
+  local t0 pids=() failed=0 s0 b0 short sampler
   rm -f "$WORK"/dl/c-*
+  echo 0 >"$WORK/pss"
+  sample_pss "$3" "$WORK/pss" &
+  sampler=$!
   s0=$(server_ticks "$3") b0=$(busy_ticks)
   t0=$(now_ns)
   if [ "$1" = tftpload ]; then
@@ -135,8 +158,10 @@ concurrent() {
     short=$(find "$WORK/dl" -name 'c-*' -size -$((SMALL_MB * 1000000))c | wc -l)
   fi
   local elapsed=$(($(now_ns) - t0))
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
   [ "$failed" = 0 ] && [ "$short" = 0 ] || { echo "$1 on port $2: $failed clients failed, $short short files" >&2; exit 1; }
-  echo "$elapsed $(($(server_ticks "$3") - s0)) $(($(busy_ticks) - b0))"
+  echo "$elapsed $(($(server_ticks "$3") - s0)) $(($(busy_ticks) - b0)) $(cat "$WORK/pss")"
 }
 
 echo "files: ${BIG_MB} MB and ${SMALL_MB} MB; $RUNS runs per case, $CONC_RUNS concurrent (medians); ours on :$OURS, tftpd-hpa on :$HPA"
@@ -151,12 +176,12 @@ cpu_per_gb() { awk -v t="$1" -v hz="$CLK_TCK" -v b="$total" 'BEGIN {printf "%.1f
 
 # aggregate KIND LABEL: median aggregate MB/s of CONC_RUNS runs per server.
 aggregate() {
-  local os=() hs=() ocpu=() hcpu=() ns st bt o h om hm
+  local os=() hs=() ocpu=() hcpu=() omem=() hmem=() ns st bt pss o h om hm
   for _ in $(seq "$CONC_RUNS"); do
-    read -r ns st bt < <(concurrent "$1" "$OURS" "$OURS_PID")
-    os+=("$ns") ocpu+=("$(cpu_per_gb "$st")/$(cpu_per_gb "$bt")")
-    read -r ns st bt < <(concurrent "$1" "$HPA" "$HPA_PID")
-    hs+=("$ns") hcpu+=("$(cpu_per_gb "$bt")")
+    read -r ns st bt pss < <(concurrent "$1" "$OURS" "$OURS_PID")
+    os+=("$ns") ocpu+=("$(cpu_per_gb "$st")/$(cpu_per_gb "$bt")") omem+=("$((pss / 1024))")
+    read -r ns st bt pss < <(concurrent "$1" "$HPA" "$HPA_PID")
+    hs+=("$ns") hcpu+=("$(cpu_per_gb "$bt")") hmem+=("$((pss / 1024))")
   done
   o=$(printf '%s\n' "${os[@]}" | median)
   h=$(printf '%s\n' "${hs[@]}" | median)
@@ -166,6 +191,7 @@ aggregate() {
     "$(awk -v a="$om" -v b="$hm" 'BEGIN {printf "%.2f", a / b}')"
   # tftpd-hpa's per-transfer children are not reaped into its own CPU count.
   echo "  CPU s/GB per run: ours server/machine ${ocpu[*]}; tftpd-hpa machine ${hcpu[*]}"
+  echo "  peak server memory (PSS, MB) per run: ours ${omem[*]}; tftpd-hpa with its children ${hmem[*]}"
 }
 
 want concurrent && aggregate curl "$CLIENTS curl clients x ${SMALL_MB} MB"

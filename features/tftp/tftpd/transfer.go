@@ -47,11 +47,15 @@ func (e errClientAbort) Error() string {
 
 var errTimeout = errors.New("timed out waiting for the client")
 
+// chunkBlocks is how many blocks at least one read of the content fetches: enough to
+// make the reads cheap beside the packets, small enough that hundreds of transfers stay
+// light (16 x 1468 bytes is 23 KiB each).
+const chunkBlocks = 16
+
 func newTransfer(l link, c Content, p params, retries int) *transfer {
-	chunk := max(p.windowSize*p.blockSize, 128<<10)
-	chunk -= chunk % p.blockSize
+	chunk := max(p.windowSize, chunkBlocks) * p.blockSize
 	if whole := (c.Size()/int64(p.blockSize) + 1) * int64(p.blockSize); whole < int64(chunk) {
-		chunk = int(whole) // small files (configs) need no 128 KiB buffer
+		chunk = int(whole) // small files (configs) need no bigger buffer
 	}
 	return &transfer{
 		link: l, content: c, size: c.Size(), p: p, retries: retries,
