@@ -31,6 +31,7 @@ func importISCDHCP(args []string, stdout, stderr io.Writer) int {
 	certFile := fs.String("cert", "", "client certificate for an https proxy")
 	keyFile := fs.String("key", "", "key of the client certificate")
 	dryRun := fs.Bool("dry-run", false, "print what would be created, create nothing")
+	printSubnets := fs.Bool("print-subnets", false, "print the files' subnets as dhcp_embedded.yml's :subnets: and stop")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: smart-proxy import-isc-dhcp [flags] dhcpd.conf [dhcpd.leases ...]")
 		fs.PrintDefaults()
@@ -41,6 +42,9 @@ func importISCDHCP(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return 2
+	}
+	if *printSubnets {
+		return printISCSubnets(fs.Args(), stdout, stderr)
 	}
 	var all []iscdhcp.Host
 	seen := map[string]bool{}

@@ -5,36 +5,63 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
 	"regexp"
 	"testing"
 )
 
-// Reservations from an ISC dhcpd.conf and dhcpd.leases (Foreman's OMAPI hosts, one
-// changed and one deleted) land in a running proxy's embedded DHCP server through its
-// REST API; a host outside the proxy's subnets is reported and makes the exit 1, and
-// a second run changes nothing.
+// Switching from ISC dhcpd: the subnets of dhcpd.conf become dhcp_embedded.yml
+// (--print-subnets), then the reservations of dhcpd.conf (an include) and dhcpd.leases
+// (Foreman's OMAPI hosts, one changed and one deleted) land in the running proxy
+// through its REST API. A host outside the proxy's subnets is reported and makes the
+// exit 1, and a second run changes nothing.
 func TestImportISCDHCP(t *testing.T) {
 	p := newPKI(t)
-	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dhcpPort := udp.LocalAddr().(*net.UDPAddr).Port
-	udp.Close()
-	state := t.TempDir()
-	px := startProxy(t, p, "", map[string]string{
-		"dhcp.yml": ":enabled: true\n:ping_free_ip: false\n",
-		"dhcp_embedded.yml": fmt.Sprintf(":listen: 127.0.0.1:%d\n:state_dir: %s\n:fsync: false\n:subnets:\n"+
-			"  - :network: 192.168.122.0\n    :netmask: 255.255.255.0\n", dhcpPort, state),
-	})
 	dir := t.TempDir()
-	conf := writeFile(t, dir, "dhcpd.conf", `subnet 192.168.122.0 netmask 255.255.255.0 {
+	conf := writeFile(t, dir, "dhcpd.conf", `option domain-name "ignored.example.com";
+subnet 192.168.122.0 netmask 255.255.255.0 {
+  pool { range 192.168.122.100 192.168.122.200; }
+  option routers 192.168.122.1;
+  option domain-name "example.com";
+  option domain-name-servers 192.168.122.1, 192.168.122.2;
+  default-lease-time 3600;
+  next-server 192.168.122.1;
+  filename "pxelinux.0";
   include "dhcpd.hosts";
 }
 host elsewhere { hardware ethernet 52:54:00:00:00:02; fixed-address 10.1.2.3; }
 `)
 	writeFile(t, dir, "dhcpd.hosts", `host printer { hardware ethernet 0:16:3e:a:b:c; fixed-address 192.168.122.5; option host-name "printer.example.com"; }
 `)
+	subnets, code := runBinary(t, "import-isc-dhcp", "--print-subnets", conf)
+	if code != 0 {
+		t.Fatalf("--print-subnets: exit %d\n%s", code, subnets)
+	}
+
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dhcpPort := udp.LocalAddr().(*net.UDPAddr).Port
+	udp.Close()
+	px := startProxy(t, p, "", map[string]string{
+		"dhcp.yml": ":enabled: true\n:ping_free_ip: false\n",
+		"dhcp_embedded.yml": fmt.Sprintf(":listen: 127.0.0.1:%d\n:state_dir: %s\n:fsync: false\n%s",
+			dhcpPort, t.TempDir(), subnets),
+	})
+	resp, err := p.client(t, nil).Get(px.httpURL + "/dhcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listing, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := `[{"network":"192.168.122.0","netmask":"255.255.255.0","options":{"routers":["192.168.122.1"],` +
+		`"domain_name":"example.com","domain_name_servers":["192.168.122.1","192.168.122.2"],` +
+		`"range":["192.168.122.100","192.168.122.200"],"filename":"pxelinux.0","lease_time":3600,"next_server":"192.168.122.1"}}]`
+	if !jsonEqual(t, listing, want) {
+		t.Fatalf("GET /dhcp = %s\nwant %s\nfrom:\n%s", listing, want, subnets)
+	}
+
 	leases := writeFile(t, dir, "dhcpd.leases", `host web01.example.com {
   dynamic;
   hardware ethernet 52:54:00:12:34:56;
@@ -85,7 +112,7 @@ host old.example.com {
 	}
 
 	client := p.client(t, nil)
-	resp, err := client.Get(px.httpURL + "/dhcp/192.168.122.0/mac/52:54:00:12:34:56")
+	resp, err = client.Get(px.httpURL + "/dhcp/192.168.122.0/mac/52:54:00:12:34:56")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,4 +136,17 @@ host old.example.com {
 	if resp.StatusCode != 404 {
 		t.Errorf("the deleted host has a record: %s", resp.Status)
 	}
+}
+
+// jsonEqual compares two JSON documents by value.
+func jsonEqual(t *testing.T, got []byte, want string) bool {
+	t.Helper()
+	var a, b any
+	if err := json.Unmarshal(got, &a); err != nil {
+		t.Fatalf("%s: %v", got, err)
+	}
+	if err := json.Unmarshal([]byte(want), &b); err != nil {
+		t.Fatal(err)
+	}
+	return reflect.DeepEqual(a, b)
 }

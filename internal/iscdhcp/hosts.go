@@ -68,8 +68,15 @@ func Merge(hosts []Host) []Host {
 }
 
 type parser struct {
-	toks []token
-	pos  int
+	toks    []token
+	pos     int
+	subnets *[]Subnet // collected when set
+}
+
+var errMissingBrace = fmt.Errorf("unexpected end of file: a '}' is missing")
+
+func errNoSemicolon(t token) error {
+	return fmt.Errorf("line %d: statement %q has no ';'", t.line, t.text)
 }
 
 // statement returns the tokens up to ';' or '{' (not included) and which ended it;
@@ -138,7 +145,9 @@ func (p *parser) nested(head []token, hosts *[]Host) error {
 		}
 		*hosts = append(*hosts, h)
 		return nil
-	case "subnet", "shared-network", "group":
+	case "subnet":
+		return p.subnet(head, hosts)
+	case "shared-network", "group":
 		return p.block(hosts, true)
 	}
 	var ignored []Host

@@ -113,6 +113,7 @@ func FuzzHosts(f *testing.F) {
 	f.Add(`host "a\"b" { supersede server.next-server = zz:1:2:3; }`)
 	f.Fuzz(func(t *testing.T, src string) {
 		_, _ = Includes(src)
+		_, _ = Subnets(src)
 		hosts, err := Hosts(src)
 		if err != nil {
 			return
@@ -135,5 +136,42 @@ option x "y"; # include "/commented/out";
 	}
 	if want := []string{"/etc/dhcp/dhcpd.hosts", "/etc/dhcp/subnet.conf"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestSubnets(t *testing.T) {
+	got, err := Subnets(dhcpdConf + `
+shared-network lab {
+  subnet 10.20.0.0 netmask 255.255.0.0 {
+    option routers 10.20.0.1, 10.20.0.2;
+    option domain-name-servers 10.20.0.53 , 10.20.0.54;
+    option ntp-servers 10.20.0.123;
+    option domain-name "lab.example.com";
+    option interface-mtu 9000;
+    default-lease-time 600;
+    next-server c0:a8:7a:01;
+    filename "grub2/grubx64.efi";
+    range dynamic-bootp 10.20.1.10 10.20.1.99;
+  }
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Subnet{
+		{Network: "192.168.122.0", Netmask: "255.255.255.0", Range: []string{"192.168.122.100", "192.168.122.200"},
+			Routers: []string{"192.168.122.1"}},
+		{Network: "10.20.0.0", Netmask: "255.255.0.0", Range: []string{"10.20.1.10", "10.20.1.99"},
+			Routers: []string{"10.20.0.1", "10.20.0.2"}, DNSServers: []string{"10.20.0.53", "10.20.0.54"},
+			NTPServers: []string{"10.20.0.123"}, DomainName: "lab.example.com", NextServer: "192.168.122.1",
+			Filename: "grub2/grubx64.efi", LeaseTime: 600, MTU: 9000},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+	// The hosts inside subnets are still found.
+	hosts, err := Hosts(dhcpdConf)
+	if err != nil || len(hosts) != 2 || hosts[0].Name != "printer" {
+		t.Fatalf("hosts %+v, %v", hosts, err)
 	}
 }
