@@ -90,6 +90,13 @@ subnet 192.168.122.0 netmask 255.255.255.0 {
 		}
 	}
 
+	confText, _ := os.ReadFile(conf)
+	subnets, err := Subnets(string(confText))
+	if err != nil || len(subnets) != 1 || subnets[0].Network != "192.168.122.0" ||
+		!reflect.DeepEqual(subnets[0].Range, []string{"192.168.122.100", "192.168.122.200"}) {
+		t.Fatalf("subnets of the file dhcpd served: %+v, %v", subnets, err)
+	}
+
 	var all []Host
 	for _, path := range []string{conf, leases} {
 		src, _ := os.ReadFile(path)
