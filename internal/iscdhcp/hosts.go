@@ -31,7 +31,7 @@ func Hosts(src string) ([]Host, error) {
 	}
 	p := &parser{toks: toks}
 	var hosts []Host
-	if err := p.block(&hosts, false); err != nil {
+	if err := p.hostsIn(true, &hosts); err != nil {
 		return nil, err
 	}
 	return hosts, nil
@@ -97,34 +97,47 @@ func (p *parser) statement() ([]token, string) {
 	return p.toks[start:p.pos], ""
 }
 
-// block reads statements until '}' (inner) or the end (top level), collecting hosts.
-func (p *parser) block(hosts *[]Host, inner bool) error {
+// body reads the statements of a block up to its '}' (at top level: to the end of
+// input), handing each statement to stmt (when not nil) and each nested block's
+// header to nested, which reads that block.
+func (p *parser) body(top bool, stmt func([]string), nested func(head []token) error) error {
 	for {
-		stmt, end := p.statement()
+		tokens, end := p.statement()
 		switch end {
 		case ";":
+			if stmt != nil {
+				stmt(words(tokens))
+			}
 			continue
 		case "{":
-			if err := p.nested(stmt, hosts); err != nil {
+			if err := nested(tokens); err != nil {
 				return err
 			}
 			continue
 		}
-		if len(stmt) > 0 {
-			return fmt.Errorf("line %d: statement %q has no ';'", stmt[0].line, stmt[0].text)
+		if len(tokens) > 0 {
+			return errNoSemicolon(tokens[0])
 		}
 		if p.pos >= len(p.toks) {
-			if inner {
-				return fmt.Errorf("unexpected end of file: a '}' is missing")
+			if top {
+				return nil
 			}
-			return nil
+			return errMissingBrace
 		}
 		p.pos++ // the '}'
-		if !inner {
+		if top {
 			return fmt.Errorf("line %d: '}' without a block", p.toks[p.pos-1].line)
 		}
 		return nil
 	}
+}
+
+// skip reads a block nothing is taken from.
+func (p *parser) skip([]token) error { return p.body(false, nil, p.skip) }
+
+// hostsIn reads a block whose nested blocks may hold hosts.
+func (p *parser) hostsIn(top bool, hosts *[]Host) error {
+	return p.body(top, nil, func(head []token) error { return p.nested(head, hosts) })
 }
 
 // nested handles a block whose header is head: hosts are read, blocks that may hold
@@ -139,46 +152,18 @@ func (p *parser) nested(head []token, hosts *[]Host) error {
 		if len(head) < 2 {
 			return fmt.Errorf("line %d: host without a name", head[0].line)
 		}
-		h, err := p.host(head[1].text)
-		if err != nil {
-			return err
+		h := Host{Name: head[1].text}
+		if err := p.body(false, h.apply, p.skip); err != nil { // no block belongs in a host
+			return fmt.Errorf("host %s: %w", h.Name, err)
 		}
 		*hosts = append(*hosts, h)
 		return nil
 	case "subnet":
 		return p.subnet(head, hosts)
 	case "shared-network", "group":
-		return p.block(hosts, true)
+		return p.hostsIn(false, hosts)
 	}
-	var ignored []Host
-	return p.block(&ignored, true)
-}
-
-// host reads a host block's statements.
-func (p *parser) host(name string) (Host, error) {
-	h := Host{Name: name}
-	for {
-		stmt, end := p.statement()
-		switch end {
-		case ";":
-			h.apply(words(stmt))
-			continue
-		case "{": // no block belongs in a host: skip it
-			var ignored []Host
-			if err := p.block(&ignored, true); err != nil {
-				return h, err
-			}
-			continue
-		}
-		if len(stmt) > 0 {
-			return h, fmt.Errorf("line %d: statement %q has no ';'", stmt[0].line, stmt[0].text)
-		}
-		if p.pos >= len(p.toks) {
-			return h, fmt.Errorf("host %s: unexpected end of file: a '}' is missing", name)
-		}
-		p.pos++
-		return h, nil
-	}
+	return p.skip(head)
 }
 
 func words(stmt []token) []string {

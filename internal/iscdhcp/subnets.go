@@ -29,7 +29,7 @@ func Subnets(src string) ([]Subnet, error) {
 	}
 	p := &parser{toks: toks, subnets: &[]Subnet{}}
 	var hosts []Host
-	if err := p.block(&hosts, false); err != nil {
+	if err := p.hostsIn(true, &hosts); err != nil {
 		return nil, err
 	}
 	return *p.subnets, nil
@@ -42,64 +42,24 @@ func (p *parser) subnet(head []token, hosts *[]Host) error {
 	if len(head) >= 4 && strings.EqualFold(head[2].text, "netmask") {
 		s.Network, s.Netmask = head[1].text, head[3].text
 	}
-	for {
-		stmt, end := p.statement()
-		switch end {
-		case ";":
-			s.apply(words(stmt))
-			continue
-		case "{":
-			if len(stmt) > 0 && strings.EqualFold(stmt[0].text, "pool") {
-				if err := p.pool(&s); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := p.nested(stmt, hosts); err != nil {
-				return err
-			}
-			continue
+	ranges := func(w []string) {
+		if len(w) > 0 && strings.EqualFold(w[0], "range") {
+			s.apply(w)
 		}
-		if len(stmt) > 0 {
-			return errNoSemicolon(stmt[0])
-		}
-		if p.pos >= len(p.toks) {
-			return errMissingBrace
-		}
-		p.pos++
-		if p.subnets != nil && s.Network != "" {
-			*p.subnets = append(*p.subnets, s)
-		}
-		return nil
 	}
-}
-
-// pool takes the first range of a pool block for its subnet.
-func (p *parser) pool(s *Subnet) error {
-	for {
-		stmt, end := p.statement()
-		switch end {
-		case ";":
-			if w := words(stmt); len(w) > 0 && strings.EqualFold(w[0], "range") {
-				s.apply(w)
-			}
-			continue
-		case "{":
-			var ignored []Host
-			if err := p.block(&ignored, true); err != nil {
-				return err
-			}
-			continue
+	err := p.body(false, s.apply, func(head []token) error {
+		if len(head) > 0 && strings.EqualFold(head[0].text, "pool") {
+			return p.body(false, ranges, p.skip)
 		}
-		if len(stmt) > 0 {
-			return errNoSemicolon(stmt[0])
-		}
-		if p.pos >= len(p.toks) {
-			return errMissingBrace
-		}
-		p.pos++
-		return nil
+		return p.nested(head, hosts)
+	})
+	if err != nil {
+		return err
 	}
+	if p.subnets != nil && s.Network != "" {
+		*p.subnets = append(*p.subnets, s)
+	}
+	return nil
 }
 
 // apply takes one statement of a subnet block.
