@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smartproxy/smartproxy/internal/iscdhcp"
+	"github.com/smartproxy/smartproxy/internal/tlsclient"
 )
 
 // importISCDHCP is `smart-proxy import-isc-dhcp`: it reads the host declarations of ISC
@@ -202,23 +201,9 @@ func proxySubnets(client *http.Client, base string) ([]netip.Prefix, error) {
 
 // importClient talks to the proxy; https with a client certificate as Foreman does.
 func importClient(caFile, certFile, keyFile string) (*http.Client, error) {
-	conf := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, err
-		}
-		conf.RootCAs = x509.NewCertPool()
-		if !conf.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
-		}
-	}
-	if certFile != "" {
-		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, err
-		}
-		conf.Certificates = []tls.Certificate{pair}
+	conf, err := tlsclient.Config(caFile, certFile, keyFile)
+	if err != nil {
+		return nil, err
 	}
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: conf}}, nil
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smartproxy/smartproxy/internal/tlsclient"
 	"github.com/smartproxy/smartproxy/settings"
 )
 
@@ -43,7 +44,7 @@ func New(g *settings.Global) (*Client, error) {
 		return nil, fmt.Errorf("%s: :foreman_url: %q must be an http or https URL", g.File, g.ForemanURL)
 	}
 	ca, cert, key := g.ForemanClientTLS()
-	tlsConf, err := clientTLS(ca, cert, key)
+	tlsConf, err := tlsclient.Config(ca, cert, key)
 	if err != nil {
 		return nil, fmt.Errorf("%s: TLS to Foreman: %w", g.File, err)
 	}

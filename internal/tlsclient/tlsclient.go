@@ -1,4 +1,6 @@
-package foremanclient
+// Package tlsclient builds the TLS side of the proxy's outgoing HTTPS clients from
+// PEM files: to Foreman, and to a proxy from the command line tools.
+package tlsclient
 
 import (
 	"crypto/tls"
@@ -7,11 +9,11 @@ import (
 	"os"
 )
 
-// clientTLS is the TLS identity the proxy shows Foreman. With a CA file the server is
-// verified against it; without one, against the system roots. The Ruby proxy skips
-// verification when no CA is set; a relay that carries hosts' tokens should not.
-// The certificate is presented only when both certificate and key are set.
-func clientTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+// Config is a client's TLS: with a CA file the server is verified against it, without
+// one against the system roots (the Ruby proxy skips verification when no CA is set; a
+// relay that carries hosts' tokens should not). The certificate is presented only when
+// both certificate and key are set.
+func Config(caFile, certFile, keyFile string) (*tls.Config, error) {
 	conf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
