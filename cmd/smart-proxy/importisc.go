@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -187,14 +188,9 @@ func proxySubnets(client *http.Client, base string) ([]netip.Prefix, error) {
 		if err1 != nil || err2 != nil || !mask.Is4() {
 			continue
 		}
-		m := mask.As4()
-		bits := 0
-		for _, b := range m {
-			for ; b&0x80 != 0; b <<= 1 {
-				bits++
-			}
+		if bits, _ := net.IPMask(mask.AsSlice()).Size(); bits > 0 {
+			out = append(out, netip.PrefixFrom(network, bits))
 		}
-		out = append(out, netip.PrefixFrom(network, bits))
 	}
 	return out, nil
 }
