@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/smartproxy/smartproxy/logging"
 )
 
 type ctxKey int
@@ -72,7 +74,10 @@ func LoggerFrom(ctx context.Context) *logrus.Entry {
 // Error answers with status and the bare message, as the Ruby proxy's log_halt does:
 // the body is never JSON-encoded, and Content-Type is application/json only when the
 // client accepts JSON (Foreman does). 5xx messages are logged as errors, others as warnings.
+// Messages often quote what the client sent, so control characters are escaped
+// (logging.Escape): the reply and the log line stay one line each, whatever the name.
 func Error(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	msg = logging.Escape(msg)
 	log := Logger(r)
 	if status >= 500 {
 		log.Error(msg)

@@ -3,8 +3,10 @@
 package logging
 
 import (
+	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
 )
@@ -122,16 +124,32 @@ func (b *Buffer) Fire(e *logrus.Entry) error {
 	entry := Entry{
 		Timestamp: float64(e.Time.UnixNano()) / float64(time.Second),
 		Level:     levelName(e.Level),
-		Message:   e.Message,
+		Message:   bounded(Escape(e.Message)),
 	}
 	if id, ok := e.Data["request"].(string); ok {
 		entry.RequestID = id
 	}
 	if err, ok := e.Data[logrus.ErrorKey].(error); ok {
-		entry.Backtrace = err.Error()
+		entry.Backtrace = bounded(Escape(err.Error()))
 	}
 	b.Add(entry)
 	return nil
+}
+
+// maxBufferedBytes bounds one buffered message: the ring holds thousands of entries,
+// and a request line can carry a name of a megabyte.
+const maxBufferedBytes = 4096
+
+// bounded cuts s to maxBufferedBytes, on a rune boundary, saying how much was cut.
+func bounded(s string) string {
+	if len(s) <= maxBufferedBytes {
+		return s
+	}
+	cut := maxBufferedBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d more bytes)", s[:cut], len(s)-cut)
 }
 
 // levelName maps logrus levels to the Ruby Logger's names.

@@ -106,6 +106,7 @@ func (o *Output) Close() error {
 
 // Formatter writes "2026-11-22T10:00:00 1f2e3d4c [I] message key=value", the Ruby
 // proxy's default pattern "%d %.8X{request} [%.1l] %m" with logrus fields appended.
+// Messages and fields are escaped (see Escape): one entry is always one line.
 type Formatter struct{}
 
 // Format implements logrus.Formatter.
@@ -119,7 +120,7 @@ func (Formatter) Format(e *logrus.Entry) ([]byte, error) {
 	b.WriteString(" [")
 	b.WriteString(levelName(e.Level)[:1])
 	b.WriteString("] ")
-	b.WriteString(e.Message)
+	b.WriteString(Escape(e.Message))
 	keys := make([]string, 0, len(e.Data))
 	for k := range e.Data {
 		if k != "request" {
@@ -128,7 +129,7 @@ func (Formatter) Format(e *logrus.Entry) ([]byte, error) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%v", k, e.Data[k])
+		fmt.Fprintf(&b, " %s=%s", Escape(k), Escape(fmt.Sprint(e.Data[k])))
 	}
 	b.WriteByte('\n')
 	return b.Bytes(), nil

@@ -285,20 +285,35 @@ func TestSystemImageServing(t *testing.T) {
 	p := proxytest.Start(t, ":trusted_hosts: []\n", map[string]string{
 		"tftp.yml": ":enabled: true\n:tftproot: " + root + "\n:system_image_root: " + images + "\n:listen: false\n",
 	}, New())
-	for path, want := range map[string]string{
-		"/tftp/system_image/os/a.iso":            "200 iso bytes",
-		"/tftp/system_image/os/missing.iso":      "404 Not found",
-		"/tftp/system_image/../secret":           "403 Invalid or empty path",
-		"/tftp/system_image/os/../../secret":     "403 Invalid or empty path",
-		"/tftp/system_image/%2e%2e/tftpboot/x":   "403 Invalid or empty path",
-		"/tftp/system_image/link-out":            "403 Invalid or empty path",
-		"/tftp/system_image/os":                  "403 Directory listing not allowed",
-		"/tftp/system_image/os/a.iso%00.txt":     "403 Invalid or empty path",
-		"/tftp/system_image/os/..%2f..%2fsecret": "403 Invalid or empty path",
+	if err := syscall.Mkfifo(filepath.Join(images, "os/fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("loop", filepath.Join(images, "loop")); err != nil {
+		t.Fatal(err)
+	}
+	// A client's bad name is a 4xx whose message quotes neither the name nor the root.
+	for _, c := range []struct{ path, want string }{
+		{"/tftp/system_image/os/a.iso", "200 iso bytes"},
+		{"/tftp/system_image/os/missing.iso", "404 Not found"},
+		{"/tftp/system_image/os/a.iso/x", "404 Not found"},
+		{"/tftp/system_image/os/a.iso/%0a2026-12-06T02:00:00%20x%20[E]%20forged", "404 Not found"},
+		{"/tftp/system_image/loop", "404 Not found"},
+		{"/tftp/system_image/os/fifo", "403 Not a regular file"},
+		{"/tftp/system_image/" + strings.Repeat("a", 256), "414 Path too long: at most 255 bytes per file name, 3072 in all"},
+		{"/tftp/system_image/../secret", "403 Invalid or empty path"},
+		{"/tftp/system_image/os/../../secret", "403 Invalid or empty path"},
+		{"/tftp/system_image/%2e%2e/tftpboot/x", "403 Invalid or empty path"},
+		{"/tftp/system_image/link-out", "403 Invalid or empty path"},
+		{"/tftp/system_image/os", "403 Directory listing not allowed"},
+		{"/tftp/system_image/os/a.iso%00.txt", "403 Invalid or empty path"},
+		{"/tftp/system_image/os/..%2f..%2fsecret", "403 Invalid or empty path"},
 	} {
-		status, body := rawGet(t, p, path)
-		if got := fmt.Sprintf("%d %s", status, body); got != want {
-			t.Errorf("GET %s: %q, want %q", path, got, want)
+		status, body := rawGet(t, p, c.path)
+		if got := fmt.Sprintf("%d %s", status, body); got != c.want {
+			t.Errorf("GET %.80s: %q, want %q", c.path, got, c.want)
+		}
+		if strings.Contains(body, dir) || strings.ContainsAny(body, "\n\r") {
+			t.Errorf("GET %.80s leaked: %q", c.path, body)
 		}
 	}
 	// The rest of /tftp keeps its client checks.

@@ -21,12 +21,39 @@ var (
 	ErrInvalid = errors.New("invalid path")
 	// ErrOutside marks names that resolve (lexically or through symlinks) outside the root.
 	ErrOutside = errors.New("path outside of root")
+	// ErrTooLong marks names no Linux file system can hold: a segment over
+	// MaxSegmentBytes or a whole over MaxPathBytes.
+	ErrTooLong = errors.New("name too long")
 )
+
+// Linux's NAME_MAX, and PATH_MAX less room for the root it is joined to.
+const (
+	MaxSegmentBytes = 255
+	MaxPathBytes    = 3072
+)
+
+// CheckLength refuses a name (slash-separated) with a segment or a total length no file
+// system path can have, before the file system is asked: the error says which limit,
+// never the name.
+func CheckLength(name string) error {
+	if len(name) > MaxPathBytes {
+		return fmt.Errorf("%w: %d bytes, at most %d allowed", ErrTooLong, len(name), MaxPathBytes)
+	}
+	for seg := range strings.SplitSeq(name, "/") {
+		if len(seg) > MaxSegmentBytes {
+			return fmt.Errorf("%w: a %d-byte file name, at most %d allowed", ErrTooLong, len(seg), MaxSegmentBytes)
+		}
+	}
+	return nil
+}
 
 // Clean turns a client-supplied name into a clean slash-separated path relative to the
 // root. Leading slashes name the root itself, as with tftpd-hpa -s, so "/pxelinux.0" and
 // "pxelinux.0" are the same file and "/etc/passwd" is looked up inside the root.
 func Clean(name string) (string, error) {
+	if err := CheckLength(name); err != nil {
+		return "", err
+	}
 	if err := checkBytes(name); err != nil {
 		return "", err
 	}
@@ -106,6 +133,8 @@ func Inside(root, p string) (string, error) {
 // real path, checking it against the real root and opening that through os.Root again,
 // so a link swapped between check and open still cannot escape. The open never blocks
 // (a FIFO in the tree would otherwise hang it): callers check the file type.
+// A name that cannot name a file (a segment below a regular file, a symlink loop)
+// fails with an error matching fs.ErrNotExist, as a missing file does.
 func Open(root, rel string) (*os.File, error) {
 	r, err := os.OpenRoot(root)
 	if err != nil {
@@ -113,12 +142,15 @@ func Open(root, rel string) (*os.File, error) {
 	}
 	defer r.Close()
 	f, err := openNonBlocking(r, rel)
-	if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-		return f, err
+	var errno syscall.Errno
+	if err == nil || errors.As(err, &errno) {
+		// The kernel's answer stands; only os.Root's refusal of a link leading out of
+		// its view (an absolute link, perhaps back inside) needs a second look.
+		return f, namesNoFile(err)
 	}
 	real, rerr := RealRel(root, rel)
 	if rerr != nil {
-		return nil, rerr
+		return nil, namesNoFile(rerr)
 	}
 	f, err = openNonBlocking(r, real)
 	if err != nil {
@@ -135,6 +167,11 @@ func RealRel(root, rel string) (string, error) {
 		return "", fmt.Errorf("resolve root %s: %w", root, err)
 	}
 	real, err := filepath.EvalSymlinks(filepath.Join(realRoot, filepath.FromSlash(rel)))
+	var pathErr *fs.PathError
+	if err != nil && !errors.As(err, &pathErr) {
+		// EvalSymlinks reports a loop as a bare "too many links" error.
+		err = fmt.Errorf("%w: %w", syscall.ELOOP, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("resolve %s: %w", rel, err)
 	}
@@ -145,6 +182,17 @@ func RealRel(root, rel string) (string, error) {
 	return inside, nil
 }
 
+// openNonBlocking opens without blocking on a FIFO and without making a terminal
+// device the process's controlling terminal.
 func openNonBlocking(r *os.Root, rel string) (*os.File, error) {
-	return r.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	return r.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+}
+
+// namesNoFile makes "a directory in the name is a file" and "symlink loop" match
+// fs.ErrNotExist too: for a client both mean there is no file by that name.
+func namesNoFile(err error) error {
+	if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
+		return fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+	}
+	return err
 }

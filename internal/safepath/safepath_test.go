@@ -173,3 +173,40 @@ func FuzzClean(f *testing.F) {
 		}
 	})
 }
+
+func TestLengthLimits(t *testing.T) {
+	for _, name := range []string{strings.Repeat("a", 255), "a/" + strings.Repeat("b", 255), strings.Repeat("a/", MaxPathBytes/2)} {
+		if err := CheckLength(name); err != nil {
+			t.Errorf("CheckLength(%.20q...): %v", name, err)
+		}
+	}
+	for _, name := range []string{strings.Repeat("a", 256), "a/" + strings.Repeat("b", 256) + "/c", strings.Repeat("a/", MaxPathBytes/2+1)} {
+		err := CheckLength(name)
+		if !errors.Is(err, ErrTooLong) || strings.Contains(err.Error(), "aaaa") {
+			t.Errorf("CheckLength(%.20q...) = %v, want ErrTooLong without the name", name, err)
+		}
+		if _, err := Clean(name); !errors.Is(err, ErrTooLong) {
+			t.Errorf("Clean(%.20q...) = %v, want ErrTooLong", name, err)
+		}
+	}
+}
+
+// Names that cannot name a file count as missing: below a regular file, through a
+// symbolic link loop (relative, or absolute, which os.Root leaves to RealRel).
+func TestOpenNamesNoFile(t *testing.T) {
+	root, _ := tree(t)
+	for link, target := range map[string]string{"loop-a": "loop-b", "loop-b": "loop-a", "loop-abs": filepath.Join(root, "loop-abs")} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, rel := range []string{"sub/file/x", "rel-inside/x", "loop-a", "loop-abs", "loop-a/x"} {
+		f, err := Open(root, rel)
+		if err == nil {
+			f.Close()
+		}
+		if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrOutside) {
+			t.Errorf("Open(%q) = %v, want fs.ErrNotExist", rel, err)
+		}
+	}
+}
