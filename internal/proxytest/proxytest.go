@@ -1,11 +1,13 @@
 // Package proxytest runs features through the real registry and server in tests: it
 // writes settings files into a temp dir, loads and starts the features, and serves the
-// http application on a loopback httptest server.
+// http (or https) application on a loopback httptest server.
 package proxytest
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/smartproxy/smartproxy/internal/testpki"
 	"github.com/smartproxy/smartproxy/registry"
 	"github.com/smartproxy/smartproxy/server"
 	"github.com/smartproxy/smartproxy/settings"
@@ -36,6 +39,20 @@ type Proxy struct {
 // are stopped when the test ends. globalYAML is appended to settings.yml.
 func Start(t testing.TB, globalYAML string, files map[string]string, features ...registry.Feature) *Proxy {
 	t.Helper()
+	return start(t, nil, globalYAML, files, features...)
+}
+
+// StartHTTPS is Start behind a real https listener: ca issues the proxy's server
+// certificate (localhost, 127.0.0.1) and verifies clients, so every route that needs
+// one asks for a client certificate of ca, as the production listener does. Proxy.Client
+// presents such a certificate (CN proxytest-client).
+func StartHTTPS(t testing.TB, ca *testpki.CA, globalYAML string, files map[string]string, features ...registry.Feature) *Proxy {
+	t.Helper()
+	return start(t, ca, globalYAML, files, features...)
+}
+
+func start(t testing.TB, ca *testpki.CA, globalYAML string, files map[string]string, features ...registry.Feature) *Proxy {
+	t.Helper()
 	dir := t.TempDir()
 	sd := filepath.Join(dir, "settings.d")
 	if err := os.MkdirAll(sd, 0o755); err != nil {
@@ -47,7 +64,13 @@ func Start(t testing.TB, globalYAML string, files map[string]string, features ..
 		}
 	}
 	gpath := filepath.Join(dir, "settings.yml")
-	g := ":settings_directory: settings.d\n:http_port: 8000\n:log_file: STDOUT\n" + globalYAML
+	g := ":settings_directory: settings.d\n:http_port: 8000\n:log_file: STDOUT\n"
+	if ca != nil {
+		server := ca.IssueLoopback(t, "localhost")
+		g = fmt.Sprintf(":settings_directory: settings.d\n:https_port: 8443\n:log_file: STDOUT\n"+
+			":ssl_certificate: %s\n:ssl_private_key: %s\n:ssl_ca_file: %s\n", server.CertFile, server.KeyFile, ca.CAFile)
+	}
+	g += globalYAML
 	if err := os.WriteFile(gpath, []byte(g), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -65,13 +88,27 @@ func Start(t testing.TB, globalYAML string, files map[string]string, features ..
 	ctx, cancel := context.WithCancel(context.Background())
 	reg.Start(ctx)
 	srv := server.New(server.Options{Global: global, Registry: reg, Log: log, Version: "3.11.0"})
-	hs := httptest.NewServer(srv.Handler(false))
 	t.Cleanup(func() {
-		hs.Close()
 		cancel()
 		reg.Stop(context.Background())
 	})
-	return &Proxy{URL: hs.URL, Registry: reg, Dir: dir, Client: hs.Client()}
+	if ca == nil {
+		hs := httptest.NewServer(srv.Handler(false))
+		t.Cleanup(hs.Close)
+		return &Proxy{URL: hs.URL, Registry: reg, Dir: dir, Client: hs.Client()}
+	}
+	conf, err := server.TLSConfig(global)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(srv.Handler(true))
+	hs.TLS = conf
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	client := ca.IssueLoopback(t, "proxytest-client")
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool, Certificates: []tls.Certificate{client.TLS}}}
+	t.Cleanup(transport.CloseIdleConnections)
+	return &Proxy{URL: hs.URL, Registry: reg, Dir: dir, Client: &http.Client{Transport: transport}}
 }
 
 // Response is a finished request.
