@@ -155,6 +155,31 @@ func TestDotSegmentsRefused(t *testing.T) {
 	}
 }
 
+// Control characters in a decoded path segment are refused with 400, never relayed;
+// the reply shows them escaped.
+func TestControlCharactersRefused(t *testing.T) {
+	foreman := fakeforeman.Start(t, fakeforeman.Options{})
+	p := startProxy(t, foreman.URL, "")
+	const ctl = "control characters are not allowed"
+	for _, tc := range []struct{ path, want string }{
+		{"/unattended/%00", `Failed to proxy /\x00 for {"kind"=>"\x00"}: invalid path segment "\x00": ` + ctl},
+		{"/unattended/provision%0a2026-12-06T02:00:00%20x%20[E]%20forged?token=t",
+			`Failed to proxy /provision\n2026-12-06T02:00:00 x [E] forged for {"kind"=>"provision\n2026-12-06T02:00:00 x [E] forged", "token"=>"t"}: ` +
+				`invalid path segment "provision\n2026-12-06T02:00:00 x [E] forged": ` + ctl},
+		{"/unattended/template/a%7f", `Failed to retrieve template template for {"kind"=>"template", "template"=>"a\x7f"}: invalid path segment "a\x7f": ` + ctl},
+		{"/unattended/template/x/hg%0d", `Failed to retrieve template hostgroup template for {"kind"=>"template", "splat"=>"hg\r", "template"=>"x"}: invalid path segment "hg\r": ` + ctl},
+		{"/userdata/aa:bb:cc:dd:ee:ff/meta%09data", `Failed to retrieve meta\tdata userdata template for {"kind"=>"meta\tdata", "mac"=>"aa:bb:cc:dd:ee:ff"}: invalid path segment "meta\tdata": ` + ctl},
+	} {
+		got := hostRequest{path: tc.path}.send(t, p)
+		if got.status != http.StatusBadRequest || got.body != tc.want {
+			t.Errorf("%s: %d %q,\nwant 400 %q", tc.path, got.status, got.body, tc.want)
+		}
+	}
+	if n := len(foreman.Requests()); n != 0 {
+		t.Errorf("Foreman got %d requests, want none: %+v", n, foreman.Requests())
+	}
+}
+
 func TestFailedStatusesArePassedOn(t *testing.T) {
 	foreman := fakeforeman.Start(t, fakeforeman.Options{})
 	p := startProxy(t, foreman.URL, "")

@@ -2,6 +2,7 @@ package tftp
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,7 +12,9 @@ import (
 )
 
 // fetchBootFile is POST /tftp/fetch_boot_file: download a kernel or initrd into tftproot
-// in the background. The reply does not wait; the outcome is in the log.
+// in the background. The reply does not wait; the outcome is in the log. The prefix and
+// the file name the URL ends with must pass safepath.CheckStrict: a name that only
+// some decoding turns into a traversal is refused, not stored under an odd name.
 func (f *Feature) fetchBootFile(w http.ResponseWriter, r *http.Request) {
 	const failed = "TFTP: Failed to fetch boot file: "
 	p := httpapi.Params(r)
@@ -20,6 +23,16 @@ func (f *Feature) fetchBootFile(w http.ResponseWriter, r *http.Request) {
 	if !hasPrefix || !hasPath {
 		httpapi.Error(w, r, http.StatusBadRequest, failed+"the prefix and path parameters are required")
 		return
+	}
+	if err := safepath.CheckStrict(prefix); err != nil {
+		httpapi.Error(w, r, http.StatusBadRequest, fmt.Sprintf("%sinvalid prefix %q: %v", failed, prefix, err))
+		return
+	}
+	if name := lastSegment(src); name != "" {
+		if err := safepath.CheckStrict(name); err != nil {
+			httpapi.Error(w, r, http.StatusBadRequest, fmt.Sprintf("%sinvalid file name %q at the end of path %q: %v", failed, name, src, err))
+			return
+		}
 	}
 	rel, err := safepath.Inside(f.cfg.root, bootFilename(prefix, src))
 	if err != nil {
@@ -58,12 +71,19 @@ func (f *Feature) fetchBootFile(w http.ResponseWriter, r *http.Request) {
 // bootFilename is prefix-<last segment of src>, or prefix<segment> when prefix is a
 // directory (ends with "/"): Foreman sends boot/<medium id> and gets boot/<id>-vmlinuz.
 func bootFilename(prefix, src string) string {
-	last := strings.TrimRight(src, "/")
-	if i := strings.LastIndex(last, "/"); i >= 0 {
-		last = last[i+1:]
-	}
+	last := lastSegment(src)
 	if strings.HasSuffix(prefix, "/") {
 		return prefix + last
 	}
 	return prefix + "-" + last
+}
+
+// lastSegment is what follows the last "/" of src, trailing slashes ignored: the part
+// of the download URL that becomes part of the file name.
+func lastSegment(src string) string {
+	last := strings.TrimRight(src, "/")
+	if i := strings.LastIndex(last, "/"); i >= 0 {
+		last = last[i+1:]
+	}
+	return last
 }

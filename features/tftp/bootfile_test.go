@@ -208,8 +208,20 @@ func TestFetchBootFileRefusals(t *testing.T) {
 		status       int
 		body         string
 	}{
-		{"../../etc/cron.d/evil", m.URL + "/a", 400, failed + "TFTP destination outside of tftproot"},
-		{"boot/../../x", m.URL + "/a", 400, failed + "TFTP destination outside of tftproot"},
+		{"../../etc/cron.d/evil", m.URL + "/a", 400, failed + `invalid prefix "../../etc/cron.d/evil": ".." is not allowed`},
+		{"boot/../../x", m.URL + "/a", 400, failed + `invalid prefix "boot/../../x": ".." is not allowed`},
+		{"boot/../x", m.URL + "/a", 400, failed + `invalid prefix "boot/../x": ".." is not allowed`},
+		{"boot/%2e%2e%2f%2e%2e%2fX", m.URL + "/a", 400, failed + `invalid prefix "boot/%2e%2e%2f%2e%2e%2fX": ".." is not allowed`},
+		{`boot\..\..\X`, m.URL + "/a", 400, failed + `invalid prefix "boot\\..\\..\\X": backslashes are not allowed`},
+		{"boot%2fx", m.URL + "/a", 400, failed + `invalid prefix "boot%2fx": an encoded "/" is not allowed`},
+		{"boot/x%00", m.URL + "/a", 400, failed + `invalid prefix "boot/x%00": control characters are not allowed`},
+		{"boot/x\x00y", m.URL + "/a", 400, failed + `invalid prefix "boot/x\x00y": control characters are not allowed`},
+		{"boot/x\n[E] forged", m.URL + "/a", 400, failed + `invalid prefix "boot/x\n[E] forged": control characters are not allowed`},
+		{"boot/" + strings.Repeat("a", 300), m.URL + "/a", 400, failed + `invalid prefix "boot/` + strings.Repeat("a", 300) + `": name too long: a 300-byte file name, at most 255 allowed`},
+		{"boot/x", m.URL + "/media/..%2f..%2fX", 400, failed + `invalid file name "..%2f..%2fX" at the end of path "` + m.URL + `/media/..%2f..%2fX": ".." is not allowed`},
+		{"boot/x", m.URL + "/media/vmlinuz%5c..", 400, failed + `invalid file name "vmlinuz%5c.." at the end of path "` + m.URL + `/media/vmlinuz%5c..": backslashes are not allowed`},
+		{"boot/x", m.URL + "/media/a%2fb", 400, failed + `invalid file name "a%2fb" at the end of path "` + m.URL + `/media/a%2fb": an encoded "/" is not allowed`},
+		{"boot/x", m.URL + "/media/vmlinuz%00", 400, failed + `invalid file name "vmlinuz%00" at the end of path "` + m.URL + `/media/vmlinuz%00": control characters are not allowed`},
 		{"/etc/x", m.URL + "/a", 400, failed + "TFTP destination outside of tftproot"},
 		{"boot/x", "git://example.com/vmlinuz", 400, failed + "Cannot fetch boot file, unknown protocol for medium source path: git://example.com/vmlinuz"},
 		{"boot/x", "no-scheme/vmlinuz", 400, failed + "Cannot fetch boot file, unknown protocol for medium source path: no-scheme/vmlinuz"},

@@ -104,9 +104,13 @@ func (f *Feature) planSystemImage(src, dst, tftpPath string, files []string) (sy
 }
 
 // confine turns a client-supplied path into one relative to root: "..", NUL, control
-// bytes and backslashes are refused outright, and an absolute path only passes when it
-// lies inside root (rather than being silently re-rooted).
+// bytes, backslashes and encoded separators are refused outright (safepath.CheckStrict),
+// and an absolute path only passes when it lies inside root (rather than being
+// silently re-rooted).
 func confine(root, p string) (string, error) {
+	if err := safepath.CheckStrict(p); err != nil {
+		return "", err
+	}
 	clean, err := safepath.Clean(p)
 	if err != nil || !strings.HasPrefix(p, "/") {
 		return clean, err

@@ -219,6 +219,8 @@ func TestFetchSystemImageRefusals(t *testing.T) {
 		{"tftp_path ..", imageForm(src, "x.iso", "../../etc", "a"), failed + `tftp_path "../../etc" is not inside tftproot ` + root},
 		{"tftp_path absolute", imageForm(src, "x.iso", "/etc/cron.d", "a"), failed + `tftp_path "/etc/cron.d" is not inside tftproot ` + root},
 		{"tftp_path encoded", imageForm(src, "x.iso", "%2e%2e/x", "a"), failed + `tftp_path "%2e%2e/x" is not inside tftproot ` + root},
+		{"tftp_path encoded /", imageForm(src, "x.iso", "boot%2fx", "a"), failed + `tftp_path "boot%2fx" is not inside tftproot ` + root},
+		{"path encoded \\", imageForm(src, "os%5cx.iso", "boot/x", "a"), failed + `path "os%5cx.iso" is not inside system_image_root ` + images},
 		{"tftp_path root", imageForm(src, "x.iso", ".", "a"), failed + `tftp_path "." is not inside tftproot ` + root},
 		{"two files, one name", imageForm(src, "x.iso", "boot/x", "casper/initrd", "/install/initrd"),
 			failed + `files[] entries "casper/initrd" and "install/initrd" would both be extracted to boot/x-initrd`},

@@ -210,3 +210,30 @@ func TestOpenNamesNoFile(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckStrict(t *testing.T) {
+	for _, name := range []string{"boot/centos-9-abc123", "/srv/tftp/boot/x", "boot/dir/", "vmlinuz%20x", "initrd.img", "boot/a..b", "-vmlinuz"} {
+		if err := CheckStrict(name); err != nil {
+			t.Errorf("CheckStrict(%q): %v", name, err)
+		}
+	}
+	for name, want := range map[string]string{
+		"boot/../x":                        `".." is not allowed`,
+		"boot/%2e%2e%2f%2e%2e%2fX":         `".." is not allowed`,
+		"..%2f..%2fX":                      `".." is not allowed`,
+		"%252e%252e/x":                     `".." is not allowed`,
+		`boot\..\..\X`:                     `backslashes are not allowed`,
+		"boot%5cx":                         `backslashes are not allowed`,
+		"boot/x%2fy":                       `an encoded "/" is not allowed`,
+		"boot/x%252Fy":                     `an encoded "/" is not allowed`,
+		"boot/x\x00y":                      "control characters are not allowed",
+		"boot/x%00y":                       "control characters are not allowed",
+		"boot/x\ny":                        "control characters are not allowed",
+		"boot/" + strings.Repeat("a", 256): "name too long: a 256-byte file name, at most 255 allowed",
+	} {
+		err := CheckStrict(name)
+		if err == nil || err.Error() != want || !(errors.Is(err, ErrInvalid) || errors.Is(err, ErrTooLong)) {
+			t.Errorf("CheckStrict(%.40q) = %v, want %q", name, err, want)
+		}
+	}
+}
