@@ -3,6 +3,7 @@ module github.com/smartproxy/smartproxy
 go 1.26.8
 
 require (
+	github.com/dghubble/oauth1 v0.7.3
 	github.com/google/uuid v1.6.0
 	github.com/insomniacslk/dhcp v0.0.0-20260901064844-234b97448fae
 	github.com/labstack/echo/v4 v4.16.0

@@ -36,6 +36,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "import-isc-dhcp" {
 		return importISCDHCP(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "register" {
+		return registerCommand(args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "puppetca-validate" {
 		return puppetca.RunValidate(args[1:], os.Stdin, stdout, stderr)
 	}
@@ -51,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
        smart-proxy check-config [--settings PATH]    check the settings, start nothing
        smart-proxy import-isc-dhcp [flags] FILE...   create ISC dhcpd's reservations through a proxy
        smart-proxy puppetca-validate CERTNAME < CSR  Puppet Server's policy-based autosign check
+       smart-proxy register --foreman-url URL --oauth-consumer-key K --oauth-consumer-secret S [flags]
+                                                     register this proxy with Foreman, as the installer does
 flags:
 `)
 		fs.PrintDefaults()
