@@ -1,0 +1,211 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/smartproxy/smartproxy/core/search"
+)
+
+// ListOptions selects one page of an index.
+type ListOptions struct {
+	Search  search.Query
+	Page    int // from 1
+	PerPage int
+	OrderBy string // a searchable field; "" = by name (id for tables without one)
+	Desc    bool
+}
+
+// Counts are the index's totals: every row, and the rows matching the search.
+type Counts struct{ Total, Subtotal int }
+
+// field is a searchable column: the SQL expression and whether it holds numbers or
+// booleans (compared exactly) or text.
+type field struct {
+	expr string
+	kind fieldKind
+}
+
+type fieldKind int
+
+const (
+	textField fieldKind = iota
+	intField
+	boolField
+)
+
+// SearchError is a search naming an unknown field or a value of the wrong kind.
+type SearchError struct{ Msg string }
+
+func (e *SearchError) Error() string { return e.Msg }
+
+// where turns a parsed search into a WHERE clause over fields; free text matches "name".
+func where(q search.Query, fields map[string]field) (string, []any, error) {
+	var parts []string
+	var args []any
+	for _, c := range q {
+		name := c.Field
+		if name == "" {
+			name = "name"
+		}
+		f, ok := fields[name]
+		if !ok {
+			return "", nil, &SearchError{Msg: fmt.Sprintf("Field '%s' not recognized for searching!", name)}
+		}
+		var value any = c.Value
+		switch f.kind {
+		case intField:
+			n, err := strconv.ParseInt(c.Value, 10, 64)
+			if err != nil {
+				return "", nil, &SearchError{Msg: fmt.Sprintf("Value '%s' is not valid for field '%s'", c.Value, name)}
+			}
+			value = n
+		case boolField:
+			b, err := strconv.ParseBool(c.Value)
+			if err != nil {
+				return "", nil, &SearchError{Msg: fmt.Sprintf("Value '%s' is not valid for field '%s'", c.Value, name)}
+			}
+			value = b
+		}
+		n := len(args) + 1
+		switch {
+		case c.Op == "=":
+			parts = append(parts, fmt.Sprintf("%s = $%d", f.expr, n))
+		case c.Op == "!=":
+			parts = append(parts, fmt.Sprintf("(%s IS NULL OR %s <> $%d)", f.expr, f.expr, n))
+		case f.kind != textField:
+			return "", nil, &SearchError{Msg: fmt.Sprintf("Operator '%s' is not valid for field '%s'", c.Op, name)}
+		case c.Op == "~":
+			parts = append(parts, fmt.Sprintf("LOWER(%s) LIKE $%d ESCAPE '\\'", f.expr, n))
+			value = likePattern(c.Value)
+		case c.Op == "!~":
+			parts = append(parts, fmt.Sprintf("(%s IS NULL OR LOWER(%s) NOT LIKE $%d ESCAPE '\\')", f.expr, f.expr, n))
+			value = likePattern(c.Value)
+		}
+		args = append(args, value)
+	}
+	if len(parts) == 0 {
+		return "", nil, nil
+	}
+	return " WHERE " + strings.Join(parts, " AND "), args, nil
+}
+
+func likePattern(v string) string {
+	v = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(v))
+	return "%" + v + "%"
+}
+
+// listIDs runs an index: the counts and the ids of the requested page, in order.
+// Callers then load the rows they show by id.
+func (s *Store) listIDs(ctx context.Context, table string, fields map[string]field, opts ListOptions) (Counts, []int64, error) {
+	var c Counts
+	cond, args, err := where(opts.Search, fields)
+	if err != nil {
+		return c, nil, err
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&c.Total); err != nil {
+		return c, nil, err
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+cond, args...).Scan(&c.Subtotal); err != nil {
+		return c, nil, err
+	}
+	sortBy := opts.OrderBy
+	if sortBy == "" {
+		sortBy = "name"
+	}
+	f, ok := fields[sortBy]
+	if !ok && opts.OrderBy != "" {
+		return c, nil, &SearchError{Msg: fmt.Sprintf("Field '%s' not recognized for sorting!", opts.OrderBy)}
+	}
+	order := "id"
+	if ok {
+		order = f.expr
+		// Byte order on both databases: PostgreSQL's locale collations would sort
+		// differently from SQLite's BINARY and from one server to another.
+		if f.kind == textField && s.dialect == Postgres {
+			order += ` COLLATE "C"`
+		}
+	}
+	if opts.Desc {
+		order += " DESC"
+	}
+	perPage, page := opts.PerPage, opts.Page
+	if perPage <= 0 {
+		perPage = 20
+	}
+	if page <= 0 {
+		page = 1
+	}
+	q := fmt.Sprintf(`SELECT id FROM %s%s ORDER BY %s, id LIMIT %d OFFSET %d`, table, cond, order, perPage, (page-1)*perPage)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return c, nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return c, nil, err
+		}
+		ids = append(ids, id)
+	}
+	return c, ids, rows.Err()
+}
+
+// loadAll calls load for each id, in order.
+func loadAll[T any](ctx context.Context, ids []int64, load func(context.Context, int64) (T, error)) ([]T, error) {
+	out := make([]T, 0, len(ids))
+	for _, id := range ids {
+		v, err := load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// exec runs a statement and maps driver errors.
+func exec(ctx context.Context, q execer, stmt string, args ...any) error {
+	_, err := q.ExecContext(ctx, stmt, args...)
+	return mapErr(err)
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// deleteByID deletes one row; ErrNotFound when there was none.
+func (s *Store) deleteByID(ctx context.Context, table string, id int64) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE id = $1`, id)
+	if err != nil {
+		return mapErr(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// namesOf lists a column of the rows a query selects: the dependents named in
+// "X is used by Y" messages.
+func (s *Store) namesOf(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
