@@ -47,6 +47,9 @@ type Route struct {
 	// Public routes skip the trusted_hosts and client-certificate checks
 	// (spec §3: /unattended, /userdata, /register, /httpboot, /EFI).
 	Public bool
+	// MaxBodyBytes is this route's body limit when it takes more than the listener's
+	// max_body_bytes (an upload); 0 uses max_body_bytes. Past it the server answers 413.
+	MaxBodyBytes int64
 }
 
 // Optional interfaces a module may implement; the registry discovers them.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smartproxy/smartproxy/internal/httplimit"
 	"github.com/smartproxy/smartproxy/metrics"
 )
 
@@ -46,6 +47,7 @@ func (s *Server) metricsPage(c echo.Context) error {
 	w := metrics.NewWriter(c.Response())
 	s.httpMetrics.write(w)
 	s.httpsMetrics.write(w)
+	httplimit.WriteMetrics(w, "smartproxy", s.gate, &s.refusals)
 	s.opts.Registry.WriteMetrics(w)
 	return nil
 }

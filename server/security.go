@@ -96,8 +96,9 @@ func (s *Server) httpClientNames(ctx context.Context, ip string) ([]string, erro
 	return []string{name}, nil
 }
 
-// opensslCiphers maps the OpenSSL names of the Ruby proxy's cipher list to Go's suites,
-// so ssl_disabled_ciphers can name them.
+// opensslCiphers maps the OpenSSL names of TLS 1.2 suites to Go's, so
+// ssl_disabled_ciphers can name them. The RSA key exchange and CBC names are kept so
+// that a settings.yml written for the Ruby proxy, which lists them, still loads.
 var opensslCiphers = map[string]uint16{
 	"ECDHE-RSA-AES128-GCM-SHA256":   tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
 	"ECDHE-RSA-AES256-GCM-SHA384":   tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
@@ -111,12 +112,13 @@ var opensslCiphers = map[string]uint16{
 	"AES256-SHA":                    tls.TLS_RSA_WITH_AES_256_CBC_SHA,
 }
 
-// defaultCiphers is the TLS 1.2 suite list: forward-secret AEAD first, then the RSA-key
-// exchange suites the Ruby proxy also allows for old clients.
+// defaultCiphers is the TLS 1.2 suite list, Mozilla's "intermediate" profile: ECDHE
+// key exchange (forward secrecy) with an AEAD cipher only. RSA key exchange and CBC
+// suites are not offered at all; ssl_disabled_ciphers removes names from this list.
+// TLS 1.3 suites are not configurable in Go and are all AEAD.
 var defaultCiphers = []string{
 	"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
 	"ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
-	"AES128-GCM-SHA256", "AES256-GCM-SHA384", "AES128-SHA", "AES256-SHA",
 }
 
 // TLSConfig builds the https listener's TLS: 1.2+ (1.3 only when tls_disabled_versions
@@ -146,6 +148,11 @@ func TLSConfig(g *settings.Global) (*tls.Config, error) {
 		if !slices.Contains(g.SSLDisabledCipher, name) {
 			conf.CipherSuites = append(conf.CipherSuites, opensslCiphers[name])
 		}
+	}
+	if len(conf.CipherSuites) == 0 {
+		// Every TLS 1.2 suite disabled: an empty list would mean Go's defaults, so
+		// TLS 1.2 is turned off instead.
+		conf.MinVersion = tls.VersionTLS13
 	}
 	return conf, nil
 }

@@ -4,12 +4,10 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -23,6 +21,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/smartproxy/smartproxy/httpapi"
+	"github.com/smartproxy/smartproxy/internal/httplimit"
 	"github.com/smartproxy/smartproxy/registry"
 	"github.com/smartproxy/smartproxy/settings"
 )
@@ -54,6 +53,10 @@ type Server struct {
 	errs    chan error
 
 	httpMetrics, httpsMetrics *requestMetrics
+
+	limits   httplimit.Settings
+	gate     *httplimit.Gate // set by Start; nil in tests that use Handler only
+	refusals httplimit.Refusals
 }
 
 // New builds a server; nothing listens until Start.
@@ -64,7 +67,11 @@ func New(opts Options) *Server {
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
 	}
-	return &Server{opts: opts, errs: make(chan error, 16),
+	limits := httplimit.Defaults()
+	if opts.Global != nil && opts.Global.Limits.RequestTimeout > 0 {
+		limits = opts.Global.Limits
+	}
+	return &Server{opts: opts, errs: make(chan error, 16), limits: limits,
 		httpMetrics: newRequestMetrics("http"), httpsMetrics: newRequestMetrics("https")}
 }
 
@@ -75,7 +82,7 @@ func (s *Server) Handler(https bool) http.Handler {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Pre(stripTrailingSlash, methodOverride)
+	e.Pre(stripTrailingSlash, methodOverride(s.overrideTargets(https)))
 	counted := s.httpMetrics
 	if https {
 		counted = s.httpsMetrics
@@ -83,10 +90,11 @@ func (s *Server) Handler(https bool) http.Handler {
 	e.Use(s.requestContext(counted))
 
 	auth := s.authorize(https)
-	e.GET("/features", s.featuresV1)
-	e.GET("/version", s.versionInfo)
-	e.GET("/v2/features", s.featuresV2, auth)
-	e.GET("/metrics", s.metricsPage, auth)
+	body := s.bodyLimit(s.limits.MaxBodyBytes)
+	e.GET("/features", s.featuresV1, body)
+	e.GET("/version", s.versionInfo, body)
+	e.GET("/v2/features", s.featuresV2, auth, body)
+	e.GET("/metrics", s.metricsPage, auth, body)
 
 	for _, fr := range s.opts.Registry.Routes() {
 		fr := fr
@@ -124,6 +132,13 @@ func (s *Server) Handler(https bool) http.Handler {
 		if !fr.Public {
 			mw = append(mw, auth)
 		}
+		limit := s.limits.MaxBodyBytes
+		if fr.MaxBodyBytes > 0 {
+			limit = fr.MaxBodyBytes
+		}
+		// Last: nothing of the body is read before the route is known, mounted and
+		// the client authorised.
+		mw = append(mw, s.bodyLimit(limit))
 		e.Add(fr.Method, fr.Path, h, mw...)
 	}
 	return e
@@ -166,41 +181,6 @@ func stripTrailingSlash(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
-
-// methodOverride honours a form "_method" on POST (Rack MethodOverride), which Foreman's
-// older clients use for DELETE. It reads a copy of the body and puts it back, so
-// handlers that relay the raw body still see it unchanged.
-func methodOverride(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		if req.Method != http.MethodPost || !strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-			return next(c)
-		}
-		body, err := io.ReadAll(io.LimitReader(req.Body, maxFormBytes+1))
-		if err != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, "could not read request body: "+err.Error())
-		}
-		req.Body = readCloser{io.MultiReader(bytes.NewReader(body), req.Body), req.Body}
-		if len(body) > maxFormBytes {
-			return next(c) // too large to be a method override; leave it to the handler
-		}
-		if form, err := url.ParseQuery(string(body)); err == nil {
-			if m := strings.ToUpper(form.Get("_method")); m == http.MethodDelete || m == http.MethodPut || m == http.MethodPatch {
-				req.Method = m
-			}
-		}
-		return next(c)
-	}
-}
-
-// readCloser puts back what was read ahead of the rest of the body.
-type readCloser struct {
-	io.Reader
-	io.Closer
-}
-
-// maxFormBytes bounds the form body methodOverride reads into memory.
-const maxFormBytes = 10 << 20
 
 // requestContext tags the request with its id, a logger carrying it, the Server header,
 // an access log line and the listener's request metrics.
@@ -246,6 +226,7 @@ func (s *Server) Start() error {
 	if !g.HTTPEnabled() && !g.HTTPSEnabled() {
 		return errors.New("Both http and https are disabled, unable to start.")
 	}
+	s.startLimits()
 	var tlsConf *tls.Config
 	if g.HTTPSEnabled() {
 		var err error
@@ -276,12 +257,10 @@ func (s *Server) listen(addr string, https bool, tlsConf *tls.Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{
-		Handler:           s.Handler(https),
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          nil,
-	}
+	// Gated before TLS: a connection over the caps is closed before any handshake.
+	ln = s.gate.Listener(ln)
+	srv := &http.Server{Handler: s.Handler(https)}
+	s.limits.Apply(srv)
 	scheme := "http"
 	if https {
 		scheme = "https"

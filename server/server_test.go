@@ -47,15 +47,23 @@ func (f *echoFeature) Routes() []registry.Route {
 		{Method: http.MethodPost, Path: "/" + f.name + "/:network", Handler: reply},
 		{Method: http.MethodDelete, Path: "/" + f.name + "/:network", Handler: reply},
 		{Method: http.MethodGet, Path: "/" + f.name + "/files/*", Handler: reply, Public: true},
+		{Method: http.MethodPost, Path: "/" + f.name + "/upload", Handler: reply, MaxBodyBytes: 2 << 20},
 	}
 }
 
 type testProxy struct {
 	http   *httptest.Server
 	buffer *logging.Buffer
+	server *server.Server
 }
 
 func start(t *testing.T, files map[string]string, features ...registry.Feature) *testProxy {
+	t.Helper()
+	return startWith(t, &settings.Global{HTTPPort: 8000, BindHost: []string{"127.0.0.1"}}, files, features...)
+}
+
+// startWith is start with global settings of the test's own (SettingsDirectory is set here).
+func startWith(t *testing.T, g *settings.Global, files map[string]string, features ...registry.Feature) *testProxy {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {
@@ -63,7 +71,7 @@ func start(t *testing.T, files map[string]string, features ...registry.Feature) 
 			t.Fatal(err)
 		}
 	}
-	g := &settings.Global{SettingsDirectory: dir, HTTPPort: 8000, BindHost: []string{"127.0.0.1"}}
+	g.SettingsDirectory = dir
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	buf := logging.NewBuffer(100, 10, logrus.InfoLevel)
@@ -74,7 +82,7 @@ func start(t *testing.T, files map[string]string, features ...registry.Feature) 
 	srv := server.New(server.Options{Global: g, Registry: reg, Log: log, Version: "3.11.0-develop"})
 	hs := httptest.NewServer(srv.Handler(false))
 	t.Cleanup(hs.Close)
-	return &testProxy{http: hs, buffer: buf}
+	return &testProxy{http: hs, buffer: buf, server: srv}
 }
 
 func (p *testProxy) do(t *testing.T, method, path string, body url.Values, header map[string]string) (int, string, http.Header) {

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/smartproxy/smartproxy/internal/httplimit"
 )
 
 // Global holds settings.yml (spec §4.1).
@@ -30,6 +33,9 @@ type Global struct {
 	LogBuffer         int
 	LogBufferErrors   int
 	DNSResolvTimeouts []int
+	// Limits bound every listener (timeouts, sizes, connections); MaxConnections 0
+	// means derived from the open-files limit at start.
+	Limits httplimit.Settings
 }
 
 // LoadGlobal reads settings.yml; problems are returned joined, each naming file and key.
@@ -94,7 +100,39 @@ func ParseGlobal(s *Section) *Global {
 		s.Raw(k)
 	}
 	g.DNSResolvTimeouts = intList(s, "dns_resolv_timeouts", []int{5, 8, 13})
+	g.Limits = parseLimits(s)
 	return g
+}
+
+// parseLimits reads the listener limits; every one has a safe default.
+func parseLimits(s *Section) httplimit.Settings {
+	d := httplimit.Defaults()
+	seconds := func(key string, def time.Duration) time.Duration {
+		n := s.Int(key, int(def/time.Second))
+		if n <= 0 {
+			s.Fail(key, "must be a positive number of seconds, got %d", n)
+			return def
+		}
+		return time.Duration(n) * time.Second
+	}
+	atLeast := func(key string, def, least int) int {
+		n := s.Int(key, def)
+		if n < least {
+			s.Fail(key, "must be at least %d, got %d", least, n)
+			return def
+		}
+		return n
+	}
+	return httplimit.Settings{
+		RequestTimeout: seconds("request_timeout", d.RequestTimeout),
+		HeaderTimeout:  seconds("header_timeout", d.HeaderTimeout),
+		IdleTimeout:    seconds("idle_timeout", d.IdleTimeout),
+		// Below 4 KiB ordinary requests with Foreman's headers would not fit.
+		MaxHeaderBytes:          atLeast("max_header_bytes", d.MaxHeaderBytes, 4096),
+		MaxBodyBytes:            int64(atLeast("max_body_bytes", int(d.MaxBodyBytes), 1024)),
+		MaxConnections:          atLeast("max_connections", d.MaxConnections, 0),
+		MaxConnectionsPerClient: atLeast("max_connections_per_client", d.MaxConnectionsPerClient, 0),
+	}
 }
 
 func port(s *Section, key string, def int) int {

@@ -6,6 +6,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/smartproxy/smartproxy/internal/httplimit"
 )
 
 func TestRubyInstallerSettingsFile(t *testing.T) {
@@ -35,6 +38,7 @@ func TestRubyInstallerSettingsFile(t *testing.T) {
 		LogBuffer:         2000,
 		LogBufferErrors:   1000,
 		DNSResolvTimeouts: []int{5, 8, 13},
+		Limits:            httplimit.Defaults(),
 	}
 	if !reflect.DeepEqual(g, want) {
 		t.Errorf("got  %+v\nwant %+v", g, want)
@@ -84,6 +88,40 @@ func TestGlobalErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in %v", want, err)
 		}
+	}
+}
+
+func TestLimits(t *testing.T) {
+	s := parse(t, ":request_timeout: 5\n:header_timeout: '3'\n:idle_timeout: 7\n:max_header_bytes: 8192\n"+
+		":max_body_bytes: 2048\n:max_connections: 100\n:max_connections_per_client: 0\n")
+	g := ParseGlobal(s)
+	if s.Err() != nil {
+		t.Fatal(s.Err())
+	}
+	want := httplimit.Settings{RequestTimeout: 5 * time.Second, HeaderTimeout: 3 * time.Second, IdleTimeout: 7 * time.Second,
+		MaxHeaderBytes: 8192, MaxBodyBytes: 2048, MaxConnections: 100, MaxConnectionsPerClient: 0}
+	if g.Limits != want {
+		t.Errorf("got  %v\nwant %v", g.Limits, want)
+	}
+
+	s = parse(t, ":request_timeout: 0\n:idle_timeout: -1\n:header_timeout: soon\n:max_header_bytes: 100\n"+
+		":max_body_bytes: 10\n:max_connections: -5\n:max_connections_per_client: -1\n")
+	g = ParseGlobal(s)
+	for _, want := range []string{
+		":request_timeout: must be a positive number of seconds, got 0",
+		":idle_timeout: must be a positive number of seconds, got -1",
+		":header_timeout: must be an integer",
+		":max_header_bytes: must be at least 4096, got 100",
+		":max_body_bytes: must be at least 1024, got 10",
+		":max_connections: must be at least 0, got -5",
+		":max_connections_per_client: must be at least 0, got -1",
+	} {
+		if err := s.Err(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in %v", want, err)
+		}
+	}
+	if g.Limits != httplimit.Defaults() {
+		t.Errorf("a refused value must leave the default, got %v", g.Limits)
 	}
 }
 

@@ -5,9 +5,11 @@
 package testpki
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -38,6 +40,9 @@ type Spec struct {
 	DNSNames []string
 	IPs      []net.IP
 	Usage    []x509.ExtKeyUsage
+	// RSA gives the certificate an RSA 2048 key instead of ECDSA P-256, for tests of
+	// the ECDHE-RSA and RSA key exchange suites.
+	RSA bool
 }
 
 // Cert is an issued certificate: its files <cn>.pem and <cn>-key.pem under the
@@ -85,7 +90,15 @@ func (ca *CA) Issue(t testing.TB, spec Spec) Cert {
 	if len(usage) == 0 {
 		usage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	}
-	key := newKey(t)
+	var key crypto.Signer = newKey(t)
+	keyUsage := x509.KeyUsageDigitalSignature
+	if spec.RSA {
+		rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, keyUsage = rsaKey, keyUsage|x509.KeyUsageKeyEncipherment
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t),
 		Subject:      pkix.Name{CommonName: spec.CN},
@@ -93,10 +106,10 @@ func (ca *CA) Issue(t testing.TB, spec Spec) Cert {
 		IPAddresses:  spec.IPs,
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
+		KeyUsage:     keyUsage,
 		ExtKeyUsage:  usage,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
 	if err != nil {
 		t.Fatalf("issuing %s: %v", spec.CN, err)
 	}
