@@ -245,6 +245,9 @@ func (f *Feature) reservationFromParams(params map[string][]string) (record.Rese
 		}
 		options[k] = v[0]
 	}
+	if err := checkReservation(name, options); err != nil {
+		return record.Reservation{}, nil, err
+	}
 	return record.Reservation{Name: name, IP: ip, MAC: mac, Subnet: subnet, Options: options}, related, nil
 }
 

@@ -34,12 +34,23 @@ func TestNormaliseMAC(t *testing.T) {
 // FuzzParams: address and MAC validation never panic, and what they accept is
 // already normal.
 func FuzzParams(f *testing.F) {
-	for _, s := range []string{"192.168.1.1", "192.168.1", "392.88.99.255", "fe80::1%eth0", "aa:bb:cc:dd:ee:ff", "A:B:C:D:E:F", "::ffff:1.2.3.4"} {
+	for _, s := range []string{"192.168.1.1", "192.168.1", "392.88.99.255", "fe80::1%eth0", "aa:bb:cc:dd:ee:ff", "A:B:C:D:E:F", "::ffff:1.2.3.4",
+		"web01.example.com", "grub2/grubx64.efi", "not a hostname!", "a\nb"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if ip, err := parseIPv4(s); err == nil && (!ip.Is4() || ip.String() != s) {
 			t.Fatalf("parseIPv4(%q) accepted %s", s, ip)
+		}
+		// What the reservation checks accept fits the reply field it goes into.
+		if checkHostname("hostname", s) == nil && (len(s) > maxHostname || !isPrintableASCII(s) || strings.ContainsAny(s, " _")) {
+			t.Fatalf("checkHostname accepted %q", s)
+		}
+		if checkBootFile(s) == nil && (len(s) > maxBootFile || !isPrintableASCII(s)) {
+			t.Fatalf("checkBootFile accepted %q", s)
+		}
+		if checkNextServer(s) == nil && (len(s) > maxServerName || !isPrintableASCII(s)) {
+			t.Fatalf("checkNextServer accepted %q", s)
 		}
 		if mac, err := normaliseMAC(s); err == nil {
 			again, err := normaliseMAC(mac)
