@@ -10,6 +10,7 @@ import (
 	miekg "github.com/miekg/dns"
 
 	"github.com/smartproxy/smartproxy/features/dns/rr"
+	"github.com/smartproxy/smartproxy/httpapi"
 )
 
 // The Ruby proxy's name rules (spec §5.2): labels of letters and digits, optionally
@@ -25,7 +26,15 @@ type validationError string
 
 func (e validationError) Error() string { return string(e) }
 
+// invalid formats a validation message. Every string argument is what the client
+// sent, quoted through httpapi.Echo: names up to 255 bytes come back as the Ruby proxy
+// quotes them, control characters escaped and anything longer cut.
 func invalid(format string, args ...any) error {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = httpapi.Echo(s)
+		}
+	}
 	return validationError(fmt.Sprintf(format, args...))
 }
 
@@ -52,6 +61,9 @@ func isReverseName(name string) bool {
 	return strings.HasSuffix(n, ".in-addr.arpa") || strings.HasSuffix(n, ".ip6.arpa")
 }
 
+// checkReverseName accepts the reverse name of one address, as Foreman builds it:
+// four decimal octets under in-addr.arpa, or 32 hex nibbles under ip6.arpa. The Ruby
+// proxy only checks the suffix, so the shape messages are ours.
 func checkReverseName(name string) error {
 	if err := checkName(name, rr.PTR); err != nil {
 		return err
@@ -59,7 +71,38 @@ func checkReverseName(name string) error {
 	if !isReverseName(name) {
 		return invalid("Invalid reverse DNS %s", name)
 	}
+	n := strings.ToLower(strings.TrimSuffix(name, "."))
+	if prefix, ok := strings.CutSuffix(n, ".in-addr.arpa"); ok {
+		labels := strings.Split(prefix, ".")
+		if len(labels) != 4 || !allLabels(labels, isOctet) {
+			return invalid("Invalid reverse DNS %s: an in-addr.arpa name is 4 labels, each a decimal octet 0-255", name)
+		}
+		return nil
+	}
+	labels := strings.Split(strings.TrimSuffix(n, ".ip6.arpa"), ".")
+	if len(labels) != 32 || !allLabels(labels, isNibble) {
+		return invalid("Invalid reverse DNS %s: an ip6.arpa name is 32 labels, each one hex digit", name)
+	}
 	return nil
+}
+
+func allLabels(labels []string, ok func(string) bool) bool {
+	for _, l := range labels {
+		if !ok(l) {
+			return false
+		}
+	}
+	return true
+}
+
+// isOctet: 0-255 written as an address is, without leading zeros.
+func isOctet(s string) bool {
+	v, err := strconv.ParseUint(s, 10, 8)
+	return err == nil && strconv.FormatUint(v, 10) == s
+}
+
+func isNibble(s string) bool {
+	return len(s) == 1 && strings.Contains("0123456789abcdef", s)
 }
 
 // parseAddress mirrors Ruby's IPAddr.new(value, family): an address of the wrong
@@ -124,7 +167,7 @@ func newRecord(fqdn, value, typeName string, ttl uint32) (rr.Record, error) {
 		rec.Value, err = parseSRV(value)
 	}
 	if !known {
-		return rr.Record{}, invalid("unrecognized 'type' parameter: %s", t)
+		return rr.Record{}, invalid("unrecognized 'type' parameter: %s", string(t))
 	}
 	return rec, err
 }
