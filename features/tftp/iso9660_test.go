@@ -189,37 +189,6 @@ var synthSeedFiles = []synthFile{
 	{path: "casper/initrd", data: bytes.Repeat([]byte("i"), 3000)},
 }
 
-// FuzzISO: whatever the bytes, reading an image neither panics nor hangs, and what it
-// returns lies inside the input. Images are 32 KiB at least, too big for the fuzzer's
-// input minimisation: run it with -fuzzminimizetime 0s.
-func FuzzISO(f *testing.F) {
-	for _, rr := range []bool{true, false} {
-		b := synthISO(rr, synthSeedFiles)
-		f.Add(b)
-		f.Add(b[:len(b)-1000])
-		f.Add(b[:17*isoSector+100])
-	}
-	if _, err := exec.LookPath("xorriso"); err == nil { // Joliet and continuation areas too
-		f.Add(makeISO(f, map[string]string{"casper/initrd": "initrd", "casper/" + strings.Repeat("x", 200): "long"}, "-R", "-J", "-no-pad"))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		img, err := openISO(bytes.NewReader(data), int64(len(data)))
-		if err != nil {
-			return
-		}
-		for _, name := range []string{"images/pxeboot/vmlinuz", "casper/initrd", "CASPER/INITRD", "x"} {
-			r, err := img.open(name)
-			if err != nil {
-				continue
-			}
-			n, err := io.Copy(io.Discard, r)
-			if err != nil || n > int64(len(data)) {
-				t.Fatalf("%s: %d bytes from a %d-byte image: %v", name, n, len(data), err)
-			}
-		}
-	})
-}
-
 // synthFile is a file of a synthetic image, with record fields xorriso never writes.
 type synthFile struct {
 	path     string
