@@ -20,7 +20,7 @@ func FuzzISO(f *testing.F) {
 	for _, rr := range []bool{true, false} {
 		s := fuzzSectors(synthISO(rr, fuzzSeedFiles))
 		f.Add(s[0], s[1], s[2], s[3], s[4], s[5])
-		f.Add(s[0], s[1], s[2], s[3], s[4][:2], none) // cut in a file's data
+		f.Add(s[0], s[1], s[2], s[3], s[4][:2], none)   // cut in a file's data
 		f.Add(s[0], s[1], s[2][:100], none, none, none) // cut in the root directory
 	}
 	f.Fuzz(func(t *testing.T, s16, s17, s18, s19, s20, s21 []byte) {
