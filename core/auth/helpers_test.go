@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -60,22 +61,31 @@ const (
 )
 
 // testUsers has admin (password "changeme") and viewer (password "viewer-pw").
+// Hashed once: bcrypt under -race costs a second.
 func testUsers(t *testing.T) users {
 	t.Helper()
+	u, err := sharedUsers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+var sharedUsers = sync.OnceValues(func() (users, error) {
 	u := users{}
 	for i, login := range []string{"admin", "viewer"} {
 		password := map[string]string{"admin": "changeme", "viewer": "viewer-pw"}[login]
 		hash, err := HashPassword(password)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		u[login] = struct {
 			user User
 			hash string
 		}{User{ID: int64(i + 1), Login: login, Admin: login == "admin"}, hash}
 	}
-	return u
-}
+	return u, nil
+})
 
 func oauthConfig() Config {
 	return Config{OAuthActive: true, OAuthConsumerKey: testKey, OAuthConsumerSecret: testSecret, OAuthMapUsers: true,
