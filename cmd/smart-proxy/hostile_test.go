@@ -1,0 +1,438 @@
+package main
+
+// The real binary under a hostile client (issue 15, items 1 and 2): thousands of
+// connections that trickle a request body, and 64 clients posting 10 MiB to an unknown
+// URL, while a normal client, a TFTP client and a DHCP client must still be served.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+)
+
+const (
+	hostileOpenFiles    = 4096 // RLIMIT_NOFILE of the proxy: derived cap (4096-512)/2 = 1792
+	hostileTimeout      = 3    // request_timeout, seconds
+	hostilePerClient    = 200  // max_connections_per_client
+	slowAttackerIPs     = 6    // 127.0.1.1 .. 127.0.1.6
+	slowPerAttacker     = 500  // connections tried from each: 300 over the per-client cap
+	bigBodyClients      = 64
+	bigBodySize         = 10 << 20
+	featuresWithin      = 100 * time.Millisecond
+	maxRSSUnderAttackKB = 150 << 10
+)
+
+func TestHostileClients(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the DHCP client listens on port 67 as a relay")
+	}
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("prlimit not installed (apt-get install util-linux)")
+	}
+	p := newPKI(t)
+	tftpRoot := t.TempDir()
+	bootFile := make([]byte, 256<<10)
+	_, _ = rand.Read(bootFile)
+	writeFile(t, tftpRoot, "pxelinux.0", string(bootFile))
+	tftpPort, dhcpPort := freeUDPPort(t), freeUDPPort(t)
+	extra := fmt.Sprintf(":request_timeout: %d\n:max_connections_per_client: %d\n", hostileTimeout, hostilePerClient)
+	px := startProxyWith(t, p, extra, map[string]string{
+		"tftp.yml": fmt.Sprintf(":enabled: true\n:tftproot: %s\n:listen: 127.0.0.1:%d\n", tftpRoot, tftpPort),
+		"dhcp.yml": ":enabled: true\n:ping_free_ip: false\n",
+		"dhcp_embedded.yml": fmt.Sprintf(`:listen: 127.0.0.1:%d
+:state_dir: %s
+:subnets:
+  - :network: 192.168.122.0
+    :netmask: 255.255.255.0
+    :range: [192.168.122.100, 192.168.122.200]
+    :routers: [192.168.122.1]
+    :lease_time: 600
+`, dhcpPort, t.TempDir()),
+	}, func(cmd *exec.Cmd) {
+		limit := fmt.Sprintf("--nofile=%d:%d", hostileOpenFiles, hostileOpenFiles)
+		cmd.Args = append([]string{prlimit, limit, "--"}, cmd.Args...)
+		cmd.Path = prlimit
+	})
+	pid := px.cmd.Process.Pid
+	if out := px.out.String(); !strings.Contains(out, fmt.Sprintf("Open files limit: soft %d", hostileOpenFiles)) {
+		t.Fatalf("the proxy did not log its open files limit %d:\n%s", hostileOpenFiles, out)
+	}
+	baseFDs, baseRSS := openFDs(t, pid), rssKB(t, pid)
+	addr := strings.TrimPrefix(px.httpURL, "http://")
+
+	var attack sync.WaitGroup
+	stopBig := make(chan struct{})
+	slow := &slowResults{}
+	for ip := 1; ip <= slowAttackerIPs; ip++ {
+		for i := 0; i < slowPerAttacker; i++ {
+			attack.Add(1)
+			go func() {
+				defer attack.Done()
+				slow.run(fmt.Sprintf("127.0.1.%d", ip), addr)
+			}()
+		}
+	}
+	big := &bigResults{statuses: map[int]int{}}
+	var bigDone sync.WaitGroup
+	body := make([]byte, bigBodySize)
+	for i := 0; i < bigBodyClients; i++ {
+		bigDone.Add(1)
+		go func() {
+			defer bigDone.Done()
+			big.run(addr, body, stopBig)
+		}()
+	}
+
+	// Sample descriptors and memory until the slow connections are all gone.
+	var maxFDs, maxRSS atomic.Int64
+	sampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if n := int64(openFDs(t, pid)); n > maxFDs.Load() {
+				maxFDs.Store(n)
+			}
+			if n := int64(rssKB(t, pid)); n > maxRSS.Load() {
+				maxRSS.Store(n)
+			}
+			select {
+			case <-sampling:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+
+	// While the attack runs: the API, TFTP and DHCP keep serving.
+	time.Sleep(500 * time.Millisecond)
+	var latencies []time.Duration
+	for i := 0; i < 10; i++ {
+		latencies = append(latencies, curlFeatures(t, px.httpURL))
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := tftpGet(t, tftpPort, "pxelinux.0"); !bytes.Equal(got, bootFile) {
+		t.Errorf("TFTP under attack: got %d bytes, want the %d of pxelinux.0", len(got), len(bootFile))
+	}
+	if ip, err := dhcpExchange(dhcpPort); err != nil {
+		t.Errorf("DHCP under attack: %v", err)
+	} else if !strings.HasPrefix(ip, "192.168.122.") {
+		t.Errorf("DHCP under attack: ACK for %s, want an address of 192.168.122.100-200", ip)
+	}
+	close(stopBig)
+	bigDone.Wait()
+	attack.Wait()
+	close(sampling)
+	<-sampled
+
+	slices.Sort(latencies)
+	t.Logf("baseline: %d fds, %d KiB RSS; under attack: max %d fds, max %d KiB RSS", baseFDs, baseRSS, maxFDs.Load(), maxRSS.Load())
+	t.Logf("slow bodies: %d admitted, %d refused, cut off after %s..%s; 10 MiB posts: %v, %d failed writes; GET /features: %s..%s",
+		slow.admitted.Load(), slow.refused.Load(), time.Duration(slow.minCut.Load()), time.Duration(slow.maxCut.Load()),
+		big.statuses, big.errors.Load(), latencies[0], latencies[len(latencies)-1])
+
+	// 1: slow bodies take at most their per-client share, and are cut off in time.
+	if got, most := slow.admitted.Load(), int64(slowAttackerIPs*hostilePerClient); got > most || got < most/2 {
+		t.Errorf("%d slow connections admitted, want at most %d (the per-client cap) and most of them", got, most)
+	}
+	if slow.refused.Load() == 0 {
+		t.Error("no slow connection refused past max_connections_per_client")
+	}
+	if slow.wrong.Load() > 0 {
+		t.Errorf("%d slow connections were not answered 408", slow.wrong.Load())
+	}
+	if cut := time.Duration(slow.maxCut.Load()); cut > (hostileTimeout+3)*time.Second {
+		t.Errorf("a slow body stayed open %s, want it cut at request_timeout %ds", cut, hostileTimeout)
+	}
+	// 2: a 10 MiB body to an unknown URL is not read.
+	if n := big.statuses[http.StatusNotFound]; n < bigBodyClients || len(big.statuses) != 1 {
+		t.Errorf("10 MiB posts to /no-such-route: statuses %v, want only 404 (at least %d)", big.statuses, bigBodyClients)
+	}
+	// Bounded: descriptors by the caps (the 10 MiB posters' address too: net/http keeps
+	// a connection it answered before reading the body for half a second to avoid a
+	// reset), memory by what is never read.
+	if most := int64(baseFDs + (slowAttackerIPs+1)*hostilePerClient + 64); maxFDs.Load() > most {
+		t.Errorf("%d descriptors open under attack, want at most %d", maxFDs.Load(), most)
+	}
+	if maxRSS.Load() > maxRSSUnderAttackKB {
+		t.Errorf("RSS reached %d KiB, want under %d KiB", maxRSS.Load(), maxRSSUnderAttackKB)
+	}
+	if worst := latencies[len(latencies)-1]; worst > featuresWithin {
+		t.Errorf("GET /features took up to %s under attack, want within %s", worst, featuresWithin)
+	}
+	// Refusals are counted, and the descriptors come back.
+	normal := &http.Client{Timeout: 5 * time.Second}
+	metrics := get(t, normal, px.httpURL+"/metrics").body
+	if !strings.Contains(metrics, "smartproxy_http_connections_max 1792\n") {
+		t.Errorf("/metrics lacks the derived max_connections 1792")
+	}
+	if n := metricValue(metrics, `smartproxy_http_connections_refused_total{reason="max_connections_per_client"}`); n < slow.refused.Load() {
+		t.Errorf("/metrics counts %d refusals over max_connections_per_client, the slow clients alone met %d", n, slow.refused.Load())
+	}
+	if n := metricValue(metrics, `smartproxy_http_requests_refused_total{reason="body_timeout"}`); n != slow.admitted.Load() {
+		t.Errorf("/metrics counts %d body timeouts, want %d", n, slow.admitted.Load())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for openFDs(t, pid) > baseFDs+16 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := openFDs(t, pid); n > baseFDs+16 {
+		t.Errorf("%d descriptors open after the attack, baseline %d", n, baseFDs)
+	}
+}
+
+// slowResults is what the slow-body connections met.
+type slowResults struct {
+	admitted, refused, wrong atomic.Int64
+	minCut, maxCut           atomic.Int64 // nanoseconds from headers sent to the server's close
+}
+
+// run opens one connection from local, sends headers announcing a form body and then
+// one byte a second, and records whether the proxy refused it at once or answered
+// and closed it, and when.
+func (r *slowResults) run(local, addr string) {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		r.refused.Add(1)
+		return
+	}
+	defer c.Close()
+	start := time.Now()
+	_, err = fmt.Fprintf(c, "POST /tftp/PXELinux/52:54:00:00:00:01 HTTP/1.1\r\nHost: proxy\r\n"+
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\npxeconfig=")
+	reader := bufio.NewReader(c)
+	for err == nil && time.Since(start) < 20*time.Second {
+		_ = c.SetReadDeadline(time.Now().Add(time.Second))
+		var line string
+		line, err = reader.ReadString('\n')
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			_, err = c.Write([]byte("a"))
+			continue
+		}
+		if err == nil { // the answer's status line: the server gave up on the body
+			r.record(time.Since(start))
+			if !strings.HasPrefix(line, "HTTP/1.1 408 ") {
+				r.wrong.Add(1)
+			}
+			return
+		}
+	}
+	// Closed without an answer: refused on accept (a reset, within a moment).
+	if time.Since(start) < time.Second {
+		r.refused.Add(1)
+		return
+	}
+	r.record(time.Since(start))
+	r.wrong.Add(1)
+}
+
+func (r *slowResults) record(d time.Duration) {
+	r.admitted.Add(1)
+	for {
+		old := r.maxCut.Load()
+		if int64(d) <= old || r.maxCut.CompareAndSwap(old, int64(d)) {
+			break
+		}
+	}
+	for {
+		old := r.minCut.Load()
+		if (old != 0 && int64(d) >= old) || r.minCut.CompareAndSwap(old, int64(d)) {
+			break
+		}
+	}
+}
+
+// bigResults counts the answers to 10 MiB posts.
+type bigResults struct {
+	mu       sync.Mutex
+	statuses map[int]int
+	errors   atomic.Int64
+}
+
+// run posts body to /no-such-route, again and again until stop, from 127.0.2.1.
+func (r *bigResults) run(addr string, body []byte, stop <-chan struct{}) {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 2, 1)}, Timeout: 5 * time.Second}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
+	defer client.CloseIdleConnections()
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		resp, err := client.Post("http://"+addr+"/no-such-route", "application/x-www-form-urlencoded", bytes.NewReader(body))
+		if err != nil {
+			r.errors.Add(1) // the proxy answered and closed before the body was written
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		resp.Body.Close()
+		r.mu.Lock()
+		r.statuses[resp.StatusCode]++
+		r.mu.Unlock()
+	}
+}
+
+// metricValue is the value of one sample line of /metrics (-1 when absent).
+func metricValue(page, sample string) int64 {
+	for _, line := range strings.Split(page, "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+// openFDs counts the process's open file descriptors.
+func openFDs(t *testing.T, pid int) int {
+	t.Helper()
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Errorf("reading the proxy's descriptors: %v", err)
+	}
+	return len(entries)
+}
+
+// rssKB is the process's resident set size.
+func rssKB(t *testing.T, pid int) int {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Errorf("reading the proxy's status: %v", err)
+		return 0
+	}
+	m := regexp.MustCompile(`(?m)^VmRSS:\s+(\d+) kB`).FindSubmatch(status)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
+
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// curlFeatures is GET /features from curl, a client in its own process, so the time
+// is the proxy's and not the attacking test's goroutines'; it returns curl's total time.
+func curlFeatures(t *testing.T, base string) time.Duration {
+	t.Helper()
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl not installed (apt-get install curl)")
+	}
+	out, err := exec.Command(curl, "-sS", "--max-time", "5", "-w", `\n%{http_code} %{time_total}`, base+"/features").CombinedOutput()
+	body, status, _ := strings.Cut(string(out), "\n")
+	var code int
+	var seconds float64
+	if _, scanErr := fmt.Sscanf(status, "%d %g", &code, &seconds); err != nil || scanErr != nil || code != http.StatusOK || body != `["dhcp","logs","tftp"]` {
+		t.Errorf("GET /features under attack: %v %q", err, out)
+	}
+	return time.Duration(seconds * float64(time.Second))
+}
+
+// tftpGet fetches a file from the embedded TFTP server with curl, a real TFTP client.
+func tftpGet(t *testing.T, port int, name string) []byte {
+	t.Helper()
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl not installed (apt-get install curl)")
+	}
+	out := filepath.Join(t.TempDir(), name)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if msg, err := exec.CommandContext(ctx, curl, "-sS", "-o", out, fmt.Sprintf("tftp://127.0.0.1:%d/%s", port, name)).CombinedOutput(); err != nil {
+		t.Errorf("curl tftp: %v: %s", err, msg)
+		return nil
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Error(err)
+	}
+	return b
+}
+
+// dhcpExchange is a DISCOVER, OFFER, REQUEST, ACK with the embedded DHCP server on
+// loopback, as a relay would send it: giaddr is a loopback address of our own on
+// port 67 (where the server answers relays), and option 118 selects the subnet.
+// It returns the acknowledged address.
+func dhcpExchange(serverPort int) (string, error) {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	giaddr := net.IPv4(127, 100+b[0]%100, 1+b[1]%250, 1+b[2]%250).To4()
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: giaddr, Port: 67})
+	if err != nil {
+		return "", fmt.Errorf("listening as a relay on %s:67: %w", giaddr, err)
+	}
+	defer conn.Close()
+	server := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: serverPort}
+	relay := []dhcpv4.Modifier{dhcpv4.WithGatewayIP(giaddr),
+		dhcpv4.WithOption(dhcpv4.OptGeneric(dhcpv4.OptionSubnetSelection, net.IPv4(192, 168, 122, 1).To4()))}
+	mac := net.HardwareAddr{0x52, 0x54, 0x00, b[3], b[4], b[5]}
+	exchange := func(req *dhcpv4.DHCPv4, want dhcpv4.MessageType) (*dhcpv4.DHCPv4, error) {
+		if _, err := conn.WriteToUDP(req.ToBytes(), server); err != nil {
+			return nil, err
+		}
+		buf := make([]byte, 1500)
+		for {
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, _, err := conn.ReadFromUDP(buf)
+			if err != nil {
+				return nil, fmt.Errorf("waiting for %s: %w", want, err)
+			}
+			reply, err := dhcpv4.FromBytes(buf[:n])
+			if err != nil || reply.TransactionID != req.TransactionID {
+				continue
+			}
+			if reply.MessageType() != want {
+				return nil, fmt.Errorf("got %s, want %s", reply.MessageType(), want)
+			}
+			return reply, nil
+		}
+	}
+	discover, err := dhcpv4.NewDiscovery(mac, relay...)
+	if err != nil {
+		return "", err
+	}
+	offer, err := exchange(discover, dhcpv4.MessageTypeOffer)
+	if err != nil {
+		return "", err
+	}
+	request, err := dhcpv4.NewRequestFromOffer(offer, relay...)
+	if err != nil {
+		return "", err
+	}
+	ack, err := exchange(request, dhcpv4.MessageTypeAck)
+	if err != nil {
+		return "", err
+	}
+	return ack.YourIPAddr.String(), nil
+}
