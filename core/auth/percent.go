@@ -1,9 +1,6 @@
 package auth
 
-import (
-	"fmt"
-	"strings"
-)
+import "strings"
 
 // percentEncode is RFC 3986 §2.1 encoding as RFC 5849 §3.6 demands it: only the
 // unreserved characters stay, every other byte of the UTF-8 string becomes %XX with
@@ -18,7 +15,9 @@ func percentEncode(s string) string {
 			b.WriteByte(c)
 			continue
 		}
-		fmt.Fprintf(&b, "%%%02X", c)
+		b.WriteByte('%')
+		b.WriteByte(upperHex[c>>4])
+		b.WriteByte(upperHex[c&15])
 	}
 	return b.String()
 }
@@ -27,3 +26,5 @@ func isUnreserved(c byte) bool {
 	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
 		c == '-' || c == '.' || c == '_' || c == '~'
 }
+
+const upperHex = "0123456789ABCDEF"

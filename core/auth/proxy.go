@@ -59,9 +59,17 @@ func (a *Authenticator) RequireProxyOrUser(feature string) echo.MiddlewareFunc {
 				return a.refuseUser(c, "", err)
 			}
 			a.log.WithField("remote_ip", a.ClientIP(r)).Warnf("%s %s: access denied: %s; user: %v", r.Method, r.URL.Path, why, err)
-			return accessDenied(c, strings.ToUpper(why[:1])+why[1:])
+			return accessDenied(c, sentence(why))
 		}
 	}
+}
+
+// sentence capitalises a reason for the client.
+func sentence(s string) string {
+	if s == "" {
+		return "Not a registered smart proxy"
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func withFeature(feature string) string {
