@@ -1,6 +1,7 @@
 package dhcp
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -140,27 +141,49 @@ func (f *Feature) createReservation(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	f.writes.Lock()
-	defer f.writes.Unlock()
+	if msg := notAHostAddress(res); msg != "" {
+		httpapi.Error(w, r, http.StatusBadRequest, msg)
+		return
+	}
+	keys := f.lockIdle(func() []string { return reservationKeys(res) })
 	similar := f.similarReservations(res, related)
 	for _, existing := range similar {
 		if existing.Equal(res) {
+			f.writes.Unlock()
 			httpapi.Logger(r).Debugf("DHCP reservation %s/%s already exists as requested", res.Subnet.Network(), res.IP)
 			httpapi.Empty(w)
 			return
 		}
 	}
 	if len(similar) > 0 {
+		f.writes.Unlock()
 		httpapi.Error(w, r, http.StatusConflict, "Record "+res.Subnet.Network().String()+"/"+res.IP.String()+" already exists")
 		return
 	}
-	if err := f.provider.AddReservation(r.Context(), res); err != nil {
-		httpapi.Error(w, r, http.StatusBadRequest, err.Error())
+	done := f.inFlight.claim(keys)
+	f.writes.Unlock()
+	// Once handed over, the write finishes even if the client gives up, so the
+	// answer (had anyone read it) is always true: 200 stored, 500 not stored.
+	err = f.provider.AddReservation(context.WithoutCancel(r.Context()), res)
+	f.endWrite(keys, done)
+	if err != nil {
+		httpapi.Logger(r).Errorf("DHCP reservation for %s (%s / %s) not stored: %v", res.Name, res.IP, res.MAC, err)
+		httpapi.Error(w, r, http.StatusInternalServerError, "Failed to store the DHCP reservation for "+res.IP.String()+" / "+res.MAC)
 		return
 	}
 	f.suggestions.release(res.IP)
 	httpapi.Logger(r).Infof("Added DHCP reservation for %s (%s / %s)", res.Name, res.IP, res.MAC)
 	httpapi.Empty(w)
+}
+
+// notAHostAddress refuses an address outside the subnet, or its network or
+// broadcast address, before a provider is asked: its failures answer 500.
+func notAHostAddress(res record.Reservation) string {
+	s := res.Subnet
+	if !s.Prefix.Contains(res.IP) || res.IP == s.Network() || res.IP == s.Broadcast() {
+		return "IP " + res.IP.String() + " is not a host address of subnet " + s.String()
+	}
+	return ""
 }
 
 // similarReservations are the reservations with the same IP or MAC, leaving out the
@@ -263,8 +286,8 @@ func (f *Feature) deleteByIP(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	f.deleteMatching(w, r, network, func(p netip.Prefix) []record.Reservation {
-		return f.provider.ReservationsByIP(p, ip)
+	f.deleteMatching(w, r, network, func(p netip.Prefix) (string, []record.Reservation) {
+		return ipKey(p, ip), f.provider.ReservationsByIP(p, ip)
 	})
 }
 
@@ -279,28 +302,43 @@ func (f *Feature) deleteByMAC(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	f.deleteMatching(w, r, network, func(p netip.Prefix) []record.Reservation {
+	f.deleteMatching(w, r, network, func(p netip.Prefix) (string, []record.Reservation) {
 		if res, ok := f.provider.ReservationByMAC(p, mac); ok {
-			return []record.Reservation{res}
+			return macKey(p, mac), []record.Reservation{res}
 		}
-		return nil
+		return macKey(p, mac), nil
 	})
 }
 
-// deleteMatching removes the reservations match finds in network's subnet, under the
-// write lock so a concurrent create cannot slip in between lookup and delete. An
-// unknown subnet or no match answers 200, as the Ruby proxy does.
-func (f *Feature) deleteMatching(w http.ResponseWriter, r *http.Request, network netip.Addr, match func(netip.Prefix) []record.Reservation) {
+// deleteMatching removes the reservations match finds in network's subnet. It
+// first waits for the writes in flight on the requested address or MAC (a create
+// the client gave up on is finished, then deleted) and on the matches, so nothing
+// slips in between lookup and delete. An unknown subnet or no match answers 200,
+// as the Ruby proxy does; a delete that could not be stored answers 500 and the
+// reservation stays.
+func (f *Feature) deleteMatching(w http.ResponseWriter, r *http.Request, network netip.Addr, match func(netip.Prefix) (string, []record.Reservation)) {
 	s, found := f.findSubnet(network)
 	if !found {
 		httpapi.Empty(w)
 		return
 	}
-	f.writes.Lock()
-	defer f.writes.Unlock()
-	for _, res := range match(s.Prefix) {
-		if err := f.provider.DeleteReservation(r.Context(), res); err != nil {
-			httpapi.Error(w, r, http.StatusBadRequest, err.Error())
+	var matched []record.Reservation
+	keys := f.lockIdle(func() []string {
+		key, found := match(s.Prefix)
+		matched = found
+		keys := []string{key}
+		for _, res := range matched {
+			keys = append(keys, reservationKeys(res)...)
+		}
+		return keys
+	})
+	done := f.inFlight.claim(keys)
+	f.writes.Unlock()
+	defer f.endWrite(keys, done)
+	for _, res := range matched {
+		if err := f.provider.DeleteReservation(context.WithoutCancel(r.Context()), res); err != nil {
+			httpapi.Logger(r).Errorf("DHCP reservation for %s (%s / %s) not deleted: %v", res.Name, res.IP, res.MAC, err)
+			httpapi.Error(w, r, http.StatusInternalServerError, "Failed to delete the DHCP reservation for "+res.IP.String()+" / "+res.MAC)
 			return
 		}
 		httpapi.Logger(r).Infof("Deleted DHCP reservation for %s (%s / %s)", res.Name, res.IP, res.MAC)

@@ -32,8 +32,10 @@ type Feature struct {
 	managed    []netip.Prefix // dhcp.yml :subnets:; empty = every subnet of the provider
 	ping       func(ctx context.Context, ip netip.Addr) bool
 
-	// writes serialises reservation changes so the duplicate check and the add are one step.
+	// writes makes a write's duplicate check and its hand-over to the provider one
+	// step; the provider's wait for durability runs outside it (see inflight.go).
 	writes      sync.Mutex
+	inFlight    writesInFlight
 	suggestions *suggestions
 }
 
@@ -51,7 +53,7 @@ func New() *Feature {
 
 // NewWithProviders is the feature with a given provider set (tests use fakes).
 func NewWithProviders(factories map[string]func() Provider) *Feature {
-	return &Feature{factories: factories, ping: isAlive}
+	return &Feature{factories: factories, ping: isAlive, inFlight: writesInFlight{}}
 }
 
 func (*Feature) Name() string { return "dhcp" }

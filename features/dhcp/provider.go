@@ -10,8 +10,9 @@ import (
 )
 
 // Provider is a DHCP backend the REST API manages: it knows its subnets, stores
-// reservations durably and reports the leases it handed out. The API serialises
-// every write, so a provider need not guard against two creates racing.
+// reservations durably and reports the leases it handed out. The API never has two
+// writes about one IP or MAC in flight, but writes about different ones arrive
+// concurrently: a provider should let them share its commits.
 type Provider interface {
 	registry.Module
 	Subnets() []record.Subnet
@@ -21,9 +22,12 @@ type Provider interface {
 	ReservationByMAC(subnet netip.Prefix, mac string) (record.Reservation, bool)
 	LeaseByIP(subnet netip.Prefix, ip netip.Addr) (record.Lease, bool)
 	LeaseByMAC(subnet netip.Prefix, mac string) (record.Lease, bool)
-	// AddReservation returns once the reservation is durable and served.
+	// AddReservation returns once the reservation is durable and served. Readers
+	// should not see it before, and an error must mean it was not stored. The
+	// API passes a context without cancellation: a write started is finished.
 	AddReservation(ctx context.Context, r record.Reservation) error
-	// DeleteReservation removes r (matched by subnet, MAC and IP); it returns once durable.
+	// DeleteReservation removes r (matched by subnet, MAC and IP); it returns once
+	// durable, and an error must mean r stays.
 	DeleteReservation(ctx context.Context, r record.Reservation) error
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -27,12 +28,17 @@ type journal struct {
 	file *os.File
 	size int64 // bytes of whole lines in file; a failed write is cut back to it
 
-	mu      sync.Mutex // guards buf and waiters; taken after the store lock
+	mu      sync.Mutex // guards buf, waiters and closed; taken after the store lock
 	buf     []byte
 	waiters []func(error)
 	spare   []byte
+	closed  bool // no committer will run again: appends fail at once
 
 	kick chan struct{}
+
+	// commits counts successful writes (each with its fdatasync when fsync is on),
+	// for /metrics: creates per commit shows how well writers share them.
+	commits atomic.Uint64
 
 	// lines counts lines written since the file was last rewritten, base the lines
 	// that rewrite held: together they decide when to compact.
@@ -137,6 +143,13 @@ func syncDir(dir string) error {
 // failed. The caller holds the store lock, so lines are in the order the state changed.
 func (j *journal) append(line []byte, done func(error)) {
 	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		if done != nil {
+			done(errJournalClosed)
+		}
+		return
+	}
 	j.buf = append(j.buf, line...)
 	j.buf = append(j.buf, '\n')
 	if done != nil {
@@ -194,6 +207,7 @@ func (j *journal) writeDurably(data []byte) error {
 		return fmt.Errorf("writing journal %s: %w", j.path, err)
 	}
 	j.size += int64(len(data))
+	j.commits.Add(1)
 	return nil
 }
 
@@ -228,7 +242,20 @@ func (j *journal) needsCompaction() bool {
 	return j.lines > compactAtLeast && j.lines > 3*j.base
 }
 
+// errJournalClosed answers a write that came after the server stopped.
+var errJournalClosed = errors.New("the DHCP journal is closed (the server is stopping)")
+
+// close fails what is still queued (the committer has stopped, so nobody would
+// write it) and every later append, then closes the file.
 func (j *journal) close() error {
+	j.mu.Lock()
+	j.closed = true
+	waiters := j.waiters
+	j.buf, j.waiters = nil, nil
+	j.mu.Unlock()
+	for _, w := range waiters {
+		w(errJournalClosed)
+	}
 	if j.file == nil {
 		return nil
 	}

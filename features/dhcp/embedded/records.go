@@ -132,14 +132,21 @@ func (st *store) inUse(p netip.Prefix, ip netip.Addr) bool {
 	if len(sub.reservedByIP[ip]) > 0 {
 		return true
 	}
+	for r := range sub.pendingAdds {
+		if r.IP == ip {
+			return true // unused_ip must not suggest what a create is storing
+		}
+	}
 	b := sub.byIP[ip]
 	return b != nil && b.holds(nowUnix())
 }
 
 // addReservation makes r durable and serves it from the next packet on. It is
-// applied in memory when queued (so a concurrent compaction includes it) and taken
-// back if the journal write fails.
-func (st *store) addReservation(ctx context.Context, r record.Reservation) error {
+// queued as pending (in compaction snapshots, invisible to readers and DHCP
+// clients) and applied once its line is durable, or dropped if the write failed.
+// Once queued the write always finishes, whatever ctx says: the caller's answer
+// must tell the truth about what the journal holds.
+func (st *store) addReservation(_ context.Context, r record.Reservation) error {
 	st.mu.Lock()
 	sub := st.subnetByPrefix(r.Subnet.Prefix)
 	if sub == nil {
@@ -155,26 +162,24 @@ func (st *store) addReservation(ctx context.Context, r record.Reservation) error
 	done := make(chan error, 1)
 	st.record(&entry{Kind: kindReserve, IP: r.IP.String(), MAC: r.MAC, Subnet: sub.Prefix.String(), Name: r.Name, Options: r.Options},
 		func(err error) { done <- err })
-	prev := st.putReservation(sub, stored)
+	sub.pendingAdds[stored] = struct{}{}
 	st.mu.Unlock()
-	err := wait(ctx, done)
-	if err != nil && ctx.Err() != nil {
-		return err // the write may still land: the reservation stays as queued
-	}
+
+	err := <-done
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	delete(sub.pendingAdds, stored)
 	if err != nil {
-		st.mu.Lock()
-		st.dropReservation(sub, stored)
-		if prev != nil {
-			st.putReservation(sub, prev)
-		}
-		st.mu.Unlock()
 		return fmt.Errorf("storing reservation %s/%s: %w", r.IP, r.MAC, err)
 	}
+	st.putReservation(sub, stored)
 	return nil
 }
 
-// deleteReservation removes the reservation of r.MAC with address r.IP.
-func (st *store) deleteReservation(ctx context.Context, r record.Reservation) error {
+// deleteReservation removes the reservation of r.MAC with address r.IP. It stays
+// served until the removal is durable, and stays for good if the write failed.
+// Like addReservation it finishes a queued write whatever ctx says.
+func (st *store) deleteReservation(_ context.Context, r record.Reservation) error {
 	st.mu.Lock()
 	sub := st.subnetByPrefix(r.Subnet.Prefix)
 	var stored *record.Reservation
@@ -188,27 +193,16 @@ func (st *store) deleteReservation(ctx context.Context, r record.Reservation) er
 	done := make(chan error, 1)
 	st.record(&entry{Kind: kindUnreserve, IP: r.IP.String(), MAC: r.MAC, Subnet: sub.Prefix.String()},
 		func(err error) { done <- err })
-	st.dropReservation(sub, stored)
+	sub.pendingDeletes[stored] = struct{}{}
 	st.mu.Unlock()
-	err := wait(ctx, done)
-	if err != nil && ctx.Err() != nil {
-		return err
-	}
+
+	err := <-done
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	delete(sub.pendingDeletes, stored)
 	if err != nil {
-		st.mu.Lock()
-		st.putReservation(sub, stored)
-		st.mu.Unlock()
 		return fmt.Errorf("deleting reservation %s/%s: %w", r.IP, r.MAC, err)
 	}
+	st.dropReservation(sub, stored)
 	return nil
-}
-
-// wait blocks until the journal reports on a write, or ctx ends.
-func wait(ctx context.Context, done <-chan error) error {
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

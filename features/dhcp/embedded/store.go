@@ -46,7 +46,15 @@ type subnetState struct {
 	reservedByIP  map[netip.Addr][]*record.Reservation
 	byIP          map[netip.Addr]*binding
 	byMAC         map[string]*binding // the client's current binding
-	cursor        uint32              // where the dynamic pool looks next
+	// pendingAdds are reservations whose journal line is queued but not yet
+	// durable: no reader and no DHCP reply sees them until the commit, so nobody
+	// learns of a reservation that a failed write then takes back. pendingDeletes
+	// stay served until their unreserve line is durable. Compaction snapshots
+	// include the adds and leave out the deletes, since it stands in for the
+	// queued lines. (The API never has two writes of one IP or MAC in flight.)
+	pendingAdds    map[*record.Reservation]struct{}
+	pendingDeletes map[*record.Reservation]struct{}
+	cursor         uint32 // where the dynamic pool looks next
 	// poolFullLogged is when an exhausted pool was last logged (unix seconds).
 	poolFullLogged int64
 }
@@ -103,11 +111,13 @@ func newStore(cfg *config, log *logrus.Entry) *store {
 	st := &store{declineProbation: cfg.declineProbation, log: log}
 	for _, sc := range cfg.subnets {
 		st.subnets = append(st.subnets, &subnetState{
-			subnetConfig:  sc,
-			reservedByMAC: map[string]*record.Reservation{},
-			reservedByIP:  map[netip.Addr][]*record.Reservation{},
-			byIP:          map[netip.Addr]*binding{},
-			byMAC:         map[string]*binding{},
+			subnetConfig:   sc,
+			reservedByMAC:  map[string]*record.Reservation{},
+			reservedByIP:   map[netip.Addr][]*record.Reservation{},
+			byIP:           map[netip.Addr]*binding{},
+			byMAC:          map[string]*binding{},
+			pendingAdds:    map[*record.Reservation]struct{}{},
+			pendingDeletes: map[*record.Reservation]struct{}{},
 		})
 	}
 	return st
@@ -272,8 +282,15 @@ func (st *store) capture() stateCopy {
 	for _, sub := range st.subnets {
 		for _, list := range sub.reservedByIP {
 			for _, r := range list {
-				c.reservations = append(c.reservations, reservationCopy{prefix: sub.Prefix, r: *r})
+				if _, deleting := sub.pendingDeletes[r]; !deleting {
+					c.reservations = append(c.reservations, reservationCopy{prefix: sub.Prefix, r: *r})
+				}
 			}
+		}
+		// After the committed ones: on replay a pending add replaces its MAC's
+		// previous reservation, as its commit will.
+		for r := range sub.pendingAdds {
+			c.reservations = append(c.reservations, reservationCopy{prefix: sub.Prefix, r: *r})
 		}
 		for _, b := range sub.byIP {
 			if b.state != stateOffered {

@@ -19,30 +19,39 @@ func storeConfig(t *testing.T, dir string) *config {
 	return testConfig(t, fmt.Sprintf(":state_dir: %s\n%s", dir, engineYAML))
 }
 
-// openRunning opens a store and runs its committer until the test ends (or stop).
+// openRunning opens a store and runs its committer until the test ends (or stop,
+// which also closes the store).
 func openRunning(t *testing.T, dir string) (*store, func()) {
 	t.Helper()
 	st, err := openStore(storeConfig(t, dir), quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
+	stopCommitter := runCommitter(st)
+	stopped := false
+	shutdown := func() {
+		if !stopped {
+			stopped = true
+			stopCommitter()
+			st.close()
+		}
+	}
+	t.Cleanup(shutdown)
+	return st, shutdown
+}
+
+// runCommitter runs st's committer until the returned function is called.
+func runCommitter(st *store) func() {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		st.journal.run(ctx, st.compact, func() {})
 	}()
-	stopped := false
-	shutdown := func() {
-		if !stopped {
-			stopped = true
-			stop()
-			<-done
-			st.close()
-		}
+	return func() {
+		stop()
+		<-done
 	}
-	t.Cleanup(shutdown)
-	return st, shutdown
 }
 
 // lease grants a durable lease the way the server does and waits for it.
@@ -134,7 +143,11 @@ func TestStateDirIsExclusive(t *testing.T) {
 
 func TestCompactionKeepsEverything(t *testing.T) {
 	dir := t.TempDir()
-	st, stop := openRunning(t, dir)
+	st, err := openStore(storeConfig(t, dir), quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopCommitter := runCommitter(st)
 	for i := 0; i < 50; i++ {
 		lease(t, st, "10.99.1.1", fmt.Sprintf("02:00:00:00:00:%02x", i)) // 50 lines, one live lease
 	}
@@ -143,7 +156,7 @@ func TestCompactionKeepsEverything(t *testing.T) {
 	}
 	// A change queued but not written yet is part of the snapshot. The committer is
 	// stopped first: compaction runs on its goroutine, never beside it.
-	stop()
+	stopCommitter()
 	done := make(chan error, 1)
 	st.mu.Lock()
 	b := st.bind(st.subnetByPrefix(testPrefix), netip.MustParseAddr("10.99.1.2"), "02:00:00:00:02:02", stateActive, 1, nowUnix()+600, "")
@@ -157,6 +170,7 @@ func TestCompactionKeepsEverything(t *testing.T) {
 	if n := strings.Count(string(data), "\n"); n != 3 {
 		t.Fatalf("compacted journal has %d lines, want 3 (two leases and a reservation):\n%s", n, data)
 	}
+	st.close()
 	st, _ = openRunning(t, dir)
 	if l, ok := st.leaseByIP(testPrefix, netip.MustParseAddr("10.99.1.1")); !ok || l.MAC != "02:00:00:00:00:31" {
 		t.Fatalf("after compaction 10.99.1.1 = %+v", l)
