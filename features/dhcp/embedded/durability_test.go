@@ -26,6 +26,21 @@ type proxyProcess struct {
 // proxyDir writes settings.yml and settings.d for a child proxy serving DHCP in
 // l's server namespace with state in stateDir.
 func proxyDir(t *testing.T, l *link, stateDir string) (settingsPath, url string) {
+	return writeProxyDir(t, fmt.Sprintf(`
+:netns: %s
+:interfaces: [%s]
+:state_dir: %s
+:subnets:
+  - :network: 10.99.0.0
+    :netmask: 255.255.0.0
+    :range: [10.99.1.1, 10.99.250.254]
+    :routers: [10.99.0.1]
+`, l.serverNS, l.serverIf, stateDir))
+}
+
+// writeProxyDir writes settings.yml and settings.d for a child proxy with the dhcp
+// feature, dhcp_embedded.yml being embeddedYAML, on a free loopback http port.
+func writeProxyDir(t *testing.T, embeddedYAML string) (settingsPath, url string) {
 	t.Helper()
 	dir := t.TempDir()
 	sd := filepath.Join(dir, "settings.d")
@@ -39,18 +54,9 @@ func proxyDir(t *testing.T, l *link, stateDir string) (settingsPath, url string)
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	files := map[string]string{
-		filepath.Join(dir, "settings.yml"): fmt.Sprintf(":settings_directory: %s\n:bind_host: ['127.0.0.1']\n:http_port: %d\n:log_file: STDOUT\n", sd, port),
-		filepath.Join(sd, "dhcp.yml"):      ":enabled: true\n:ping_free_ip: false\n",
-		filepath.Join(sd, "dhcp_embedded.yml"): fmt.Sprintf(`
-:netns: %s
-:interfaces: [%s]
-:state_dir: %s
-:subnets:
-  - :network: 10.99.0.0
-    :netmask: 255.255.0.0
-    :range: [10.99.1.1, 10.99.250.254]
-    :routers: [10.99.0.1]
-`, l.serverNS, l.serverIf, stateDir),
+		filepath.Join(dir, "settings.yml"):     fmt.Sprintf(":settings_directory: %s\n:bind_host: ['127.0.0.1']\n:http_port: %d\n:log_file: STDOUT\n", sd, port),
+		filepath.Join(sd, "dhcp.yml"):          ":enabled: true\n:ping_free_ip: false\n",
+		filepath.Join(sd, "dhcp_embedded.yml"): embeddedYAML,
 	}
 	for path, content := range files {
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
