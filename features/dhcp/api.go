@@ -164,8 +164,10 @@ func (f *Feature) createReservation(w http.ResponseWriter, r *http.Request) {
 	f.writes.Unlock()
 	// Once handed over, the write finishes even if the client gives up, so the
 	// answer (had anyone read it) is always true: 200 stored, 500 not stored.
-	err = f.provider.AddReservation(context.WithoutCancel(r.Context()), res)
-	f.endWrite(keys, done)
+	err = func() error {
+		defer f.endWrite(keys, done) // also if the provider panics: the keys must not stay busy
+		return f.provider.AddReservation(context.WithoutCancel(r.Context()), res)
+	}()
 	if err != nil {
 		httpapi.Logger(r).Errorf("DHCP reservation for %s (%s / %s) not stored: %v", res.Name, res.IP, res.MAC, err)
 		httpapi.Error(w, r, http.StatusInternalServerError, "Failed to store the DHCP reservation for "+res.IP.String()+" / "+res.MAC)
