@@ -1,19 +1,22 @@
 package puppetca
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/smartproxy/smartproxy/httpapi"
+	"github.com/smartproxy/smartproxy/internal/httplimit"
 )
 
-// maxCSR bounds the body of POST /puppet/ca/validate; a CSR is a few KiB.
-const maxCSR = 1 << 20
+// maxCSR bounds the body of POST /puppet/ca/validate (the route's body limit) and
+// the CSR the puppetca-validate command reads: a CSR is 1-2 KiB even with a 4096-bit
+// RSA key and Puppet's extension requests.
+const maxCSR = 64 << 10
 
 // list is GET /puppet/ca: every certificate the CA knows, keyed by certname.
 func (f *Feature) list(w http.ResponseWriter, r *http.Request) {
@@ -27,12 +30,11 @@ func (f *Feature) list(w http.ResponseWriter, r *http.Request) {
 
 // sign is POST /puppet/ca/:certname.
 func (f *Feature) sign(w http.ResponseWriter, r *http.Request) {
-	certname := httpapi.PathParam(r, "certname")
-	err := checkCertname(certname)
-	if err == nil {
-		err = f.ca.Sign(r.Context(), certname)
+	certname, ok := certnameParam(w, r, checkCertname)
+	if !ok {
+		return
 	}
-	if err != nil {
+	if err := f.ca.Sign(r.Context(), certname); err != nil {
 		httpapi.Error(w, r, http.StatusNotAcceptable, fmt.Sprintf("Failed to sign certificate(s) for %s: %v", certname, err))
 		return
 	}
@@ -41,11 +43,11 @@ func (f *Feature) sign(w http.ResponseWriter, r *http.Request) {
 
 // clean is DELETE /puppet/ca/:certname: revoke, then delete from the CA.
 func (f *Feature) clean(w http.ResponseWriter, r *http.Request) {
-	certname := httpapi.PathParam(r, "certname")
-	err := checkCertname(certname)
-	if err == nil {
-		err = f.ca.Clean(r.Context(), certname)
+	certname, ok := certnameParam(w, r, checkCertname)
+	if !ok {
+		return
 	}
+	err := f.ca.Clean(r.Context(), certname)
 	if respondNotPresent(w, r, err) {
 		return
 	}
@@ -69,14 +71,12 @@ func (f *Feature) autosignList(w http.ResponseWriter, r *http.Request) {
 // autosignAdd is POST /puppet/ca/autosign/:certname (form token_ttl in minutes for
 // the token provider).
 func (f *Feature) autosignAdd(w http.ResponseWriter, r *http.Request) {
-	params := httpapi.Params(r)
-	certname := params.Get("certname")
-	ttl, _ := strconv.Atoi(strings.TrimSpace(params.Get("token_ttl"))) // like Ruby's to_i: junk is 0, the default
-	var reply any
-	err := checkCertname(certname)
-	if err == nil {
-		reply, err = f.autosign.Add(certname, ttl)
+	certname, ok := certnameParam(w, r, checkAutosignEntry)
+	if !ok {
+		return
 	}
+	ttl, _ := strconv.Atoi(strings.TrimSpace(httpapi.Params(r).Get("token_ttl"))) // like Ruby's to_i: junk is 0, the default
+	reply, err := f.autosign.Add(certname, ttl)
 	if err != nil {
 		httpapi.Error(w, r, http.StatusNotAcceptable, fmt.Sprintf("Failed to enable autosign for %s: %v", certname, err))
 		return
@@ -90,11 +90,11 @@ func (f *Feature) autosignAdd(w http.ResponseWriter, r *http.Request) {
 
 // autosignRemove is DELETE /puppet/ca/autosign/:certname.
 func (f *Feature) autosignRemove(w http.ResponseWriter, r *http.Request) {
-	certname := httpapi.PathParam(r, "certname")
-	err := checkCertname(certname)
-	if err == nil {
-		err = f.autosign.Remove(certname)
+	certname, ok := certnameParam(w, r, checkAutosignEntry)
+	if !ok {
+		return
 	}
+	err := f.autosign.Remove(certname)
 	if respondNotPresent(w, r, err) {
 		return
 	}
@@ -106,16 +106,27 @@ func (f *Feature) autosignRemove(w http.ResponseWriter, r *http.Request) {
 }
 
 // validate is POST /puppet/ca/validate, called by the puppetca-validate hook with the
-// CSR Puppet Server received: 200 sign it, 404 leave it pending.
+// CSR Puppet Server received: 200 sign it, 404 leave it pending (both empty, as in
+// the Ruby proxy). A body that is not a CSR is the caller's mistake: 400 saying what
+// is wrong (the Ruby proxy answered an empty 404), 413 past maxCSR.
 func (f *Feature) validate(w http.ResponseWriter, r *http.Request) {
 	v, ok := f.autosign.(csrValidator)
 	if !ok {
 		httpapi.Error(w, r, http.StatusNotImplemented, "Provider only supports trivial autosigning")
 		return
 	}
-	csr, err := requestCSR(r)
+	data, status, err := requestCSR(r)
 	if err != nil {
-		httpapi.Error(w, r, http.StatusNotAcceptable, "Failed to validate CSR: "+err.Error())
+		httpapi.Error(w, r, status, err.Error())
+		return
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		httpapi.Error(w, r, http.StatusBadRequest, "No CSR in the request body: post the PEM certificate request Puppet Server received")
+		return
+	}
+	csr, err := parseSigningRequest(data)
+	if err != nil {
+		httpapi.Error(w, r, http.StatusBadRequest, "Invalid CSR: "+err.Error())
 		return
 	}
 	sign, err := v.ValidateCSR(r.Context(), csr)
@@ -130,18 +141,25 @@ func (f *Feature) validate(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotFound)
 }
 
-// requestCSR reads the raw CSR body. A client that posts it with the form content type
-// (Ruby's Net::HTTP default, used by the stock autosign script) has had the body
-// parsed as a form by the server's _method override; the PEM is rebuilt from that.
-func requestCSR(r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxCSR))
+// requestCSR reads the raw CSR body, at most maxCSR bytes (the status says what went
+// wrong). A client that posts it with the form content type (Ruby's Net::HTTP
+// default, used by the stock autosign script) may have had the body taken as a form;
+// the PEM is then rebuilt from that.
+func requestCSR(r *http.Request) ([]byte, int, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxCSR+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading the request body: %w", err)
+		if e := httplimit.BodyError(err); e != nil {
+			return nil, e.Status, e
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("Could not read the request body: %w", err)
+	}
+	if len(body) > maxCSR {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("Request body too large: this route takes at most %d bytes", maxCSR)
 	}
 	if len(body) == 0 && len(r.PostForm) > 0 {
-		return rebuildFormMangledPEM(r.PostForm), nil
+		return rebuildFormMangledPEM(r.PostForm), 0, nil
 	}
-	return body, nil
+	return body, 0, nil
 }
 
 // rebuildFormMangledPEM undoes form decoding of a PEM document: the body became one
@@ -172,18 +190,4 @@ func respondNotPresent(w http.ResponseWriter, r *http.Request, err error) bool {
 		return true
 	}
 	return false
-}
-
-// checkCertname refuses names that could not be Puppet certnames and would corrupt
-// the autosign file or the CA URL (whitespace, control characters, '/').
-func checkCertname(certname string) error {
-	if certname == "" || len(certname) > 255 {
-		return errors.New("invalid certname")
-	}
-	for _, c := range certname {
-		if c == '/' || unicode.IsSpace(c) || unicode.IsControl(c) {
-			return fmt.Errorf("invalid certname %q", certname)
-		}
-	}
-	return nil
 }

@@ -142,23 +142,15 @@ func (a *tokenAutosigner) unusable(token string) bool {
 	return err != nil
 }
 
-// ValidateCSR decides whether Puppet Server may sign csr: with :sign_all: always;
-// otherwise its challengePassword must be a token we issued for the CSR's CN, still
-// valid and not used before. Using it spends it.
-func (a *tokenAutosigner) ValidateCSR(ctx context.Context, csrPEM []byte) (bool, error) {
+// ValidateCSR decides whether Puppet Server may sign csr (parsed and its signature
+// checked by the caller): with :sign_all: always; otherwise its challengePassword must
+// be a token we issued for the CSR's CN, still valid and not used before. Using it
+// spends it.
+func (a *tokenAutosigner) ValidateCSR(ctx context.Context, req *signingRequest) (bool, error) {
 	log := httpapi.LoggerFrom(ctx)
-	if len(strings.TrimSpace(string(csrPEM))) == 0 {
-		log.Warn("Request did not include a CSR.")
-		return false, nil
-	}
 	if a.signAll {
 		log.Warn("Signing CSR without token verification.")
 		return true, nil
-	}
-	req, err := parseSigningRequest(csrPEM)
-	if err != nil {
-		log.Warnf("Invalid CSR: %v", err)
-		return false, nil
 	}
 	if req.ChallengePassword == "" {
 		log.Warnf("CSR for %s did not include a token.", req.CommonName)

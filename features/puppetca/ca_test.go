@@ -63,14 +63,6 @@ func TestClean(t *testing.T) {
 		"Attempt to remove nonexistent client certificate for signed.example.com")
 }
 
-func TestCertnameWithDotsColonsAndEscapes(t *testing.T) {
-	fx := start(t, "", nil)
-	fx.ca.request("a:b.example.com")
-	expect(t, fx.do(t, http.MethodPost, "/puppet/ca/a:b.example.com", nil), 200, "")
-	expectPrefix(t, fx.do(t, http.MethodPost, "/puppet/ca/..%2F..%2Fetc", nil), 406, "Failed to sign certificate(s) for ../../etc: invalid certname")
-	expectPrefix(t, fx.do(t, http.MethodDelete, "/puppet/ca/a%0Ab", nil), 406, `Failed to remove certificate(s) for a\nb: invalid certname`) // escaped by httpapi.Error
-}
-
 func TestCABackendFailure(t *testing.T) {
 	fx := start(t, "", nil)
 	fx.ca.fail = http.StatusInternalServerError

@@ -1,6 +1,7 @@
 package puppetca
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/binary"
@@ -8,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf16"
+
+	"github.com/smartproxy/smartproxy/httpapi"
 )
 
 // oidChallengePassword is PKCS #9 challengePassword, where Puppet agents put the
@@ -28,13 +31,17 @@ func parseSigningRequest(data []byte) (*signingRequest, error) {
 	der := data
 	if block, _ := pem.Decode(data); block != nil {
 		if block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST" {
-			return nil, fmt.Errorf("PEM block is %q, not a certificate request", block.Type)
+			return nil, fmt.Errorf("PEM block is %q, not a certificate request", httpapi.Echo(block.Type))
 		}
 		der = block.Bytes
+	} else if bytes.Contains(data, []byte("-----BEGIN")) {
+		return nil, errors.New("the PEM block does not decode (broken base64 or a missing END line)")
+	} else if len(data) == 0 || data[0] != 0x30 { // DER starts with a SEQUENCE
+		return nil, errors.New("neither a PEM \"CERTIFICATE REQUEST\" block nor DER")
 	}
 	csr, err := x509.ParseCertificateRequest(der)
 	if err != nil {
-		return nil, fmt.Errorf("parsing certificate request: %w", err)
+		return nil, fmt.Errorf("not a PKCS #10 certificate request: %w", err)
 	}
 	if err := csr.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("certificate request signature: %w", err)

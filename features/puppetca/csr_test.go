@@ -1,6 +1,9 @@
 package puppetca
 
 import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/asn1"
 	"os"
 	"strings"
 	"testing"
@@ -28,6 +31,21 @@ func TestParseGeneratedCSR(t *testing.T) {
 	got, err := parseSigningRequest(makeCSR(t, "h.example.com", "a.b_c-d"))
 	if err != nil || got.CommonName != "h.example.com" || got.ChallengePassword != "a.b_c-d" {
 		t.Fatalf("%+v, %v", got, err)
+	}
+}
+
+// The fuzz seeds' kinds parse: Ed25519 keys, BMPString and UTF8String passwords.
+func TestParseEd25519CSRs(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	for _, c := range []struct {
+		challenge string
+		tag       int
+		want      string
+	}{{"", 0, ""}, {"\x00t\x00o", asn1.TagBMPString, "to"}, {"tok", asn1.TagUTF8String, "tok"}, {"a_b", asn1.TagPrintableString, "a_b"}} {
+		got, err := parseSigningRequest(makeCSRWith(t, key, "e.test", c.challenge, c.tag))
+		if err != nil || got.CommonName != "e.test" || got.ChallengePassword != c.want {
+			t.Errorf("tag %d: %+v, %v; want challenge %q", c.tag, got, err, c.want)
+		}
 	}
 }
 

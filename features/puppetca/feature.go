@@ -42,7 +42,7 @@ type autosigner interface {
 
 // csrValidator is an autosigner that answers Puppet Server's policy-based autosign hook.
 type csrValidator interface {
-	ValidateCSR(ctx context.Context, csrPEM []byte) (bool, error)
+	ValidateCSR(ctx context.Context, csr *signingRequest) (bool, error)
 }
 
 // errNotPresent is a certname unknown to the CA or the autosign list (404).
@@ -128,7 +128,7 @@ func (f *Feature) Routes() []registry.Route {
 		{Method: http.MethodGet, Path: "/puppet/ca/autosign", Handler: f.autosignList},
 		{Method: http.MethodPost, Path: "/puppet/ca/autosign/:certname", Handler: f.autosignAdd},
 		{Method: http.MethodDelete, Path: "/puppet/ca/autosign/:certname", Handler: f.autosignRemove},
-		{Method: http.MethodPost, Path: "/puppet/ca/validate", Handler: f.validate},
+		{Method: http.MethodPost, Path: "/puppet/ca/validate", Handler: f.validate, MaxBodyBytes: maxCSR},
 		{Method: http.MethodPost, Path: "/puppet/ca/:certname", Handler: f.sign},
 		{Method: http.MethodDelete, Path: "/puppet/ca/:certname", Handler: f.clean},
 	}

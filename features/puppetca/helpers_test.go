@@ -1,7 +1,9 @@
 package puppetca
 
 import (
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -83,15 +85,23 @@ func makeCSR(t testing.TB, cn, challenge string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: makeCSRWith(t, key, cn, challenge, asn1.TagPrintableString)})
+}
+
+// makeCSRWith builds the DER of a CSR for cn signed by key (ECDSA P-256 or Ed25519),
+// with a challengePassword attribute of the given string tag when challenge is not
+// empty (for a BMPString, challenge is taken as already encoded).
+func makeCSRWith(t testing.TB, key crypto.Signer, cn, challenge string, tag int) []byte {
+	t.Helper()
 	plainDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if challenge == "" {
-		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: plainDER})
+		return plainDER
 	}
 	plain, _ := x509.ParseCertificateRequest(plainDER)
-	value, _ := asn1.Marshal(asn1.RawValue{Tag: asn1.TagPrintableString, Bytes: []byte(challenge)})
+	value, _ := asn1.Marshal(asn1.RawValue{Tag: tag, Bytes: []byte(challenge)})
 	attr, _ := asn1.Marshal(struct {
 		Type   asn1.ObjectIdentifier
 		Values asn1.RawValue
@@ -106,8 +116,17 @@ func makeCSR(t testing.TB, cn, challenge string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	digest := sha256.Sum256(tbs)
-	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	var sig []byte
+	var algorithm asn1.ObjectIdentifier
+	switch key.(type) {
+	case ed25519.PrivateKey:
+		algorithm = asn1.ObjectIdentifier{1, 3, 101, 112}
+		sig, err = key.Sign(rand.Reader, tbs, crypto.Hash(0))
+	default:
+		algorithm = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2} // ecdsa-with-SHA256
+		digest := sha256.Sum256(tbs)
+		sig, err = key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,12 +134,12 @@ func makeCSR(t testing.TB, cn, challenge string) []byte {
 		TBS       asn1.RawValue
 		Algorithm pkix.AlgorithmIdentifier
 		Signature asn1.BitString
-	}{asn1.RawValue{FullBytes: tbs}, pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}},
+	}{asn1.RawValue{FullBytes: tbs}, pkix.AlgorithmIdentifier{Algorithm: algorithm},
 		asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	return der
 }
 
 var (

@@ -47,9 +47,14 @@ func RunValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "puppetca-validate %s: %s\n", certname, fmt.Sprintf(format, a...))
 		return 1
 	}
-	csr, err := io.ReadAll(io.LimitReader(stdin, maxCSR))
-	if err != nil {
+	csr, err := io.ReadAll(io.LimitReader(stdin, maxCSR+1))
+	switch {
+	case err != nil:
 		return refuse("reading the CSR from stdin: %v", err)
+	case len(bytes.TrimSpace(csr)) == 0:
+		return refuse("no CSR on stdin (Puppet Server passes the PEM certificate request there)")
+	case len(csr) > maxCSR:
+		return refuse("the CSR on stdin is larger than %d bytes", maxCSR)
 	}
 	target, client, err := validateClient(*path, *base)
 	if err != nil {

@@ -125,3 +125,28 @@ func TestValidateCommandFailuresRefuse(t *testing.T) {
 		t.Errorf("puppetca disabled: exit %d: %s", code, stderr)
 	}
 }
+
+// TestValidateCommandSaysWhatIsWrong: an empty, oversized or garbage CSR leaves the
+// request pending (exit 1) with a message naming the problem, not "refused".
+func TestValidateCommandSaysWhatIsWrong(t *testing.T) {
+	path, _ := httpsProxy(t, map[string]string{
+		"puppetca.yml":                    ":enabled: https\n" + tokenProvider,
+		"puppetca_http_api.yml":           ":puppet_url: http://127.0.0.1:1\n",
+		"puppetca_token_whitelisting.yml": ":tokens_file: $DIR/tokens.yml\n:certificate: $DIR/token.key\n",
+	})
+	tests := []struct {
+		name string
+		csr  []byte
+		want string
+	}{
+		{"empty", nil, "puppetca-validate a.example.com: no CSR on stdin (Puppet Server passes the PEM certificate request there)\n"},
+		{"10 MiB", bytes.Repeat([]byte("a"), 10<<20), "puppetca-validate a.example.com: the CSR on stdin is larger than 65536 bytes\n"},
+		{"garbage", []byte("not a CSR\n"), "puppetca-validate a.example.com: the smart proxy answered 400 Bad Request: Invalid CSR: neither a PEM \"CERTIFICATE REQUEST\" block nor DER\n"},
+	}
+	for _, tt := range tests {
+		code, stderr := runValidate([]string{"--settings", path, "a.example.com"}, tt.csr)
+		if code != 1 || stderr != tt.want {
+			t.Errorf("%s: exit %d, stderr %q; want 1, %q", tt.name, code, stderr, tt.want)
+		}
+	}
+}
