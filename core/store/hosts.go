@@ -221,3 +221,13 @@ func replaceParameters(ctx context.Context, tx *sql.Tx, h *Host) error {
 func (s *Store) DeleteHost(ctx context.Context, id int64) error {
 	return s.deleteByID(ctx, "hosts", id)
 }
+
+// HostByCertname loads the host whose Puppet certname is certname (a certname equal to
+// the name is stored empty, so that is a name lookup).
+func (s *Store) HostByCertname(ctx context.Context, certname string) (Host, error) {
+	h, err := s.loadHost(ctx, `certname = $1`, certname)
+	if err == ErrNotFound {
+		return s.loadHost(ctx, `name = $1 AND certname = ''`, certname)
+	}
+	return h, err
+}

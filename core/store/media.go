@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 )
 
@@ -94,4 +95,20 @@ func (s *Store) MediumUsedBy(ctx context.Context, id int64) ([]string, error) {
 // DeleteMedium deletes a medium and its links.
 func (s *Store) DeleteMedium(ctx context.Context, id int64) error {
 	return s.deleteByID(ctx, "media", id)
+}
+
+// URLFor expands the medium's path for an OS and architecture as Foreman does:
+// $arch, $major, $minor, $version (major[.minor]) and $release, also as ${name}.
+func (m Medium) URLFor(os OperatingSystem, arch string) string {
+	version := os.Major
+	if os.Minor != "" {
+		version += "." + os.Minor
+	}
+	vars := map[string]string{"arch": arch, "major": os.Major, "minor": os.Minor, "version": version, "release": os.ReleaseName}
+	var pairs []string
+	// Longer names first so $version is not read as $v + "ersion" by a shorter key.
+	for _, k := range []string{"version", "release", "major", "minor", "arch"} {
+		pairs = append(pairs, "${"+k+"}", vars[k], "$"+k, vars[k])
+	}
+	return strings.NewReplacer(pairs...).Replace(m.Path)
 }

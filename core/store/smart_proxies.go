@@ -66,6 +66,11 @@ func (s *Store) SmartProxyByName(ctx context.Context, name string) (SmartProxy, 
 	return s.loadSmartProxy(ctx, `name = $1`, name)
 }
 
+// SmartProxyByURL loads a proxy by URL.
+func (s *Store) SmartProxyByURL(ctx context.Context, url string) (SmartProxy, error) {
+	return s.loadSmartProxy(ctx, `url = $1`, url)
+}
+
 func (s *Store) loadSmartProxy(ctx context.Context, cond string, arg any) (SmartProxy, error) {
 	var p SmartProxy
 	err := s.db.QueryRowContext(ctx, `SELECT id, name, url, created_at, updated_at,
