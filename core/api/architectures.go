@@ -45,7 +45,7 @@ func (a *API) findArchitecture(c echo.Context) (store.Architecture, bool, error)
 		x, err = a.store.Architecture(ctx, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return x, true, notFound(c, "architecture", c.Param("id"))
+		return x, true, notFound(c, "architecture", param(c, "id"))
 	}
 	return x, err != nil, err
 }

@@ -62,7 +62,7 @@ func (a *API) findDomain(c echo.Context) (store.Domain, bool, error) {
 		d, err = a.store.Domain(ctx, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return d, true, notFound(c, "domain", c.Param("id"))
+		return d, true, notFound(c, "domain", param(c, "id"))
 	}
 	return d, err != nil, err
 }

@@ -132,13 +132,13 @@ func (a *API) listHosts(c echo.Context) error {
 }
 
 // findHost resolves a host parameter: an id or a name.
-func (a *API) findHost(c echo.Context, param string) (store.Host, bool, error) {
-	raw := c.Param(param)
+func (a *API) findHost(c echo.Context, paramName string) (store.Host, bool, error) {
+	raw := param(c, paramName)
 	ctx := c.Request().Context()
 	// Host names contain dots and digits ("10-web.example.com"); only a bare number is an id.
 	h, err := a.store.HostByName(ctx, strings.ToLower(raw))
 	if errors.Is(err, store.ErrNotFound) {
-		if id, name := idParam(c, param); name == "" {
+		if id, name := idParam(c, paramName); name == "" {
 			h, err = a.store.Host(ctx, id)
 		}
 	}

@@ -75,7 +75,7 @@ func (a *API) findMedium(c echo.Context) (store.Medium, bool, error) {
 		m, err = a.store.Medium(ctx, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return m, true, notFound(c, "medium", c.Param("id"))
+		return m, true, notFound(c, "medium", param(c, "id"))
 	}
 	return m, err != nil, err
 }

@@ -90,7 +90,7 @@ func (a *API) findOperatingSystem(c echo.Context) (store.OperatingSystem, bool, 
 		o, err = a.store.OperatingSystem(ctx, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return o, true, notFound(c, "operatingsystem", c.Param("id"))
+		return o, true, notFound(c, "operatingsystem", param(c, "id"))
 	}
 	return o, err != nil, err
 }

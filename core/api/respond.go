@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -205,7 +206,7 @@ func searchFailed(c echo.Context, err error) error {
 // idParam reads :id (or another parameter) as Foreman's find_resource does: a number,
 // "12-name" (to_param), or else a name for resources found by name.
 func idParam(c echo.Context, name string) (id int64, byName string) {
-	raw := c.Param(name)
+	raw := param(c, name)
 	head := raw
 	if i := strings.IndexByte(raw, '-'); i > 0 {
 		head = raw[:i]
@@ -216,13 +217,11 @@ func idParam(c echo.Context, name string) (id int64, byName string) {
 	return 0, raw
 }
 
-// found maps a store lookup error: ErrNotFound is a 404, anything else a 500.
-func found(c echo.Context, resource string, err error) (handled bool, answer error) {
-	if errors.Is(err, store.ErrNotFound) {
-		return true, notFound(c, resource, c.Param("id"))
+// param is a path parameter unescaped ("192.0.2.0%2F24" is the subnet 192.0.2.0/24).
+func param(c echo.Context, name string) string {
+	raw := c.Param(name)
+	if v, err := url.PathUnescape(raw); err == nil {
+		return v
 	}
-	if err != nil {
-		return true, err
-	}
-	return false, nil
+	return raw
 }

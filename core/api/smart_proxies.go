@@ -63,8 +63,8 @@ func (a *API) listSmartProxies(c echo.Context) error {
 }
 
 // findSmartProxy resolves :id (an id or a name); handled is true when it answered 404.
-func (a *API) findSmartProxy(c echo.Context, param string) (p store.SmartProxy, handled bool, err error) {
-	id, name := idParam(c, param)
+func (a *API) findSmartProxy(c echo.Context, paramName string) (p store.SmartProxy, handled bool, err error) {
+	id, name := idParam(c, paramName)
 	ctx := c.Request().Context()
 	if name != "" {
 		p, err = a.store.SmartProxyByName(ctx, name)
@@ -72,7 +72,7 @@ func (a *API) findSmartProxy(c echo.Context, param string) (p store.SmartProxy, 
 		p, err = a.store.SmartProxy(ctx, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return p, true, notFound(c, "smart_proxy", c.Param(param))
+		return p, true, notFound(c, "smart_proxy", param(c, paramName))
 	}
 	return p, err != nil, err
 }

@@ -132,7 +132,7 @@ func (a *API) findSubnet(c echo.Context) (store.Subnet, bool, error) {
 		n, err = a.store.Subnet(ctx, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return n, true, notFound(c, "subnet", c.Param("id"))
+		return n, true, notFound(c, "subnet", param(c, "id"))
 	}
 	return n, err != nil, err
 }
