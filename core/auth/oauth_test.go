@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dghubble/oauth1"
+	"github.com/smartproxy/smartproxy/internal/testpki"
 )
 
 // The example of RFC 5849 §3.4.1.1, request and base string copied from the RFC:
@@ -379,5 +380,29 @@ func TestBodyTooLargeToVerifyIs413(t *testing.T) {
 	gemSign(req, []byte(body), testKey, testSecret, "HMAC-SHA1", time.Now().Unix(), "n-big", true)
 	if got := do(t, http.DefaultClient, req); got.status != 413 || g.runs.Load() != 0 {
 		t.Errorf("got %d %s, runs %d; want 413 and no run", got.status, got.body, g.runs.Load())
+	}
+}
+
+// Over real TLS the client signs https://…; the base string must say https too.
+func TestOAuthOverTLSVerifies(t *testing.T) {
+	ca := testpki.NewCA(t, "Core CA")
+	g := newGuarded(newAuth(t, oauthConfig(), testUsers(t), nil).RequireUser())
+	server := startTLS(t, g, ca, tls.VerifyClientCertIfGiven)
+	base := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}}
+	req := newRequest(t, "PUT", server.URL+"/api/v2/smart_proxies/1?search=name%3D%22a+b%22", `{"smart_proxy":{"url":"https://x:8443"}}`)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Foreman-User", "admin")
+	if got := do(t, dghubbleClient(testSecret, nil, base), req); got.status != 200 {
+		t.Errorf("got %d %s, want 200", got.status, got.body)
+	}
+	// The same signature presented over plain http (as behind a TLS terminator) fails.
+	plain := startHTTP(t, g)
+	signed := newRequest(t, "GET", strings.Replace(plain.URL, "http://", "https://", 1)+"/api/v2/hosts", "")
+	signed.Header.Set("Foreman-User", "admin")
+	gemSign(signed, nil, testKey, testSecret, "HMAC-SHA1", time.Now().Unix(), "n-terminated", false)
+	asReceived := newRequest(t, "GET", plain.URL+"/api/v2/hosts", "")
+	asReceived.Header = signed.Header
+	if got := do(t, http.DefaultClient, asReceived); got.status != 401 {
+		t.Errorf("https-signed request received over http: got %d, want 401", got.status)
 	}
 }

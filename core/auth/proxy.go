@@ -55,7 +55,7 @@ func (a *Authenticator) RequireProxyOrUser(feature string) echo.MiddlewareFunc {
 				c.Set(userKey, user)
 				return next(c)
 			}
-			if errors.Is(err, errBodyTooLarge) {
+			if errors.Is(err, errBodyTooLarge) || errors.Is(err, errDirectory) {
 				return a.refuseUser(c, "", err)
 			}
 			a.log.WithField("remote_ip", a.ClientIP(r)).Warnf("%s %s: access denied: %s; user: %v", r.Method, r.URL.Path, why, err)

@@ -25,8 +25,13 @@ func (a *Authenticator) RequireUser() echo.MiddlewareFunc {
 	}
 }
 
-// errNoCredentials is a request without a Basic or OAuth Authorization header.
-var errNoCredentials = errors.New("no credentials")
+var (
+	// errNoCredentials is a request without a Basic or OAuth Authorization header.
+	errNoCredentials = errors.New("no credentials")
+	// errDirectory is the user store failing: our fault, not the client's, so it is
+	// a 500 rather than a 401.
+	errDirectory = errors.New("user directory failed")
+)
 
 // authenticateUser finds the user behind r's Authorization header. login is the
 // name the client claimed (for the 401 message), when Basic gave one.
@@ -46,7 +51,7 @@ func (a *Authenticator) authenticateUser(r *http.Request) (user User, login stri
 		CheckPassword(unknownUserHash(), password) // same time as a wrong password
 		return User{}, login, fmt.Errorf("basic: unknown user %q", login)
 	case err != nil:
-		return User{}, login, fmt.Errorf("basic: looking up %q: %w", login, err)
+		return User{}, login, fmt.Errorf("%w: basic: looking up %q: %w", errDirectory, login, err)
 	}
 	if !a.passwords.check(login, password, hash, a.now()) {
 		return User{}, login, fmt.Errorf("basic: wrong password for %q", login)
@@ -72,8 +77,11 @@ func (a *Authenticator) authenticateOAuth(r *http.Request) (User, error) {
 		return User{}, fmt.Errorf("oauth: %w", err)
 	}
 	user, _, err := a.users.UserByLogin(r.Context(), login)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrUnknownUser):
 		return User{}, fmt.Errorf("oauth: mapping to user %q failed: %w", login, err)
+	case err != nil:
+		return User{}, fmt.Errorf("%w: oauth: looking up %q: %w", errDirectory, login, err)
 	}
 	return user, nil
 }
@@ -96,8 +104,12 @@ func mappedLogin(h http.Header) (string, error) {
 	return all[0], nil
 }
 
-// refuseUser logs why and answers 401 (or 413 for an oversized signed body).
+// refuseUser logs why and answers 401 (or 413 for an oversized signed body); a
+// failing user store is handed to Echo's error handler as a 500.
 func (a *Authenticator) refuseUser(c echo.Context, login string, err error) error {
+	if errors.Is(err, errDirectory) {
+		return fmt.Errorf("auth: %w", err)
+	}
 	r := c.Request()
 	a.log.WithField("remote_ip", a.ClientIP(r)).Warnf("%s %s: authentication failed: %v", r.Method, r.URL.Path, err)
 	if errors.Is(err, errBodyTooLarge) {

@@ -1,10 +1,14 @@
 package auth
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 )
 
 func TestBasicAuth(t *testing.T) {
@@ -105,6 +109,30 @@ func TestMappedLoginReadsBothSpellings(t *testing.T) {
 		got, err := mappedLogin(c.header)
 		if got != c.want || (err == nil) != c.ok {
 			t.Errorf("%v: got %q, %v; want %q ok=%v", c.header, got, err, c.want, c.ok)
+		}
+	}
+}
+
+// brokenUsers is a user store that cannot answer.
+type brokenUsers struct{}
+
+func (brokenUsers) UserByLogin(context.Context, string) (User, string, error) {
+	return User{}, "", errors.New("database is locked")
+}
+
+// A store failure is the server's fault: 500, not a 401 that blames the password.
+func TestFailingUserStoreIs500(t *testing.T) {
+	a, err := New(Config{Log: quietLog(), RestrictRegisteredProxies: true}, brokenUsers{}, proxies{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mw := range []echo.MiddlewareFunc{a.RequireUser(), a.RequireProxyOrUser("Puppet")} {
+		g := newGuarded(mw)
+		server := startHTTP(t, g)
+		req := newRequest(t, "GET", server.URL+"/api/v2/hosts", "")
+		req.SetBasicAuth("admin", "changeme")
+		if got := do(t, http.DefaultClient, req); got.status != 500 || g.runs.Load() != 0 {
+			t.Errorf("got %d %s, runs %d; want 500 and no run", got.status, got.body, g.runs.Load())
 		}
 	}
 }
