@@ -65,7 +65,7 @@ type Config struct {
 
 	NonceCapacity int   // nonces remembered at most; 0 = DefaultNonceCapacity
 	MaxSignedBody int64 // bytes read to check oauth_body_hash or a signed form; 0 = DefaultMaxSignedBody
-	Log           logrus.FieldLogger
+	Log           logrus.FieldLogger // refusals are logged here with their reason; nil = logrus standard logger
 }
 
 // Authenticator holds the validated configuration and the state (nonces, recent
