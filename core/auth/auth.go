@@ -63,8 +63,8 @@ type Config struct {
 	TrustedProxies                        []string      // IPs/CIDRs whose X-Forwarded-For is believed
 	ReplayWindow                          time.Duration // OAuth timestamps accepted within ±ReplayWindow; 0 = DefaultReplayWindow
 
-	NonceCapacity int   // nonces remembered at most; 0 = DefaultNonceCapacity
-	MaxSignedBody int64 // bytes read to check oauth_body_hash or a signed form; 0 = DefaultMaxSignedBody
+	NonceCapacity int                // nonces remembered at most; 0 = DefaultNonceCapacity
+	MaxSignedBody int64              // bytes read to check oauth_body_hash or a signed form; 0 = DefaultMaxSignedBody
 	Log           logrus.FieldLogger // refusals are logged here with their reason; nil = logrus standard logger
 }
 
