@@ -126,7 +126,13 @@ func parseSubnet(s *settings.Section) *subnetConfig {
 			s.Fail("next_server", "must be an IPv4 address or a host name, got %q", ns)
 		} else if err != nil && !hostnamePattern.MatchString(ns) {
 			s.Fail("next_server", "must be an IPv4 address or a host name, got %q", ns)
+		} else if err != nil && len(ns) > maxServerName {
+			s.Fail("next_server", "a host name must fit the %d bytes of a reply's sname field, got %d", maxServerName, len(ns))
 		}
+	}
+	for key, file := range map[string]string{"filename": c.Filename, "filename_efi": c.filenameEFI,
+		"http_boot_url": c.httpBootURL, "ipxe_filename": c.ipxeFilename} {
+		checkBootFileSetting(s, key, file)
 	}
 	c.options = encodeSubnetOptions(c)
 	return c
@@ -180,6 +186,28 @@ func checkOverlaps(s *settings.Section, subnets []*subnetConfig) {
 			if a.Prefix.Overlaps(b.Prefix) {
 				s.Fail("subnets", "%s and %s overlap", a.Prefix, b.Prefix)
 			}
+		}
+	}
+}
+
+// What the BOOTP fields of a reply hold, each ending with a NUL (RFC 2131 §2): the
+// API refuses longer reservations the same way (features/dhcp/validate.go).
+const (
+	maxBootFile   = 127 // file
+	maxServerName = 63  // sname
+)
+
+// checkBootFileSetting: a boot file or URL goes into the reply's file field, which
+// would cut it.
+func checkBootFileSetting(s *settings.Section, key, file string) {
+	if len(file) > maxBootFile {
+		s.Fail(key, "must fit the %d bytes of a reply's file field, got %d", maxBootFile, len(file))
+		return
+	}
+	for i := 0; i < len(file); i++ {
+		if file[i] < 0x20 || file[i] > 0x7e {
+			s.Fail(key, "must be printable ASCII, got %q", file)
+			return
 		}
 	}
 }
