@@ -23,7 +23,11 @@ func (s *Server) startLimits() {
 		log.Warnf("Could not raise the open files limit (soft %d, hard %d): %v", files.Soft, files.Hard, err)
 	}
 	s.limits = s.limits.Resolve(files.Soft)
-	log.Infof("Open files limit: soft %d (was %d), hard %d", files.Soft, files.SoftBefore, files.Hard)
+	if files.SoftBefore != files.Soft {
+		log.Infof("Open files limit: soft %d (raised from %d), hard %d", files.Soft, files.SoftBefore, files.Hard)
+	} else {
+		log.Infof("Open files limit: soft %d, hard %d", files.Soft, files.Hard)
+	}
 	if budget := httplimit.ConnectionBudget(files.Soft); s.limits.MaxConnections > budget {
 		log.Warnf("max_connections %d is over the %d the open files limit %d allows: a connection flood can leave the embedded DHCP, TFTP and DNS servers without file descriptors",
 			s.limits.MaxConnections, budget, files.Soft)
