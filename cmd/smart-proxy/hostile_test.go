@@ -2,7 +2,9 @@ package main
 
 // The real binary under a hostile client (issue 15, items 1 and 2): thousands of
 // connections that trickle a request body, and 64 clients posting 10 MiB to an unknown
-// URL, while a normal client, a TFTP client and a DHCP client must still be served.
+// URL, while a normal client, a TFTP client and a DHCP client must still be served;
+// then slow clients from enough addresses to fill max_connections, while TFTP and
+// DHCP must still be served.
 
 import (
 	"bufio"
@@ -212,12 +214,51 @@ func TestHostileClients(t *testing.T) {
 	if n := openFDs(t, pid); n > baseFDs+16 {
 		t.Errorf("%d descriptors open after the attack, baseline %d", n, baseFDs)
 	}
+
+	// 3: from more addresses than max_connections has room for, slow clients fill the
+	// global cap. The API then refuses new connections until theirs time out, but the
+	// descriptors stay bounded by the cap and TFTP and DHCP go on serving.
+	flood := &slowResults{}
+	var flooding sync.WaitGroup
+	const floodIPs = 10 // 10 x 200 = 2000 tried, over the 1792 allowed
+	for ip := 1; ip <= floodIPs; ip++ {
+		for i := 0; i < hostilePerClient; i++ {
+			flooding.Add(1)
+			go func() {
+				defer flooding.Done()
+				flood.run(fmt.Sprintf("127.0.3.%d", ip), addr)
+			}()
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); flood.dialed.Load() < floodIPs*hostilePerClient && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // the last accepted ones reach the gate
+	fullFDs := openFDs(t, pid)
+	if got := tftpGet(t, tftpPort, "pxelinux.0"); !bytes.Equal(got, bootFile) {
+		t.Errorf("TFTP with max_connections full: got %d bytes, want the %d of pxelinux.0", len(got), len(bootFile))
+	}
+	if _, err := dhcpExchange(dhcpPort); err != nil {
+		t.Errorf("DHCP with max_connections full: %v", err)
+	}
+	flooding.Wait()
+	t.Logf("flood from %d addresses: %d admitted, %d refused, %d descriptors open", floodIPs, flood.admitted.Load(), flood.refused.Load(), fullFDs)
+	if got := flood.admitted.Load(); got > 1792 || got < 1792-100 {
+		t.Errorf("%d slow connections admitted with max_connections 1792", got)
+	}
+	if fullFDs > baseFDs+1792+32 {
+		t.Errorf("%d descriptors open with max_connections 1792 full, baseline %d", fullFDs, baseFDs)
+	}
+	metrics = get(t, normal, px.httpURL+"/metrics").body
+	if n := metricValue(metrics, `smartproxy_http_connections_refused_total{reason="max_connections"}`); n < floodIPs*hostilePerClient-1792 {
+		t.Errorf("/metrics counts %d refusals over max_connections, want at least %d", n, floodIPs*hostilePerClient-1792)
+	}
 }
 
 // slowResults is what the slow-body connections met.
 type slowResults struct {
-	admitted, refused, wrong atomic.Int64
-	minCut, maxCut           atomic.Int64 // nanoseconds from headers sent to the server's close
+	dialed, admitted, refused, wrong atomic.Int64
+	minCut, maxCut                   atomic.Int64 // nanoseconds from headers sent to the server's close
 }
 
 // run opens one connection from local, sends headers announcing a form body and then
@@ -226,6 +267,7 @@ type slowResults struct {
 func (r *slowResults) run(local, addr string) {
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
 	c, err := d.Dial("tcp", addr)
+	r.dialed.Add(1)
 	if err != nil {
 		r.refused.Add(1)
 		return
