@@ -7,6 +7,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/sirupsen/logrus"
@@ -48,6 +49,7 @@ func New(opts Options) *echo.Echo {
 	e.HidePort = true
 	e.HTTPErrorHandler = a.handleError
 	e.IPExtractor = func(r *http.Request) string { return a.auth.ClientIP(r) }
+	e.Use(a.logRequest)
 	for _, prefix := range []string{"/api/v2", "/api"} {
 		a.mount(e.Group(prefix))
 	}
@@ -106,6 +108,20 @@ func (a *API) mount(g *echo.Group) {
 	u.GET("/hosts/:id", a.showHost)
 	u.PUT("/hosts/:id", a.updateHost)
 	u.DELETE("/hosts/:id", a.destroyHost)
+}
+
+// logRequest logs each request at debug level (info would flood a busy core's log).
+func (a *API) logRequest(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		a.log.Debugf("%s %s %d %s %s", c.Request().Method, c.Request().URL.RequestURI(), c.Response().Status,
+			time.Since(start).Round(time.Microsecond), c.RealIP())
+		return nil
+	}
 }
 
 // handleError answers what a handler or Echo itself returned: our own answers pass

@@ -23,6 +23,8 @@ type smartProxyJSON struct {
 	URL           string        `json:"url"`
 	HostsCount    int           `json:"hosts_count"`
 	Features      []featureJSON `json:"features"`
+	Status        string        `json:"status,omitempty"`  // include_status=true
+	Version       string        `json:"version,omitempty"` // include_version=true
 	Locations     []any         `json:"locations"`
 	Organizations []any         `json:"organizations"`
 	CreatedAt     time.Time     `json:"created_at"`
@@ -33,6 +35,7 @@ type featureJSON struct {
 	ID           int64    `json:"id"`
 	Name         string   `json:"name"`
 	Capabilities []string `json:"capabilities"`
+	Version      string   `json:"version,omitempty"` // include_version=true
 }
 
 func smartProxyView(p store.SmartProxy) smartProxyJSON {
@@ -59,6 +62,9 @@ func (a *API) listSmartProxies(c echo.Context) error {
 	for i, p := range list {
 		views[i] = smartProxyView(p)
 	}
+	if c.QueryParam("include_status") == "true" {
+		a.addStatus(c.Request().Context(), views)
+	}
 	return listed(c, idx, counts, views, err)
 }
 
@@ -82,7 +88,11 @@ func (a *API) showSmartProxy(c echo.Context) error {
 	if handled {
 		return err
 	}
-	return c.JSON(http.StatusOK, smartProxyView(p))
+	view := smartProxyView(p)
+	if c.QueryParam("include_version") == "true" {
+		a.addVersion(c.Request().Context(), &view)
+	}
+	return c.JSON(http.StatusOK, view)
 }
 
 func (a *API) createSmartProxy(c echo.Context) error {

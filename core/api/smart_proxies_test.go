@@ -183,3 +183,39 @@ func TestSmartProxyPartialAndDown(t *testing.T) {
 		}
 	})
 }
+
+func TestSmartProxyStatusAndVersion(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db storetest.Database) {
+		c := newCore(t, db)
+		p := realProxy(t, c.CA, nil)
+		base := c.URL + "/api/v2/smart_proxies"
+		do(t, c.User, "POST", base, map[string]any{"smart_proxy": map[string]any{"name": "up", "url": p.URL}}).expect(t, 201)
+		down := store.SmartProxy{Name: "down", URL: closedURL(t), Features: []store.Feature{{Name: "Logs"}}}
+		if err := c.Store.CreateSmartProxy(context.Background(), &down); err != nil {
+			t.Fatal(err)
+		}
+		list := do(t, c.User, "GET", base+"?include_status=true", nil).expect(t, 200)
+		got := map[string]any{}
+		for _, r := range results(list) {
+			got[r["name"].(string)] = r["status"]
+		}
+		if got["up"] != "ok" || got["down"] != "FAIL" {
+			t.Fatalf("status %v", got)
+		}
+		if r := results(do(t, c.User, "GET", base, nil).expect(t, 200)); r[0]["status"] != nil {
+			t.Fatalf("status without include_status: %v", r[0])
+		}
+		show := do(t, c.User, "GET", base+"/up?include_version=true", nil).expect(t, 200)
+		if show.JSON["version"] != "3.11.0" {
+			t.Fatalf("version %s", show.Body)
+		}
+		for _, f := range show.JSON["features"].([]any) {
+			if f.(map[string]any)["version"] != "3.11.0" {
+				t.Fatalf("feature version %s", show.Body)
+			}
+		}
+		if show := do(t, c.User, "GET", base+"/down?include_version=true", nil).expect(t, 200); show.JSON["version"] != "N/A" {
+			t.Fatalf("version of a proxy that is down: %s", show.Body)
+		}
+	})
+}
