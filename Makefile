@@ -1,13 +1,21 @@
 GO ?= go
 BIN := bin/smart-proxy
 
-.PHONY: build run test vet fmt bench clean
+.PHONY: build run run-proxy test vet fmt bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/smart-proxy
 
-# Runs the proxy on its embedded default: http on 127.0.0.1:8000, no external service.
+# The all-in-one default: foreman-core on SQLite and the proxy on its embedded defaults,
+# both on loopback over https with a CA made on the first run under var/allinone, the
+# proxy registered with the core. No external service; Ctrl-C stops both.
 run: build
+	$(GO) build -o bin/foreman-core ./cmd/foreman-core
+	$(GO) build -o bin/allinone ./contrib/allinone
+	./bin/allinone --state var --settings-dir settings.d --bin bin
+
+# The proxy alone on its embedded default: http on 127.0.0.1:8000, no external service.
+run-proxy: build
 	./$(BIN) --settings config/settings.yml
 
 # The test command of README.md; .ci/run calls it.

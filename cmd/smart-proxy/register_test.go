@@ -110,7 +110,9 @@ func (f *fakeForeman) serve(w http.ResponseWriter, r *http.Request) {
 		reply(200, map[string]any{"total": len(f.proxies), "subtotal": len(results), "page": 1, "per_page": 20,
 			"search": r.URL.Query().Get("search"), "results": results})
 	case r.Method == "POST" && r.URL.Path == "/api/v2/smart_proxies":
-		var in struct{ SmartProxy fakeProxy `json:"smart_proxy"` }
+		var in struct {
+			SmartProxy fakeProxy `json:"smart_proxy"`
+		}
 		if err := json.Unmarshal(body, &in); err != nil {
 			reply(400, map[string]any{"error": err.Error()})
 			return
@@ -121,7 +123,9 @@ func (f *fakeForeman) serve(w http.ResponseWriter, r *http.Request) {
 		reply(201, f.show(p))
 	case r.Method == "PUT" && len(parts) == 2:
 		id, _ := strconv.ParseInt(parts[1], 10, 64)
-		var in struct{ SmartProxy fakeProxy `json:"smart_proxy"` }
+		var in struct {
+			SmartProxy fakeProxy `json:"smart_proxy"`
+		}
 		json.Unmarshal(body, &in)
 		f.proxies[id].URL = in.SmartProxy.URL
 		reply(200, f.show(f.proxies[id]))
