@@ -38,7 +38,7 @@ func main() {
 func run(state, settingsDir, binDir string) error {
 	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
 	s := &site{dir: abs(filepath.Join(state, "allinone")), settingsDir: abs(settingsDir),
-		stateDir: abs(filepath.Join(state, "foreman-core"))}
+		stateDir: abs(filepath.Join(state, "allinone", "foreman-core"))}
 	if err := s.prepare(); err != nil {
 		return err
 	}
