@@ -60,7 +60,13 @@ func optional(s string) *string {
 	return &s
 }
 
-func (a *API) hostView(ctx context.Context, h store.Host) (hostJSON, error) {
+// hostView is the host's JSON. memo (may be nil) keeps the names of referenced
+// records for the rest of the request: the hosts of an index page mostly share their
+// domain, subnet and OS.
+func (a *API) hostView(ctx context.Context, h store.Host, memo map[string]*string) (hostJSON, error) {
+	if memo == nil {
+		memo = map[string]*string{}
+	}
 	v := hostJSON{ID: h.ID, Name: h.Name, Certname: h.Certname, IP: optional(h.IP), MAC: optional(h.MAC),
 		DomainID: h.DomainID, SubnetID: h.SubnetID, ArchitectureID: h.ArchitectureID,
 		OperatingSystemID: h.OperatingSystemID, MediumID: h.MediumID, PXELoader: optional(h.PXELoader),
@@ -69,19 +75,19 @@ func (a *API) hostView(ctx context.Context, h store.Host) (hostJSON, error) {
 		v.Certname = h.Name
 	}
 	var err error
-	if v.DomainName, err = nameOf(ctx, h.DomainID, a.store.Domain, func(d store.Domain) string { return d.Name }); err != nil {
+	if v.DomainName, err = memoName(ctx, memo, "domain", h.DomainID, a.store.Domain, func(d store.Domain) string { return d.Name }); err != nil {
 		return v, err
 	}
-	if v.SubnetName, err = nameOf(ctx, h.SubnetID, a.store.Subnet, func(n store.Subnet) string { return n.Name }); err != nil {
+	if v.SubnetName, err = memoName(ctx, memo, "subnet", h.SubnetID, a.store.Subnet, func(n store.Subnet) string { return n.Name }); err != nil {
 		return v, err
 	}
-	if v.ArchitectureName, err = nameOf(ctx, h.ArchitectureID, a.store.Architecture, func(x store.Architecture) string { return x.Name }); err != nil {
+	if v.ArchitectureName, err = memoName(ctx, memo, "architecture", h.ArchitectureID, a.store.Architecture, func(x store.Architecture) string { return x.Name }); err != nil {
 		return v, err
 	}
-	if v.OperatingSystemName, err = nameOf(ctx, h.OperatingSystemID, a.store.OperatingSystem, store.OperatingSystem.Title); err != nil {
+	if v.OperatingSystemName, err = memoName(ctx, memo, "os", h.OperatingSystemID, a.store.OperatingSystem, store.OperatingSystem.Title); err != nil {
 		return v, err
 	}
-	if v.MediumName, err = nameOf(ctx, h.MediumID, a.store.Medium, func(m store.Medium) string { return m.Name }); err != nil {
+	if v.MediumName, err = memoName(ctx, memo, "medium", h.MediumID, a.store.Medium, func(m store.Medium) string { return m.Name }); err != nil {
 		return v, err
 	}
 	for _, p := range h.Parameters {
@@ -123,8 +129,9 @@ func (a *API) listHosts(c echo.Context) error {
 	ctx := c.Request().Context()
 	counts, list, err := a.store.ListHosts(ctx, opts)
 	views := make([]hostJSON, len(list))
+	memo := map[string]*string{}
 	for i, h := range list {
-		if views[i], err = a.hostView(ctx, h); err != nil {
+		if views[i], err = a.hostView(ctx, h, memo); err != nil {
 			break
 		}
 	}
@@ -153,7 +160,7 @@ func (a *API) showHost(c echo.Context) error {
 	if handled {
 		return err
 	}
-	view, err := a.hostView(c.Request().Context(), h)
+	view, err := a.hostView(c.Request().Context(), h, nil)
 	if err != nil {
 		return err
 	}
@@ -198,7 +205,7 @@ func (a *API) answerHost(c echo.Context, id int64, status int) error {
 	if err != nil {
 		return err
 	}
-	view, err := a.hostView(ctx, saved)
+	view, err := a.hostView(ctx, saved, nil)
 	if err != nil {
 		return err
 	}
@@ -211,7 +218,7 @@ func (a *API) destroyHost(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	view, err := a.hostView(ctx, h)
+	view, err := a.hostView(ctx, h, nil)
 	if err != nil {
 		return err
 	}

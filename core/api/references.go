@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/smartproxy/smartproxy/core/store"
 )
@@ -64,4 +65,20 @@ func nameOf[T any](ctx context.Context, id *int64, load func(context.Context, in
 	}
 	n := name(v)
 	return &n, nil
+}
+
+// memoName is nameOf remembered in memo under kind and id.
+func memoName[T any](ctx context.Context, memo map[string]*string, kind string, id *int64, load func(context.Context, int64) (T, error), name func(T) string) (*string, error) {
+	if id == nil {
+		return nil, nil
+	}
+	key := kind + ":" + strconv.FormatInt(*id, 10)
+	if v, ok := memo[key]; ok {
+		return v, nil
+	}
+	v, err := nameOf(ctx, id, load, name)
+	if err == nil {
+		memo[key] = v
+	}
+	return v, err
 }

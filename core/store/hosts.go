@@ -62,13 +62,17 @@ var hostFields = map[string]field{
 const hostColumns = `id, name, certname, domain_id, subnet_id, mac, ip, architecture_id, operatingsystem_id,
 	medium_id, pxe_loader, build, created_at, updated_at`
 
-func (s *Store) loadHost(ctx context.Context, cond string, arg any) (Host, error) {
+func scanHost(row scanner) (Host, error) {
 	var h Host
-	err := s.db.QueryRowContext(ctx, `SELECT `+hostColumns+` FROM hosts WHERE `+cond, arg).Scan(
-		&h.ID, &h.Name, &h.Certname, &h.DomainID, &h.SubnetID, &h.MAC, &h.IP, &h.ArchitectureID,
+	err := row.Scan(&h.ID, &h.Name, &h.Certname, &h.DomainID, &h.SubnetID, &h.MAC, &h.IP, &h.ArchitectureID,
 		&h.OperatingSystemID, &h.MediumID, &h.PXELoader, &h.Build, &h.CreatedAt, &h.UpdatedAt)
+	return h, mapErr(err)
+}
+
+func (s *Store) loadHost(ctx context.Context, cond string, arg any) (Host, error) {
+	h, err := scanHost(s.db.QueryRowContext(ctx, `SELECT `+hostColumns+` FROM hosts WHERE `+cond, arg))
 	if err != nil {
-		return h, mapErr(err)
+		return h, err
 	}
 	if h.Parameters, err = s.hostParameters(ctx, h.ID); err != nil {
 		return h, err
@@ -84,6 +88,63 @@ func (s *Store) loadHost(ctx context.Context, cond string, arg any) (Host, error
 		return h, err
 	}
 	return h, nil
+}
+
+// hostsByID loads the hosts of ids, in that order, with three queries (rows,
+// parameters, facets) instead of three per host: an index page is three round trips.
+// A host deleted meanwhile is left out.
+func (s *Store) hostsByID(ctx context.Context, ids []int64) ([]Host, error) {
+	out := []Host{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := inList(ids)
+	byID := map[int64]*Host{}
+	err := s.each(ctx, `SELECT `+hostColumns+` FROM hosts WHERE id IN (`+in+`)`, args, func(rows *sql.Rows) error {
+		h, err := scanHost(rows)
+		if err == nil {
+			h.Parameters = []Parameter{}
+			byID[h.ID] = &h
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = s.each(ctx, `SELECT host_id, id, name, value FROM host_parameters WHERE host_id IN (`+in+`) ORDER BY name`, args, func(rows *sql.Rows) error {
+		var hostID int64
+		var p Parameter
+		if err := rows.Scan(&hostID, &p.ID, &p.Name, &p.Value); err != nil {
+			return err
+		}
+		if h := byID[hostID]; h != nil {
+			h.Parameters = append(h.Parameters, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = s.each(ctx, `SELECT host_id, foreman_instance, smart_proxy_id FROM host_infrastructure_facets WHERE host_id IN (`+in+`)`, args, func(rows *sql.Rows) error {
+		var hostID int64
+		var f InfrastructureFacet
+		if err := rows.Scan(&hostID, &f.ForemanInstance, &f.SmartProxyID); err != nil {
+			return err
+		}
+		if h := byID[hostID]; h != nil {
+			h.Infrastructure = &f
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if h := byID[id]; h != nil {
+			out = append(out, *h)
+		}
+	}
+	return out, nil
 }
 
 func (s *Store) hostParameters(ctx context.Context, hostID int64) ([]Parameter, error) {
@@ -109,7 +170,7 @@ func (s *Store) ListHosts(ctx context.Context, opts ListOptions) (Counts, []Host
 	if err != nil {
 		return c, nil, err
 	}
-	list, err := loadAll(ctx, ids, s.Host)
+	list, err := s.hostsByID(ctx, ids)
 	return c, list, err
 }
 

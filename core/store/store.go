@@ -41,6 +41,9 @@ type ConflictError struct{ Field string }
 
 func (e *ConflictError) Error() string { return e.Field + " has already been taken" }
 
+// maxConnections bounds the connection pool of either database.
+const maxConnections = 16
+
 // Store is an open database with its schema migrated.
 type Store struct {
 	db      *sql.DB
@@ -65,6 +68,12 @@ func Open(ctx context.Context, database string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening database %s: %w", Redact(database), err)
 	}
+	// A bounded pool: on PostgreSQL below the server's max_connections (100 by default),
+	// so a burst of API requests waits in the core instead of being refused by the
+	// server; on SQLite (one writer at a time anyway) enough for parallel readers. Idle
+	// connections are kept, so a SQLite connection's pragmas are not re-run per request.
+	s.db.SetMaxOpenConns(maxConnections)
+	s.db.SetMaxIdleConns(maxConnections)
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("connecting to database %s: %w", Redact(database), err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -57,6 +58,15 @@ func TestSQLitePragmas(t *testing.T) {
 			t.Errorf("%s = %q (%v), want %q", pragma, got, err, want)
 		}
 	}
+}
+
+func TestPoolIsBounded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db storetest.Database) {
+		s := open(t, db)
+		if got := s.db.Stats().MaxOpenConnections; got != maxConnections {
+			t.Errorf("max open connections %d, want %d", got, maxConnections)
+		}
+	})
 }
 
 func TestUsers(t *testing.T) {
@@ -172,6 +182,18 @@ func TestReferencesAndUsedBy(t *testing.T) {
 		proxyHost := Host{Name: "p1", Infrastructure: &InfrastructureFacet{SmartProxyID: &p.ID}}
 		if err := s.CreateHost(ctx, &proxyHost); err != nil {
 			t.Fatal(err)
+		}
+
+		// The batched index load gives the same hosts as one-by-one loads.
+		_, listed, err := s.ListHosts(ctx, ListOptions{})
+		if err != nil || len(listed) != 2 {
+			t.Fatalf("ListHosts %v %v", listed, err)
+		}
+		for _, l := range listed {
+			one, _ := s.Host(ctx, l.ID)
+			if !reflect.DeepEqual(l, one) {
+				t.Errorf("listed %+v\nloaded %+v", l, one)
+			}
 		}
 
 		used, _ := s.SmartProxyUsedBy(ctx, p.ID)
@@ -291,6 +313,43 @@ func TestListSearchPaging(t *testing.T) {
 			if !errors.As(err, &se) || se.Msg != want {
 				t.Errorf("%q: %v, want %q", q, err, want)
 			}
+		}
+	})
+}
+
+// Concurrent writers and readers all succeed: on SQLite the immediate transactions
+// wait on busy_timeout instead of failing with "database is locked".
+func TestConcurrentWritesAndReads(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db storetest.Database) {
+		ctx := context.Background()
+		s := open(t, db)
+		errs := make(chan error, 400)
+		done := make(chan struct{})
+		for w := 0; w < 8; w++ {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for i := 0; i < 25; i++ {
+					h := Host{Name: fmt.Sprintf("w%d-%d.example.test", w, i), Parameters: []Parameter{{Name: "n", Value: "v"}}}
+					if err := s.CreateHost(ctx, &h); err != nil {
+						errs <- err
+						return
+					}
+					if _, _, err := s.ListHosts(ctx, ListOptions{PerPage: 5}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		for w := 0; w < 8; w++ {
+			<-done
+		}
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if c, _, _ := s.ListHosts(ctx, ListOptions{}); c.Total != 200 {
+			t.Errorf("%d hosts, want 200", c.Total)
 		}
 	})
 }
