@@ -54,7 +54,7 @@ func registerCommand(args []string, stdout, stderr io.Writer) int {
 	secret := fs.String("oauth-consumer-secret", "", "Foreman's oauth_consumer_secret (default: $FOREMAN_OAUTH_CONSUMER_SECRET, which ps does not show)")
 	name := fs.String("name", "", "the proxy's name in Foreman (default: this host's FQDN)")
 	proxyURL := fs.String("url", "", "the URL Foreman reaches this proxy at (default: https://FQDN:https_port, http://FQDN:http_port without https)")
-	featureList := fs.String("features", "", `comma-separated Foreman names of the features that must load, e.g. "Logs,TFTP,Puppet CA" (default: the features --settings enables)`)
+	featureList := fs.String("features", "", `comma-separated names of the features that must load, Foreman's or the proxy's, e.g. "Logs,TFTP,Puppet CA" or "logs,tftp,puppetca" (default: the features --settings enables)`)
 	sslCA := fs.String("ssl-ca", "", "CA file to verify Foreman's certificate (default: foreman_ssl_ca or ssl_ca_file of --settings, else the system's)")
 	user := fs.String("foreman-user", "admin", "the Foreman user the requests act as (foreman_user header)")
 	settingsPath := fs.String("settings", "", "this proxy's settings.yml, for the defaults above")
@@ -119,6 +119,11 @@ func registerCommand(args []string, stdout, stderr io.Writer) int {
 	if *featureList != "" {
 		for _, f := range strings.Split(*featureList, ",") {
 			if f = strings.TrimSpace(f); f != "" {
+				// "tftp" or "puppetca" mean Foreman's "TFTP" and "Puppet CA"; other names
+				// (a plugin's) are compared as given.
+				if foremanName, ok := proxies.NormaliseFeature(f); ok {
+					f = foremanName
+				}
 				r.expected = append(r.expected, f)
 			}
 		}

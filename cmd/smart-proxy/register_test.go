@@ -265,7 +265,7 @@ func TestRegisterReportsMissingFeatures(t *testing.T) {
 	os.WriteFile(settingsFile, []byte(":settings_directory: "+dir+"\n:log_file: /var/log/smart-proxy/proxy.log\n:http_port: 8000\n"), 0o644)
 	code, _, errOut := runRegister(t, "--foreman-url", f.srv.URL, "--oauth-consumer-key", testKey, "--oauth-consumer-secret", testSecret,
 		"--ssl-ca", ca.CAFile, "--name", "proxy1.example.test", "--url", "https://proxy1.example.test:8443",
-		"--features", "Logs,DNS,TFTP,Puppet CA", "--settings", settingsFile)
+		"--features", "logs,DNS,TFTP,puppetca", "--settings", settingsFile)
 	want := "Proxy proxy1.example.test has failed to load one or more features (DNS, Puppet CA), check /var/log/smart-proxy/proxy.log for configuration errors\n"
 	if code != 1 || errOut != want {
 		t.Fatalf("exit %d, stderr %q, want %q", code, errOut, want)
