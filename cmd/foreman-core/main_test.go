@@ -290,5 +290,23 @@ func TestServeTLSAndKill9(t *testing.T) {
 			t.Fatalf("TLS 1.2 with defaults refused: %v", err)
 		}
 		conn.Close()
+
+		// SIGTERM stops it cleanly.
+		second.cmd.Process.Signal(syscall.SIGTERM)
+		if err := second.cmd.Wait(); err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, second.output())
+		}
 	})
+}
+
+// A database that cannot be reached stops serve with exit 1 and a message that names
+// it without its password.
+func TestServeWithoutDatabase(t *testing.T) {
+	addr := freeAddr(t)
+	config := writeConfig(t, "bind_host: 127.0.0.1\nhttp_port: "+strings.Split(addr, ":")[1]+"\nstate_dir: "+t.TempDir()+
+		"\ndatabase: postgres://core:s3cret@"+freeAddr(t)+"/core?connect_timeout=5\n")
+	out, code := runBinary(t, "--config", config)
+	if code != 1 || !strings.Contains(out, "foreman-core: connecting to database postgres://core:xxxxx@") || strings.Contains(out, "s3cret") {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
 }
