@@ -6,6 +6,9 @@ import (
 	"io"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
+	"github.com/smartproxy/smartproxy/core/auth"
 	"github.com/smartproxy/smartproxy/core/config"
 	"github.com/smartproxy/smartproxy/core/store"
 )
@@ -33,6 +36,13 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	failed := 0
+	// trusted_hosts entries are parsed by auth, as serve does (nothing is looked up).
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	if _, err := auth.New(authConfig(cfg, quiet), store.AuthDirectory{}, store.AuthDirectory{}); err != nil {
+		fmt.Fprintln(stdout, "error:", err)
+		failed++
+	}
 	if cfg.HTTPSAddr() != "" {
 		failed += checkServerTLS(cfg, stdout, time.Now())
 	}

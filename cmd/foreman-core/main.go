@@ -128,11 +128,7 @@ func serve(path string, stdout io.Writer) error {
 // newApp wires authentication, the proxy client and the API over the store.
 func newApp(cfg *config.Config, st *store.Store, log *logrus.Logger) (http.Handler, error) {
 	dir := store.AuthDirectory{Store: st}
-	authenticator, err := auth.New(auth.Config{
-		OAuthActive: cfg.OAuthActive, OAuthConsumerKey: cfg.OAuthConsumerKey, OAuthConsumerSecret: cfg.OAuthConsumerSecret,
-		OAuthMapUsers: cfg.OAuthMapUsers, TrustedHosts: cfg.TrustedHosts,
-		RestrictRegisteredProxies: cfg.RestrictRegisteredSmartProxies, TrustedProxies: cfg.TrustedProxies, Log: log,
-	}, dir, dir)
+	authenticator, err := auth.New(authConfig(cfg, log), dir, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +138,15 @@ func newApp(cfg *config.Config, st *store.Store, log *logrus.Logger) (http.Handl
 	}
 	client := proxies.NewClient(tlsConf, cfg.ProxyRequestTimeout)
 	return api.New(api.Options{Store: st, Auth: authenticator, Proxies: client, Log: log}), nil
+}
+
+// authConfig is the authentication part of the configuration.
+func authConfig(cfg *config.Config, log logrus.FieldLogger) auth.Config {
+	return auth.Config{
+		OAuthActive: cfg.OAuthActive, OAuthConsumerKey: cfg.OAuthConsumerKey, OAuthConsumerSecret: cfg.OAuthConsumerSecret,
+		OAuthMapUsers: cfg.OAuthMapUsers, TrustedHosts: cfg.TrustedHosts,
+		RestrictRegisteredProxies: cfg.RestrictRegisteredSmartProxies, TrustedProxies: cfg.TrustedProxies, Log: log,
+	}
 }
 
 func notify(log *logrus.Logger, state string) {

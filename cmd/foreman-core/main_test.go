@@ -90,6 +90,8 @@ func TestCheckConfig(t *testing.T) {
 			[]string{"error: ", "foreman-core.yml: :http_port: must be an integer"}},
 		{"key of another certificate", []string{"check-config", "--config", writeConfig(t, strings.Replace(https, server.KeyFile, other.KeyFile, 1))}, 1,
 			[]string{"error: https: loading server_certificate " + server.CertFile}},
+		{"bad trusted host", []string{"check-config", "--config", writeConfig(t, "http_port: 3000\ntrusted_hosts: ['10.0.0.0/40']\n")}, 1,
+			[]string{`error: auth: trusted_hosts: "10.0.0.0/40" is not a CIDR network`}},
 		{"missing file", []string{"check-config", "--config", "/nonexistent/foreman-core.yml"}, 1,
 			[]string{"error: /nonexistent/foreman-core.yml: configuration file not found"}},
 		{"bad flag", []string{"check-config", "--settings", "x"}, 2, []string{"flag provided but not defined: -settings"}},
