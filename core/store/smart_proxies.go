@@ -38,6 +38,37 @@ func (p SmartProxy) HasFeature(name string) bool {
 	return false
 }
 
+// feature returns the proxy's feature of that Foreman name, nil if it has none.
+func (p SmartProxy) feature(name string) *Feature {
+	for i := range p.Features {
+		if p.Features[i].Name == name {
+			return &p.Features[i]
+		}
+	}
+	return nil
+}
+
+// HasCapability is Foreman's has_capability?(feature, capability).
+func (p SmartProxy) HasCapability(feature, capability string) bool {
+	if f := p.feature(feature); f != nil {
+		for _, c := range f.Capabilities {
+			if c == capability {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Setting is Foreman's setting(feature, key): what discovery stored, nil when absent
+// (e.g. Setting("HTTPBoot", "http_port"), Setting("Puppet", "puppet_url")).
+func (p SmartProxy) Setting(feature, key string) any {
+	if f := p.feature(feature); f != nil {
+		return f.Settings[key]
+	}
+	return nil
+}
+
 var smartProxyFields = map[string]field{
 	"id":   {"id", intField},
 	"name": {"name", textField},

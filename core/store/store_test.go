@@ -125,6 +125,13 @@ func TestSmartProxiesAndFeatures(t *testing.T) {
 		if err := s.CreateSmartProxy(ctx, &dup); !errors.As(err, &conflict) || conflict.Field != "url" {
 			t.Errorf("duplicate url: %v", err)
 		}
+		if !again.HasFeature("TFTP") || again.HasFeature("Puppet CA") || again.Setting("TFTP", "tftp_servername") != nil {
+			t.Errorf("lookups after refresh: %+v", again.Features)
+		}
+		if !p.HasCapability("Puppet CA", "puppetca_hostname_whitelisting") || p.HasCapability("TFTP", "x") ||
+			p.Setting("TFTP", "tftp_servername") != "10.0.0.1" || p.Setting("DNS", "x") != nil {
+			t.Errorf("capability/setting lookups on %+v", p.Features)
+		}
 		hosts, err := s.ProxyHosts(ctx, "TFTP")
 		if err != nil || len(hosts) != 1 || hosts[0].Host != "proxy1.example.test" || hosts[0].ID != p.ID {
 			t.Errorf("ProxyHosts TFTP %+v %v", hosts, err)
@@ -216,6 +223,18 @@ func TestReferencesAndUsedBy(t *testing.T) {
 		got, err := s.Host(ctx, h.ID)
 		if err != nil || got.Parameters[0].Value != "web" || *got.MediumID != m.ID || !got.Build || got.Infrastructure != nil {
 			t.Errorf("host %+v %v", got, err)
+		}
+		for _, find := range []func() (Host, error){
+			func() (Host, error) { return s.HostByMAC(ctx, "52:54:00:00:00:01") },
+			func() (Host, error) { return s.HostByIP(ctx, "192.0.2.10") },
+			func() (Host, error) { return s.HostByCertname(ctx, "web01.example.test") },
+		} {
+			if found, err := find(); err != nil || found.ID != h.ID {
+				t.Errorf("lookup found %+v %v", found, err)
+			}
+		}
+		if _, err := s.HostByMAC(ctx, "52:54:00:00:00:99"); err != ErrNotFound {
+			t.Errorf("unknown MAC: %v", err)
 		}
 		pg, _ := s.HostByName(ctx, "p1")
 		if pg.Infrastructure == nil || *pg.Infrastructure.SmartProxyID != p.ID {
