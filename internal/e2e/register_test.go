@@ -174,8 +174,14 @@ func TestRegistrationEndToEnd(t *testing.T) {
 	s := startCore(t)
 	p1 := s.startProxy(t, "proxy1.example.test", false)
 
+	// A wrong secret: the core's verifier refuses, register says what the installer says.
+	code, out := s.register(t, p1, "--url", p1.url, "--oauth-consumer-secret", "not-the-secret")
+	if want := "Response: 401 Unauthorized: Often this is caused by invalid Oauth credentials sent to Foreman at 127.0.0.1"; code != 1 || !strings.Contains(out, want) {
+		t.Fatalf("wrong secret: exit %d:\n%s\nwant %q", code, out, want)
+	}
+
 	// First run: search, create; the core discovers Logs and TFTP over https.
-	code, out := s.register(t, p1, "--url", p1.url)
+	code, out = s.register(t, p1, "--url", p1.url)
 	if code != 0 || !strings.Contains(out, "Created smart proxy proxy1.example.test") {
 		t.Fatalf("first registration: exit %d:\n%s", code, out)
 	}
