@@ -384,3 +384,31 @@ func TestRegisterRetriesTimeouts(t *testing.T) {
 		t.Fatalf("%d calls", calls)
 	}
 }
+
+// A refresh answer without features (Foreman before #19476) is followed by a search;
+// unrecognized_features in an answer are a warning, as in the installer.
+func TestRegisterRefreshAnswers(t *testing.T) {
+	ca := testpki.NewCA(t, "Foreman CA")
+	f := newFakeForeman(t, ca, "Logs")
+	args := []string{"--foreman-url", f.srv.URL, "--oauth-consumer-key", testKey, "--oauth-consumer-secret", testSecret,
+		"--ssl-ca", ca.CAFile, "--name", "p.example.test", "--url", "https://p.example.test:8443", "--features", "Logs"}
+	if code, out, errOut := runRegister(t, args...); code != 0 {
+		t.Fatalf("create: exit %d %s%s", code, out, errOut)
+	}
+	f.requests()
+
+	f.fail["PUT /api/v2/smart_proxies/1/refresh"] = fakeAnswer{200, `{"id":1}`}
+	if code, out, errOut := runRegister(t, args...); code != 0 {
+		t.Fatalf("old refresh answer: exit %d %s%s", code, out, errOut)
+	}
+	if got := f.requests(); len(got) != 3 || !strings.HasPrefix(got[2], "GET /api/v2/smart_proxies?search=") {
+		t.Fatalf("sent %q", got)
+	}
+
+	f.fail["PUT /api/v2/smart_proxies/1/refresh"] = fakeAnswer{200, `{"id":1,"features":[{"name":"Logs"}],"unrecognized_features":["openstack","salt"]}`}
+	code, _, errOut := runRegister(t, args...)
+	want := "Warning: Proxy p.example.test has features not recognized by Foreman: openstack, salt. If these features come from a Smart Proxy plugin, make sure Foreman has the plugin installed too.\n"
+	if code != 0 || errOut != want {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
