@@ -157,12 +157,10 @@ var errNotObject = errors.New("not a JSON object")
 // decodeObject decodes a JSON object into v; errNotObject if the JSON is not one.
 func decodeObject(data []byte, v any) error {
 	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		if json.Valid(trimmed) || len(trimmed) == 0 {
-			return errNotObject
-		}
+	if len(trimmed) == 0 || trimmed[0] != '{' && json.Valid(trimmed) {
+		return errNotObject
 	}
-	return json.Unmarshal(trimmed, v)
+	return json.Unmarshal(trimmed, v) // a syntax error stays one
 }
 
 // replyError tells a reply of the wrong shape (Foreman's "invalid response") from one
