@@ -19,6 +19,7 @@ import (
 	"github.com/smartproxy/smartproxy/core/api"
 	"github.com/smartproxy/smartproxy/core/auth"
 	"github.com/smartproxy/smartproxy/core/config"
+	"github.com/smartproxy/smartproxy/core/provision"
 	"github.com/smartproxy/smartproxy/core/proxies"
 	"github.com/smartproxy/smartproxy/core/store"
 	"github.com/smartproxy/smartproxy/internal/sdnotify"
@@ -137,7 +138,16 @@ func newApp(cfg *config.Config, st *store.Store, log *logrus.Logger) (http.Handl
 		return nil, err
 	}
 	client := proxies.NewClient(tlsConf, cfg.ProxyRequestTimeout)
-	return api.New(api.Options{Store: st, Auth: authenticator, Proxies: client, Log: log}), nil
+	renderer, err := provision.NewRenderer(st, cfg.TemplatesDir, cfg.UnattendedURL)
+	if err != nil {
+		return nil, err
+	}
+	// Hosts are only stored until core/orchestrate provides the orchestrator and the
+	// build finisher; TrackBuilds gives hosts entering build their token either way.
+	orchestrator := provision.TrackBuilds(api.NoOrchestrator{}, st, cfg.TokenDuration)
+	app := api.New(api.Options{Store: st, Auth: authenticator, Proxies: client, Orchestrator: orchestrator, Log: log})
+	provision.Mount(app, provision.MountOptions{Store: st, Renderer: renderer, Finisher: provision.StoreOnly{}, Log: log})
+	return app, nil
 }
 
 // authConfig is the authentication part of the configuration.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -45,6 +46,7 @@ type Config struct {
 
 	UnattendedURL       string
 	TokenDuration       time.Duration
+	TemplatesDir        string // admin copies of provisioning templates, overriding the shipped ones; "" = none
 	ProxyRequestTimeout time.Duration
 
 	// What the core presents to proxies and how it verifies them (Foreman's names).
@@ -154,6 +156,12 @@ func parse(s *settings.Section) *Config {
 
 	c.UnattendedURL = s.URL("unattended_url")
 	c.TokenDuration = time.Duration(nonNegative(s, "token_duration", int(DefaultTokenDuration/time.Minute))) * time.Minute
+	c.TemplatesDir = s.Path("templates_dir", "")
+	if c.TemplatesDir != "" {
+		if fi, err := os.Stat(c.TemplatesDir); err != nil || !fi.IsDir() {
+			s.Fail("templates_dir", "must name a readable folder, got %q", c.TemplatesDir)
+		}
+	}
 	c.ProxyRequestTimeout = time.Duration(nonNegative(s, "proxy_request_timeout", int(DefaultProxyRequestTimeout/time.Second))) * time.Second
 	if c.ProxyRequestTimeout == 0 {
 		s.Fail("proxy_request_timeout", "must be at least 1 second")

@@ -154,6 +154,19 @@ var migrations = []string{
 		facts TEXT NOT NULL,
 		uploaded_at {{time}} NOT NULL
 	)`,
+	// issue 12, provisioning (core/provision): build tokens, and how each host's last
+	// build ended (the installer's log when it failed, when it finished)
+	`CREATE TABLE build_tokens (
+		host_id BIGINT PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+		value TEXT NOT NULL CONSTRAINT build_tokens_value_key UNIQUE,
+		expires_at {{time}} NOT NULL
+	);
+	CREATE TABLE host_builds (
+		host_id BIGINT PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+		build_errors TEXT NOT NULL DEFAULT '',
+		installed_at {{time}},
+		updated_at {{time}} NOT NULL
+	)`,
 }
 
 // ddl fills in the dialect's tokens.
