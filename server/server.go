@@ -96,52 +96,82 @@ func (s *Server) Handler(https bool) http.Handler {
 	e.GET("/v2/features", s.featuresV2, auth, body)
 	e.GET("/metrics", s.metricsPage, auth, body)
 
-	for _, fr := range s.opts.Registry.Routes() {
-		fr := fr
-		// A route of a feature that is not running or not enabled for this listener is
-		// not mounted: 404 before the auth checks, as in the Ruby proxy.
-		mounted := func(next echo.HandlerFunc) echo.HandlerFunc {
-			return func(c echo.Context) error {
-				if !s.opts.Registry.Serves(fr.Feature, https) {
-					return echo.ErrNotFound
-				}
-				return next(c)
-			}
-		}
-		h := func(c echo.Context) error {
-			params := make(map[string]string, len(c.ParamNames()))
-			for i, name := range c.ParamNames() {
-				v := c.ParamValues()[i]
-				if un, err := url.PathUnescape(v); err == nil {
-					v = un
-				}
-				if name == "*" {
-					name = "splat"
-				} else if strings.Contains(c.ParamValues()[i], "/") {
-					// Echo lets a route's last capture swallow the rest of the path;
-					// a capture never spans "/" (spec conventions), so this URL is unknown.
-					return echo.ErrNotFound
-				}
-				params[name] = v
-			}
-			req := httpapi.WithPathParams(c.Request(), params)
-			fr.Handler(c.Response(), req)
-			return nil
-		}
-		mw := []echo.MiddlewareFunc{mounted}
-		if !fr.Public {
-			mw = append(mw, auth)
-		}
-		limit := s.limits.MaxBodyBytes
-		if fr.MaxBodyBytes > 0 {
-			limit = fr.MaxBodyBytes
-		}
-		// Last: nothing of the body is read before the route is known, mounted and
-		// the client authorised.
-		mw = append(mw, s.bodyLimit(limit))
-		e.Add(fr.Method, fr.Path, h, mw...)
+	for _, shared := range routesByPattern(s.opts.Registry.Routes()) {
+		e.Add(shared[0].Method, shared[0].Path, s.mountShared(shared, https, auth))
 	}
 	return e
+}
+
+// routesByPattern groups the features' routes by method and path, in registration
+// order: two features may offer the same route (the relay forwards /unattended where
+// templates does not run), and Echo keeps one handler per method and path.
+func routesByPattern(routes []registry.FeatureRoute) [][]registry.FeatureRoute {
+	var out [][]registry.FeatureRoute
+	index := map[string]int{}
+	for _, fr := range routes {
+		key := fr.Method + " " + fr.Path
+		i, ok := index[key]
+		if !ok {
+			i = len(out)
+			index[key] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], fr)
+	}
+	return out
+}
+
+// mountShared serves one method and path: the first of its features that runs and is
+// enabled on this listener answers. None: the route is not mounted, 404 before the auth
+// checks, as in the Ruby proxy.
+func (s *Server) mountShared(shared []registry.FeatureRoute, https bool, auth echo.MiddlewareFunc) echo.HandlerFunc {
+	handlers := make([]echo.HandlerFunc, len(shared))
+	for i, fr := range shared {
+		handlers[i] = s.routeHandler(fr, auth)
+	}
+	return func(c echo.Context) error {
+		for i, fr := range shared {
+			if s.opts.Registry.Serves(fr.Feature, https) {
+				return handlers[i](c)
+			}
+		}
+		return echo.ErrNotFound
+	}
+}
+
+// routeHandler is one feature's route behind its auth checks and body limit.
+func (s *Server) routeHandler(fr registry.FeatureRoute, auth echo.MiddlewareFunc) echo.HandlerFunc {
+	h := func(c echo.Context) error {
+		params := make(map[string]string, len(c.ParamNames()))
+		for i, name := range c.ParamNames() {
+			v := c.ParamValues()[i]
+			if un, err := url.PathUnescape(v); err == nil {
+				v = un
+			}
+			if name == "*" {
+				name = "splat"
+			} else if strings.Contains(c.ParamValues()[i], "/") {
+				// Echo lets a route's last capture swallow the rest of the path;
+				// a capture never spans "/" (spec conventions), so this URL is unknown.
+				return echo.ErrNotFound
+			}
+			params[name] = v
+		}
+		req := httpapi.WithPathParams(c.Request(), params)
+		fr.Handler(c.Response(), req)
+		return nil
+	}
+	limit := s.limits.MaxBodyBytes
+	if fr.MaxBodyBytes > 0 {
+		limit = fr.MaxBodyBytes
+	}
+	// The body limit is innermost: nothing of the body is read before the route is
+	// known, mounted and the client authorised.
+	h = s.bodyLimit(limit)(h)
+	if !fr.Public {
+		h = auth(h)
+	}
+	return h
 }
 
 // errorHandler answers in the Ruby proxy's format: unknown URLs (and wrong methods,

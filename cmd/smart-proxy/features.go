@@ -8,6 +8,7 @@ import (
 	"github.com/smartproxy/smartproxy/features/puppet"
 	"github.com/smartproxy/smartproxy/features/puppetca"
 	"github.com/smartproxy/smartproxy/features/registration"
+	"github.com/smartproxy/smartproxy/features/relay"
 	"github.com/smartproxy/smartproxy/features/templates"
 	"github.com/smartproxy/smartproxy/features/tftp"
 	"github.com/smartproxy/smartproxy/logging"
@@ -27,5 +28,6 @@ func features(buffer *logging.Buffer) []registry.Feature {
 		registration.New(), // requires templates
 		puppet.New(),
 		puppetca.New(),
+		relay.New(), // after templates and registration: where they run, /unattended and /register are theirs
 	}
 }
