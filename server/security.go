@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/sirupsen/logrus"
 
 	"github.com/smartproxy/smartproxy/httpapi"
+	"github.com/smartproxy/smartproxy/internal/revocation"
 	"github.com/smartproxy/smartproxy/settings"
 )
 
@@ -123,8 +125,12 @@ var defaultCiphers = []string{
 
 // TLSConfig builds the https listener's TLS: 1.2+ (1.3 only when tls_disabled_versions
 // names 1.2), the server certificate, and client certificates requested and verified
-// against ssl_ca_file but not required by the handshake (routes check, spec §1).
-func TLSConfig(g *settings.Global) (*tls.Config, error) {
+// against ssl_ca_file but not required by the handshake (routes check, spec §1); with
+// ssl_crl_file, a revoked client certificate is refused in the handshake.
+func TLSConfig(g *settings.Global) (*tls.Config, error) { return tlsConfig(g, nil) }
+
+// tlsConfig is TLSConfig with a logger for the CRL's reloads and refusals (nil: none).
+func tlsConfig(g *settings.Global, log logrus.FieldLogger) (*tls.Config, error) {
 	cert, err := tls.LoadX509KeyPair(g.SSLCertificate, g.SSLPrivateKey)
 	if err != nil {
 		return nil, fmt.Errorf("loading ssl_certificate %s / ssl_private_key %s: %w", g.SSLCertificate, g.SSLPrivateKey, err)
@@ -153,6 +159,17 @@ func TLSConfig(g *settings.Global) (*tls.Config, error) {
 		// Every TLS 1.2 suite disabled: an empty list would mean Go's defaults, so
 		// TLS 1.2 is turned off instead.
 		conf.MinVersion = tls.VersionTLS13
+	}
+	if g.SSLCRLFile != "" {
+		var crlLog revocation.Logger
+		if log != nil {
+			crlLog = log
+		}
+		crl, err := revocation.Load(g.SSLCRLFile, g.SSLCAFile, crlLog)
+		if err != nil {
+			return nil, fmt.Errorf("ssl_crl_file: %w", err)
+		}
+		conf.VerifyConnection = crl.VerifyConnection
 	}
 	return conf, nil
 }

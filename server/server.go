@@ -260,7 +260,7 @@ func (s *Server) Start() error {
 	var tlsConf *tls.Config
 	if g.HTTPSEnabled() {
 		var err error
-		if tlsConf, err = TLSConfig(g); err != nil {
+		if tlsConf, err = tlsConfig(g, s.opts.Log); err != nil {
 			return err
 		}
 	}

@@ -16,6 +16,7 @@ type Global struct {
 	SSLCertificate    string
 	SSLPrivateKey     string
 	SSLCAFile         string
+	SSLCRLFile        string // "" = no revocation check
 	SSLDisabledCipher []string
 	TLSDisabledVers   []string
 	// TrustedHosts is nil when unset (no check) and empty when set to [] (deny all).
@@ -60,6 +61,7 @@ func ParseGlobal(s *Section) *Global {
 	g.SSLCertificate = s.Path("ssl_certificate", "")
 	g.SSLPrivateKey = s.Path("ssl_private_key", "")
 	g.SSLCAFile = s.Path("ssl_ca_file", "")
+	g.SSLCRLFile = s.Path("ssl_crl_file", "")
 	g.SSLDisabledCipher = s.StringList("ssl_disabled_ciphers", nil)
 	g.TLSDisabledVers = s.StringList("tls_disabled_versions", nil)
 	if s.Has("trusted_hosts") {

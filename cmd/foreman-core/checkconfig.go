@@ -71,7 +71,7 @@ func describeDatabase(cfg *config.Config) string {
 
 // checkServerTLS loads the https material and checks the certificate's dates.
 func checkServerTLS(cfg *config.Config, out io.Writer, now time.Time) int {
-	conf, err := serverTLS(cfg)
+	conf, err := serverTLS(cfg, nil)
 	if err != nil {
 		fmt.Fprintln(out, "error: https:", err)
 		return 1

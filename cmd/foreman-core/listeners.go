@@ -16,6 +16,7 @@ import (
 
 	"github.com/smartproxy/smartproxy/core/config"
 	"github.com/smartproxy/smartproxy/internal/httplimit"
+	"github.com/smartproxy/smartproxy/internal/revocation"
 )
 
 // maxBodyBytes bounds request bodies: a Puppet fact upload is the largest legitimate
@@ -31,8 +32,9 @@ type listeners struct {
 
 // serverTLS is the https listener's TLS: the server certificate, client certificates
 // verified against client_ca_file when given (proxies and Puppet servers present
-// them; users and the installer do not), TLS 1.2+ with ECDHE and AEAD suites only.
-func serverTLS(cfg *config.Config) (*tls.Config, error) {
+// them; users and the installer do not) and refused when client_crl_file revokes
+// them, TLS 1.2+ with ECDHE and AEAD suites only. log (may be nil) hears CRL reloads.
+func serverTLS(cfg *config.Config, log *logrus.Logger) (*tls.Config, error) {
 	cert, err := tls.LoadX509KeyPair(cfg.ServerCertificate, cfg.ServerPrivateKey)
 	if err != nil {
 		return nil, fmt.Errorf("loading server_certificate %s with server_private_key %s: %w", cfg.ServerCertificate, cfg.ServerPrivateKey, err)
@@ -48,7 +50,7 @@ func serverTLS(cfg *config.Config) (*tls.Config, error) {
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("client_ca_file %s holds no PEM certificate", cfg.ClientCAFile)
 	}
-	return &tls.Config{
+	conf := &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		ClientCAs:    pool,
 		ClientAuth:   tls.VerifyClientCertIfGiven,
@@ -58,7 +60,19 @@ func serverTLS(cfg *config.Config) (*tls.Config, error) {
 			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 		},
-	}, nil
+	}
+	if cfg.ClientCRLFile != "" {
+		var crlLog revocation.Logger
+		if log != nil {
+			crlLog = log
+		}
+		crl, err := revocation.Load(cfg.ClientCRLFile, cfg.ClientCAFile, crlLog)
+		if err != nil {
+			return nil, fmt.Errorf("client_crl_file: %w", err)
+		}
+		conf.VerifyConnection = crl.VerifyConnection
+	}
+	return conf, nil
 }
 
 // startListeners binds every configured listener (all or none: a failure closes the
@@ -89,7 +103,7 @@ func startListeners(cfg *config.Config, app http.Handler, log *logrus.Logger) (*
 		return nil, err
 	}
 	if addr := cfg.HTTPSAddr(); addr != "" {
-		tlsConf, err := serverTLS(cfg)
+		tlsConf, err := serverTLS(cfg, log)
 		if err != nil {
 			return fail(err)
 		}

@@ -39,6 +39,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "register" {
 		return registerCommand(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "ca" {
+		return caCommand(args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "puppetca-validate" {
 		return puppetca.RunValidate(args[1:], os.Stdin, stdout, stderr)
 	}
@@ -56,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
        smart-proxy puppetca-validate CERTNAME < CSR  Puppet Server's policy-based autosign check
        smart-proxy register --foreman-url URL --oauth-consumer-key K --oauth-consumer-secret S [flags]
                                                      register this proxy with Foreman, as the installer does
+       smart-proxy ca init|issue NAME --san ...|revoke NAME|crl|list [--dir DIR]
+                                                     the zones' CA: certificates for the core, relays and proxies
 flags:
 `)
 		fs.PrintDefaults()

@@ -26,6 +26,7 @@ type Config struct {
 	ServerCertificate string // https listener: certificate, key, and the CA client certificates are verified against
 	ServerPrivateKey  string
 	ClientCAFile      string
+	ClientCRLFile     string // "" = no revocation check of client certificates
 	HTTPPort          int
 
 	StateDir string
@@ -109,10 +110,12 @@ func parse(s *settings.Section) *Config {
 	c.ServerCertificate = s.Path("server_certificate", "")
 	c.ServerPrivateKey = s.Path("server_private_key", "")
 	c.ClientCAFile = s.Path("client_ca_file", "")
+	c.ClientCRLFile = s.Path("client_crl_file", "")
 	if c.HTTPSPort > 0 {
 		c.ServerCertificate = s.ReadableFile("server_certificate", "", true)
 		c.ServerPrivateKey = s.ReadableFile("server_private_key", "", true)
 		c.ClientCAFile = s.ReadableFile("client_ca_file", "", true)
+		c.ClientCRLFile = s.ReadableFile("client_crl_file", "", false)
 	}
 	if c.HTTPSPort == 0 && c.HTTPPort == 0 {
 		s.Fail("https_port", "and :http_port: are both 0 or absent: no listener would run")
