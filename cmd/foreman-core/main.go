@@ -21,6 +21,7 @@ import (
 	"github.com/smartproxy/smartproxy/core/config"
 	"github.com/smartproxy/smartproxy/core/provision"
 	"github.com/smartproxy/smartproxy/core/proxies"
+	"github.com/smartproxy/smartproxy/core/puppet"
 	"github.com/smartproxy/smartproxy/core/store"
 	"github.com/smartproxy/smartproxy/internal/sdnotify"
 	"github.com/smartproxy/smartproxy/internal/tlsclient"
@@ -104,7 +105,7 @@ func serve(path string, stdout io.Writer) error {
 		return err
 	}
 
-	app, err := newApp(cfg, st, log)
+	app, err := newApp(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}
@@ -127,7 +128,7 @@ func serve(path string, stdout io.Writer) error {
 }
 
 // newApp wires authentication, the proxy client and the API over the store.
-func newApp(cfg *config.Config, st *store.Store, log *logrus.Logger) (http.Handler, error) {
+func newApp(ctx context.Context, cfg *config.Config, st *store.Store, log *logrus.Logger) (http.Handler, error) {
 	dir := store.AuthDirectory{Store: st}
 	authenticator, err := auth.New(authConfig(cfg, log), dir, dir)
 	if err != nil {
@@ -147,6 +148,10 @@ func newApp(cfg *config.Config, st *store.Store, log *logrus.Logger) (http.Handl
 	orchestrator := provision.TrackBuilds(api.NoOrchestrator{}, st, cfg.TokenDuration)
 	app := api.New(api.Options{Store: st, Auth: authenticator, Proxies: client, Orchestrator: orchestrator, Log: log})
 	provision.Mount(app, provision.MountOptions{Store: st, Renderer: renderer, Finisher: provision.StoreOnly{}, Log: log})
+	reports := puppet.Mount(app, puppet.Options{Store: st, Auth: authenticator, Log: log,
+		CreateHostsFromFacts: cfg.CreateNewHostWhenFactsAreUploaded, CreateHostsFromReports: cfg.CreateNewHostWhenReportIsUploaded,
+		EncEnvironment: cfg.EncEnvironment, ReportRetention: cfg.ConfigReportRetention})
+	go reports.RunReportExpiry(ctx, time.Hour)
 	return app, nil
 }
 

@@ -56,11 +56,9 @@ func New(opts Options) *echo.Echo {
 	return e
 }
 
-// mount adds the routes to one prefix. The facts upload is open to registered proxies
-// (by certificate) as Foreman's require_smart_proxy_or_login; everything else needs a user.
+// mount adds the routes to one prefix; they all need a user. (The routes Puppet servers
+// call with their certificate, facts included, are core/puppet's.)
 func (a *API) mount(g *echo.Group) {
-	g.POST("/hosts/facts", a.uploadFacts, a.auth.RequireProxyOrUser(factsFeature))
-
 	u := g.Group("", a.auth.RequireUser())
 	u.GET("/smart_proxies", a.listSmartProxies)
 	u.POST("/smart_proxies", a.createSmartProxy)

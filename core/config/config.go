@@ -50,6 +50,13 @@ type Config struct {
 	TemplatesDir        string // admin copies of provisioning templates, overriding the shipped ones; "" = none
 	ProxyRequestTimeout time.Duration
 
+	// Puppet (core/puppet): Foreman's settings of the same names, and how long config
+	// reports are kept (0 = forever; Foreman's reports:expire default is 7 days).
+	CreateNewHostWhenFactsAreUploaded bool
+	CreateNewHostWhenReportIsUploaded bool
+	EncEnvironment                    bool
+	ConfigReportRetention             time.Duration
+
 	// What the core presents to proxies and how it verifies them (Foreman's names).
 	SSLCertificate string
 	SSLPrivKey     string
@@ -64,6 +71,7 @@ const (
 	DefaultStateDir            = "/var/lib/foreman-core"
 	DefaultTokenDuration       = 360 * time.Minute
 	DefaultProxyRequestTimeout = 60 * time.Second
+	DefaultReportRetentionDays = 7
 	sqliteFileName             = "foreman-core.db"
 )
 
@@ -170,6 +178,11 @@ func parse(s *settings.Section) *Config {
 		s.Fail("proxy_request_timeout", "must be at least 1 second")
 		c.ProxyRequestTimeout = DefaultProxyRequestTimeout
 	}
+
+	c.CreateNewHostWhenFactsAreUploaded = s.Bool("create_new_host_when_facts_are_uploaded", true)
+	c.CreateNewHostWhenReportIsUploaded = s.Bool("create_new_host_when_report_is_uploaded", true)
+	c.EncEnvironment = s.Bool("enc_environment", true)
+	c.ConfigReportRetention = time.Duration(nonNegative(s, "config_report_retention_days", DefaultReportRetentionDays)) * 24 * time.Hour
 
 	c.SSLCertificate = s.ReadableFile("ssl_certificate", "", false)
 	c.SSLPrivKey = s.ReadableFile("ssl_priv_key", "", false)

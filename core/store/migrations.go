@@ -167,6 +167,71 @@ var migrations = []string{
 		installed_at {{time}},
 		updated_at {{time}} NOT NULL
 	)`,
+	// issue 12 (puppet): parameters at every level a host inherits from (global, domain,
+	// subnet, operating system; host_parameters is the last level)
+	`CREATE TABLE common_parameters (
+		id {{id}},
+		name TEXT NOT NULL CONSTRAINT common_parameters_name_key UNIQUE,
+		value TEXT NOT NULL DEFAULT ''
+	);
+	CREATE TABLE domain_parameters (
+		id {{id}},
+		domain_id BIGINT NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+		name TEXT NOT NULL,
+		value TEXT NOT NULL DEFAULT '',
+		CONSTRAINT domain_parameters_name_key UNIQUE (domain_id, name)
+	);
+	CREATE TABLE subnet_parameters (
+		id {{id}},
+		subnet_id BIGINT NOT NULL REFERENCES subnets(id) ON DELETE CASCADE,
+		name TEXT NOT NULL,
+		value TEXT NOT NULL DEFAULT '',
+		CONSTRAINT subnet_parameters_name_key UNIQUE (subnet_id, name)
+	);
+	CREATE TABLE operatingsystem_parameters (
+		id {{id}},
+		operatingsystem_id BIGINT NOT NULL REFERENCES operatingsystems(id) ON DELETE CASCADE,
+		name TEXT NOT NULL,
+		value TEXT NOT NULL DEFAULT '',
+		CONSTRAINT operatingsystem_parameters_name_key UNIQUE (operatingsystem_id, name)
+	)`,
+	// issue 12 (puppet): Puppet classes, the classes of each host (with class parameter
+	// values as a JSON object) and the host's Puppet environment
+	`CREATE TABLE puppetclasses (
+		id {{id}},
+		name TEXT NOT NULL CONSTRAINT puppetclasses_name_key UNIQUE,
+		created_at {{time}} NOT NULL,
+		updated_at {{time}} NOT NULL
+	);
+	CREATE TABLE host_puppetclasses (
+		host_id BIGINT NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+		puppetclass_id BIGINT NOT NULL REFERENCES puppetclasses(id),
+		parameters TEXT NOT NULL DEFAULT '{}',
+		PRIMARY KEY (host_id, puppetclass_id)
+	);
+	CREATE TABLE host_puppet_facets (
+		host_id BIGINT PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+		environment TEXT NOT NULL DEFAULT ''
+	)`,
+	// issue 12 (puppet): config reports with Foreman's six status counters
+	`CREATE TABLE config_reports (
+		id {{id}},
+		host_id BIGINT NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+		reported_at {{time}} NOT NULL,
+		applied INTEGER NOT NULL DEFAULT 0,
+		restarted INTEGER NOT NULL DEFAULT 0,
+		failed INTEGER NOT NULL DEFAULT 0,
+		failed_restarts INTEGER NOT NULL DEFAULT 0,
+		skipped INTEGER NOT NULL DEFAULT 0,
+		pending INTEGER NOT NULL DEFAULT 0,
+		origin TEXT NOT NULL DEFAULT '',
+		metrics TEXT NOT NULL DEFAULT '{}',
+		logs TEXT NOT NULL DEFAULT '[]',
+		created_at {{time}} NOT NULL,
+		updated_at {{time}} NOT NULL
+	);
+	CREATE INDEX config_reports_host_index ON config_reports (host_id, reported_at);
+	CREATE INDEX config_reports_reported_at_index ON config_reports (reported_at)`,
 }
 
 // ddl fills in the dialect's tokens.

@@ -1,0 +1,191 @@
+package puppet
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/smartproxy/smartproxy/core/store"
+)
+
+// hostName is what a fact upload or report may name: an FQDN-like name.
+var hostName = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]*[a-z0-9])?)*$`)
+
+// uploadFacts is POST /api/v2/hosts/facts (and /api/hosts/facts): {"name", "certname",
+// "facts": {...}} from the ENC script or the installer's foreman_host. The host is found
+// by certname, then name, and created when unknown if create_new_host_when_facts_are_uploaded
+// (then with the IP and MAC the facts name). Facts are stored as sent, replacing the
+// last upload. 201 with the host; 422 {"message"} for what Foreman refuses to import.
+func (s *Service) uploadFacts(c echo.Context) error {
+	data, handled, err := readBody(c)
+	if handled {
+		return err
+	}
+	var in struct {
+		Name     *string         `json:"name"`
+		Certname string          `json:"certname"`
+		Facts    json.RawMessage `json:"facts"`
+	}
+	if handled, err := decodeJSON(c, data, &in); handled {
+		return err
+	}
+	if in.Name == nil {
+		return message(c, http.StatusUnprocessableEntity, "Invalid Hostname, must be a String")
+	}
+	name := normaliseName(*in.Name)
+	certname := strings.ToLower(strings.TrimSpace(in.Certname))
+	if !hostName.MatchString(name) {
+		return message(c, http.StatusUnprocessableEntity, "Invalid Hostname %q", *in.Name)
+	}
+	var facts map[string]any
+	if f := bytes.TrimSpace(in.Facts); len(f) == 0 || f[0] != '{' || json.Unmarshal(f, &facts) != nil {
+		return message(c, http.StatusUnprocessableEntity, "Invalid facts: must be a JSON object")
+	}
+	ctx := c.Request().Context()
+	h, found, err := s.lookupHost(c, name, certname)
+	if err != nil {
+		return err
+	}
+	if !found {
+		if !s.opts.CreateHostsFromFacts {
+			return message(c, http.StatusUnprocessableEntity,
+				"Host %s not found and create_new_host_when_facts_are_uploaded is off", name)
+		}
+		h = store.Host{Name: name, IP: factIP(facts), MAC: factMAC(facts)}
+		if certname != name {
+			h.Certname = certname
+		}
+		if h, err = s.createHost(c, h); err != nil {
+			return err
+		}
+	}
+	if h.Build {
+		return message(c, http.StatusUnprocessableEntity, "Host is pending for Build")
+	}
+	if err := s.store.SaveFacts(ctx, h.ID, in.Facts); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, hostView(h))
+}
+
+// hostFacts is GET /api/v2/hosts/:host_id/facts: Foreman's layout, the facts under
+// the host's name (nested as uploaded).
+func (s *Service) hostFacts(c echo.Context) error {
+	h, handled, err := s.findHost(c, "host_id")
+	if handled {
+		return err
+	}
+	facts, at, err := s.store.Facts(c.Request().Context(), h.ID)
+	results := map[string]any{}
+	total := 0
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		var values map[string]any
+		if err := json.Unmarshal(facts, &values); err != nil {
+			return err
+		}
+		results[h.Name] = values
+		total = len(values)
+	}
+	out := map[string]any{"total": total, "subtotal": total, "page": 1, "per_page": total, "search": nil,
+		"sort": map[string]any{"by": nil, "order": nil}, "results": results}
+	if !at.IsZero() {
+		out["uploaded_at"] = at.UTC().Format(time.RFC3339)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// lookupHost finds a host by certname, then by name.
+func (s *Service) lookupHost(c echo.Context, name, certname string) (store.Host, bool, error) {
+	ctx := c.Request().Context()
+	if certname != "" {
+		h, err := s.store.HostByCertname(ctx, certname)
+		if err == nil || !errors.Is(err, store.ErrNotFound) {
+			return h, err == nil, err
+		}
+	}
+	h, err := s.store.HostByName(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return h, false, nil
+	}
+	return h, err == nil, err
+}
+
+// createHost stores a host a fact upload or report named; a concurrent upload that
+// created it first wins.
+func (s *Service) createHost(c echo.Context, h store.Host) (store.Host, error) {
+	ctx := c.Request().Context()
+	err := s.store.CreateHost(ctx, &h)
+	var conflict *store.ConflictError
+	if errors.As(err, &conflict) {
+		return s.store.HostByName(ctx, h.Name)
+	}
+	return h, err
+}
+
+func normaliseName(s string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
+}
+
+// factIP and factMAC read the primary address from Facter's legacy or structured facts.
+func factIP(facts map[string]any) string {
+	for _, v := range []any{facts["ipaddress"], nested(facts, "networking", "ip")} {
+		if s, ok := v.(string); ok && net.ParseIP(s) != nil {
+			return s
+		}
+	}
+	return ""
+}
+
+func factMAC(facts map[string]any) string {
+	for _, v := range []any{facts["macaddress"], nested(facts, "networking", "mac")} {
+		if s, ok := v.(string); ok {
+			if hw, err := net.ParseMAC(s); err == nil && len(hw) == 6 {
+				return hw.String()
+			}
+		}
+	}
+	return ""
+}
+
+func nested(m map[string]any, keys ...string) any {
+	var v any = m
+	for _, k := range keys {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+// hostView is the host as the facts upload answers it (the fields Foreman's clients read).
+func hostView(h store.Host) map[string]any {
+	var certname any
+	if h.Certname != "" {
+		certname = h.Certname
+	} else {
+		certname = h.Name
+	}
+	return map[string]any{"id": h.ID, "name": h.Name, "certname": certname, "ip": nilIfEmpty(h.IP),
+		"mac": nilIfEmpty(h.MAC), "build": h.Build, "domain_id": h.DomainID, "subnet_id": h.SubnetID,
+		"operatingsystem_id": h.OperatingSystemID, "created_at": h.CreatedAt, "updated_at": h.UpdatedAt}
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

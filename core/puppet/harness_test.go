@@ -1,0 +1,246 @@
+package puppet_test
+
+// The harness runs the core as cmd/foreman-core wires it: core/api and this package on
+// one Echo app, over SQLite or PostgreSQL (storetest.Each), behind a real https
+// listener asking for client certificates of the test CA. A "Puppet server" is a
+// registered smart proxy with the Puppet feature whose certificate names its host.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/smartproxy/smartproxy/core/api"
+	"github.com/smartproxy/smartproxy/core/auth"
+	"github.com/smartproxy/smartproxy/core/puppet"
+	"github.com/smartproxy/smartproxy/core/store"
+	"github.com/smartproxy/smartproxy/core/store/storetest"
+	"github.com/smartproxy/smartproxy/internal/testpki"
+)
+
+const adminPassword = "correct horse battery staple"
+
+type core struct {
+	URL     string
+	Addr    string // host:port of the listener
+	Store   *store.Store
+	Service *puppet.Service
+	CA      *testpki.CA
+	User    *http.Client // admin by Basic auth
+	Puppet  tls.Certificate
+	Other   tls.Certificate // a registered proxy without the Puppet feature
+	Anon    *http.Client    // no certificate, no login
+}
+
+func newCore(t *testing.T, db storetest.Database, change ...func(*puppet.Options)) *core {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	hash, err := auth.HashPassword(adminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateUser(ctx, "admin", hash, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []store.SmartProxy{
+		{Name: "puppet", URL: "https://puppet.example.test:8443", Features: []store.Feature{{Name: "Puppet"}}},
+		{Name: "dhcp", URL: "https://dhcp.example.test:8443", Features: []store.Feature{{Name: "DHCP"}}},
+	} {
+		if err := st.CreateSmartProxy(ctx, &p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	dir := store.AuthDirectory{Store: st}
+	authenticator, err := auth.New(auth.Config{RestrictRegisteredProxies: true, Log: log}, dir, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := puppet.Options{Store: st, Auth: authenticator, Log: log, CreateHostsFromFacts: true,
+		CreateHostsFromReports: true, EncEnvironment: true, ReportRetention: 7 * 24 * time.Hour}
+	for _, f := range change {
+		f(&opts)
+	}
+	app := api.New(api.Options{Store: st, Auth: authenticator, Log: log})
+	svc := puppet.Mount(app, opts)
+	hs := httptest.NewUnstartedServer(app)
+	ca := testpki.NewCA(t, "Core Test CA")
+	server := ca.IssueLoopback(t, "localhost")
+	hs.TLS = &tls.Config{Certificates: []tls.Certificate{server.TLS}, ClientCAs: ca.Pool,
+		ClientAuth: tls.VerifyClientCertIfGiven, MinVersion: tls.VersionTLS12}
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	c := &core{URL: hs.URL, Addr: strings.TrimPrefix(hs.URL, "https://"), Store: st, Service: svc, CA: ca}
+	c.Puppet = ca.Issue(t, testpki.Spec{CN: "puppet.example.test", DNSNames: []string{"puppet.example.test"}}).TLS
+	c.Other = ca.Issue(t, testpki.Spec{CN: "dhcp.example.test", DNSNames: []string{"dhcp.example.test"}}).TLS
+	c.User = c.client(t, nil, "admin", adminPassword)
+	c.Anon = c.client(t, nil, "", "")
+	return c
+}
+
+// client is an https client of the core presenting cert (nil: none) and logging in
+// with Basic auth when login is set.
+func (c *core) client(t *testing.T, cert *tls.Certificate, login, password string) *http.Client {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: c.CA.Pool}}
+	if cert != nil {
+		tr.TLSClientConfig.Certificates = []tls.Certificate{*cert}
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	if login == "" {
+		return &http.Client{Transport: tr}
+	}
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r.SetBasicAuth(login, password)
+		return tr.RoundTrip(r)
+	})}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// answer is a finished request: status, content type and body, decoded when JSON.
+type answer struct {
+	Status      int
+	ContentType string
+	Body        string
+	JSON        map[string]any
+}
+
+// do sends body (a Go value marshalled to JSON, a string sent as is, or nil).
+func do(t *testing.T, client *http.Client, method, url string, body any) answer {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if r != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return read(t, resp)
+}
+
+func read(t *testing.T, resp *http.Response) answer {
+	t.Helper()
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := answer{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: string(data)}
+	json.Unmarshal(data, &a.JSON)
+	return a
+}
+
+func (a answer) expect(t *testing.T, status int) answer {
+	t.Helper()
+	if a.Status != status {
+		t.Fatalf("status %d, want %d; body %s", a.Status, status, a.Body)
+	}
+	return a
+}
+
+// expectMessage checks a status and Foreman's render_message body {"message": msg}.
+func (a answer) expectMessage(t *testing.T, status int, msg string) {
+	t.Helper()
+	a.expect(t, status)
+	if a.JSON["message"] != msg {
+		t.Fatalf("message %q, want %q (body %s)", a.JSON["message"], msg, a.Body)
+	}
+}
+
+// expectFull checks a 404/422 in the record layout and its full messages.
+func (a answer) expectFull(t *testing.T, status int, want ...string) {
+	t.Helper()
+	a.expect(t, status)
+	e, _ := a.JSON["error"].(map[string]any)
+	list, _ := e["full_messages"].([]any)
+	var got []string
+	for _, m := range list {
+		got = append(got, fmt.Sprint(m))
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("full_messages %q, want %q", got, want)
+	}
+}
+
+func (a answer) id(t *testing.T) int64 {
+	t.Helper()
+	id, ok := a.JSON["id"].(float64)
+	if !ok {
+		t.Fatalf("no id in %s", a.Body)
+	}
+	return int64(id)
+}
+
+func results(a answer) []map[string]any {
+	list, _ := a.JSON["results"].([]any)
+	out := make([]map[string]any, len(list))
+	for i, r := range list {
+		out[i], _ = r.(map[string]any)
+	}
+	return out
+}
+
+// replay writes raw, a request exactly as a recorded client sent it, on a new TLS
+// connection presenting cert, with "HOSTPORT" replaced by the listener's address and
+// Content-Length filled in; it returns the response.
+func (c *core) replay(t *testing.T, cert *tls.Certificate, head, body string) answer {
+	t.Helper()
+	conf := &tls.Config{RootCAs: c.CA.Pool, ServerName: "localhost"}
+	if cert != nil {
+		conf.Certificates = []tls.Certificate{*cert}
+	}
+	conn, err := tls.Dial("tcp", c.Addr, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	head = strings.ReplaceAll(head, "HOSTPORT", c.Addr)
+	head = strings.ReplaceAll(head, "LENGTH", fmt.Sprint(len(body)))
+	raw := strings.ReplaceAll(head, "\n", "\r\n") + "\r\n" + body
+	if _, err := io.WriteString(conn, raw); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return read(t, resp)
+}
+
+var prefixes = []string{"/api/v2", "/api"}
