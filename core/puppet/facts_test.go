@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/smartproxy/smartproxy/core/puppet"
+	"github.com/smartproxy/smartproxy/core/store"
 	"github.com/smartproxy/smartproxy/core/store/storetest"
+	"github.com/smartproxy/smartproxy/internal/testpki"
 )
 
 // factsRequest is exchange A of foreman-clients.md §1 as enc.rb sends it, with the
@@ -63,10 +66,30 @@ func TestFacts(t *testing.T) {
 				t.Fatalf("facts after second upload: %s", list.Body)
 			}
 		}
-		// A user may upload too (the installer's foreman_host); wrong callers get 403.
+		// A user may upload too: Basic, or OAuth as the installer's foreman_host.
 		do(t, c.User, "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"name": "db01.example.test", "facts": map[string]any{}}).expect(t, 201)
-		do(t, c.client(t, &c.Other, "", ""), "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"name": "x.example.test", "facts": map[string]any{}}).expect(t, 403)
-		do(t, c.Anon, "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"name": "x.example.test", "facts": map[string]any{}}).expect(t, 403)
+		do(t, c.oauthClient(t), "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"name": "proxy.example.test", "facts": map[string]any{}}).expect(t, 201)
+		// Refused: a registered proxy without the Puppet feature, an unregistered name,
+		// nobody; a certificate of another CA does not get through TLS as a proxy.
+		intruder := c.CA.Issue(t, testpki.Spec{CN: "intruder.example.test", DNSNames: []string{"intruder.example.test"}}).TLS
+		foreign := testpki.NewCA(t, "Other CA").Issue(t, testpki.Spec{CN: "puppet.example.test", DNSNames: []string{"puppet.example.test"}}).TLS
+		for who, client := range map[string]*http.Client{"proxy without Puppet": c.client(t, &c.Other, "", ""),
+			"unregistered name": c.client(t, &intruder, "", ""), "nobody": c.Anon} {
+			got := do(t, client, "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"name": "evil.example.test", "facts": map[string]any{}})
+			if got.Status != 403 || !strings.Contains(got.Body, `"message":"Access denied"`) {
+				t.Errorf("%s: %d %s", who, got.Status, got.Body)
+			}
+		}
+		req, _ := http.NewRequest("POST", c.URL+"/api/v2/hosts/facts", strings.NewReader(`{"name":"evil.example.test","facts":{}}`))
+		if resp, err := c.client(t, &foreign, "", "").Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != 403 {
+				t.Errorf("certificate of another CA: %d", resp.StatusCode)
+			}
+		}
+		if _, err := c.Store.HostByName(ctx, "evil.example.test"); err != store.ErrNotFound {
+			t.Fatalf("a refused upload created a host: %v", err)
+		}
 
 		// Import problems are 422 {"message"}; a body that is not JSON is 400.
 		puppetClient := c.client(t, &c.Puppet, "", "")

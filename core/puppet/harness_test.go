@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dghubble/oauth1"
 	"github.com/sirupsen/logrus"
 
 	"github.com/smartproxy/smartproxy/core/api"
@@ -29,7 +30,11 @@ import (
 	"github.com/smartproxy/smartproxy/internal/testpki"
 )
 
-const adminPassword = "correct horse battery staple"
+const (
+	adminPassword  = "correct horse battery staple"
+	consumerKey    = "key-1"
+	consumerSecret = "secret-of-32-characters-for-test"
+)
 
 type core struct {
 	URL     string
@@ -69,7 +74,8 @@ func newCore(t *testing.T, db storetest.Database, change ...func(*puppet.Options
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	dir := store.AuthDirectory{Store: st}
-	authenticator, err := auth.New(auth.Config{RestrictRegisteredProxies: true, Log: log}, dir, dir)
+	authenticator, err := auth.New(auth.Config{RestrictRegisteredProxies: true, OAuthActive: true, OAuthConsumerKey: consumerKey,
+		OAuthConsumerSecret: consumerSecret, OAuthMapUsers: true, Log: log}, dir, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +116,19 @@ func (c *core) client(t *testing.T, cert *tls.Certificate, login, password strin
 		r.SetBasicAuth(login, password)
 		return tr.RoundTrip(r)
 	})}
+}
+
+// oauthClient signs as the installer's foreman_host does (two-legged OAuth 1.0,
+// HMAC-SHA1, the effective user in foreman_user).
+func (c *core) oauthClient(t *testing.T) *http.Client {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: c.CA.Pool}}
+	t.Cleanup(tr.CloseIdleConnections)
+	base := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r.Header["Foreman_user"] = []string{"admin"}
+		return tr.RoundTrip(r)
+	})}
+	ctx := context.WithValue(context.Background(), oauth1.HTTPClient, base)
+	return oauth1.NewConfig(consumerKey, consumerSecret).Client(ctx, oauth1.NewToken("", ""))
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
