@@ -11,6 +11,7 @@ import (
 	"github.com/smartproxy/smartproxy/core/auth"
 	"github.com/smartproxy/smartproxy/core/config"
 	"github.com/smartproxy/smartproxy/core/store"
+	"github.com/smartproxy/smartproxy/internal/revocation"
 )
 
 // expiryWarning is how close to its end a server certificate makes check-config warn.
@@ -75,6 +76,13 @@ func checkServerTLS(cfg *config.Config, out io.Writer, now time.Time) int {
 	if err != nil {
 		fmt.Fprintln(out, "error: https:", err)
 		return 1
+	}
+	if cfg.ClientCRLFile != "" {
+		if crl, err := revocation.Load(cfg.ClientCRLFile, cfg.ClientCAFile, nil); err == nil {
+			if w := revocation.StaleWarning("client_crl_file", cfg.ClientCRLFile, crl.NextUpdate(), now); w != "" {
+				fmt.Fprintln(out, "warning: https:", w)
+			}
+		}
 	}
 	leaf := conf.Certificates[0].Leaf
 	if leaf == nil {

@@ -98,6 +98,15 @@ func TestClientCRL(t *testing.T) {
 		t.Errorf("reload or refusal not logged:\n%s", out)
 	}
 
+	if _, err := authority.CRL(3 * 24 * time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	copyCRL()
+	if out, code := runBinary(t, "check-config", "--config", writeConfig(t, configText)); code != 0 ||
+		!strings.Contains(out, "warning: https: client_crl_file "+crlFile+" must be rewritten before ") {
+		t.Errorf("check-config with a CRL of 3 days: exit %d\n%s", code, out)
+	}
+
 	foreign := mustInit(t, "Zones CA")
 	foreignConfig := writeConfig(t, strings.NewReplacer(crlFile, foreign.CRLPath(), stateDir, t.TempDir()).Replace(configText))
 	for _, args := range [][]string{{"check-config", "--config", foreignConfig}, {"--config", foreignConfig}} {

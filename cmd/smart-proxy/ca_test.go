@@ -155,10 +155,19 @@ func TestHTTPSRefusesRevokedCertificates(t *testing.T) {
 		t.Errorf("reload or refusal not in the log:\n%s", log)
 	}
 
+	// check-config warns of a CRL about to go stale.
+	caRun(t, 0, "crl", "--dir", dir, "--crl-days", "3")
+	copyCRL()
+	path, _, _ := writeSettings(t, p, ":ssl_crl_file: "+served+"\n", nil)
+	if out, code := runBinary(t, "check-config", "--settings", path); code != 0 ||
+		!regexp.MustCompile(`(?m)^warning: https: ssl_crl_file `+regexp.QuoteMeta(served)+` must be rewritten before \d{4}-\d\d-\d\d, in 2 days`).MatchString(out) {
+		t.Errorf("check-config with a CRL of 3 days: exit %d\n%s", code, out)
+	}
+
 	// A CRL not signed by the CA: check-config and the start refuse it.
 	foreign := filepath.Join(t.TempDir(), "ca")
 	caRun(t, 0, "init", "--dir", foreign, "--name", "Smart Proxy CA")
-	path, _, _ := writeSettings(t, p, ":ssl_crl_file: "+filepath.Join(foreign, "crl.pem")+"\n", nil)
+	path, _, _ = writeSettings(t, p, ":ssl_crl_file: "+filepath.Join(foreign, "crl.pem")+"\n", nil)
 	out, code := runBinary(t, "check-config", "--settings", path)
 	if code != 1 || !strings.Contains(out, "error: https: ssl_crl_file: CRL "+filepath.Join(foreign, "crl.pem")+" (issuer CN=Smart Proxy CA) is not signed by a CA of the CA file") {
 		t.Errorf("check-config with a foreign CRL: exit %d\n%s", code, out)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/smartproxy/smartproxy/internal/revocation"
 	"github.com/smartproxy/smartproxy/server"
 	"github.com/smartproxy/smartproxy/settings"
 )
@@ -21,6 +22,13 @@ func checkTLS(g *settings.Global, out io.Writer, now time.Time) int {
 	if err != nil {
 		fmt.Fprintln(out, "error: https:", err)
 		return 1
+	}
+	if g.SSLCRLFile != "" {
+		if crl, err := revocation.Load(g.SSLCRLFile, g.SSLCAFile, nil); err == nil {
+			if w := revocation.StaleWarning("ssl_crl_file", g.SSLCRLFile, crl.NextUpdate(), now); w != "" {
+				fmt.Fprintln(out, "warning: https:", w)
+			}
+		}
 	}
 	leaf := conf.Certificates[0].Leaf
 	if leaf == nil {

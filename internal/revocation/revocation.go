@@ -198,6 +198,10 @@ func (l *List) refresh() {
 	l.report(got)
 }
 
+// NextUpdate is the earliest nextUpdate of the CRLs in force: after it they are stale
+// (still enforced) and should have been rewritten.
+func (l *List) NextUpdate() time.Time { return l.current.Load().nextUpdate }
+
 // ErrRevoked is the handshake error for a revoked certificate.
 var ErrRevoked = errors.New("certificate revoked")
 
@@ -231,3 +235,15 @@ func (l *List) VerifyConnection(cs tls.ConnectionState) error {
 }
 
 func serialHex(n *big.Int) string { return fmt.Sprintf("%X", n) }
+
+// StaleWarning is what check-config prints about a CRL that is stale or becomes so
+// within a week ("" when neither), so cron's failure to rewrite it is seen in time.
+func StaleWarning(setting, path string, next, now time.Time) string {
+	switch left := next.Sub(now); {
+	case left <= 0:
+		return fmt.Sprintf("%s %s is stale since %s (still enforced): rewrite it with `smart-proxy ca crl` and copy it here", setting, path, next.UTC().Format(time.DateOnly))
+	case left < 7*24*time.Hour:
+		return fmt.Sprintf("%s %s must be rewritten before %s, in %d days (`smart-proxy ca crl`)", setting, path, next.UTC().Format(time.DateOnly), int(left.Hours()/24))
+	}
+	return ""
+}

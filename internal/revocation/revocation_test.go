@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/smartproxy/smartproxy/internal/ca"
 	"github.com/smartproxy/smartproxy/internal/revocation"
@@ -219,5 +220,18 @@ func TestHandshake(t *testing.T) {
 	}
 	if _, err := dial(client, 0, nil); err == nil {
 		t.Error("revoked client accepted on a fresh session")
+	}
+}
+
+func TestStaleWarning(t *testing.T) {
+	now := time.Date(2027, 5, 10, 12, 0, 0, 0, time.UTC)
+	for next, want := range map[time.Time]string{
+		now.Add(30 * 24 * time.Hour): "",
+		now.Add(3 * 24 * time.Hour):  "ssl_crl_file /x/crl.pem must be rewritten before 2027-05-13, in 3 days (`smart-proxy ca crl`)",
+		now.Add(-time.Hour):          "ssl_crl_file /x/crl.pem is stale since 2027-05-10 (still enforced): rewrite it with `smart-proxy ca crl` and copy it here",
+	} {
+		if got := revocation.StaleWarning("ssl_crl_file", "/x/crl.pem", next, now); got != want {
+			t.Errorf("next update %v: %q, want %q", next, got, want)
+		}
 	}
 }
