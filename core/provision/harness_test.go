@@ -28,7 +28,7 @@ import (
 const unattendedURL = "http://foreman.test:3000"
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	URL      string // the core, plain http on 127.0.0.1
 	Store    *store.Store
 	Renderer *provision.Renderer
@@ -72,7 +72,7 @@ type envOptions struct {
 	tokenDuration time.Duration
 }
 
-func newEnv(t *testing.T, db storetest.Database, opt ...envOptions) *env {
+func newEnv(t testing.TB, db storetest.Database, opt ...envOptions) *env {
 	t.Helper()
 	o := envOptions{tokenDuration: time.Hour}
 	if len(opt) > 0 {
@@ -106,7 +106,7 @@ func newEnv(t *testing.T, db storetest.Database, opt ...envOptions) *env {
 	return e
 }
 
-func makeFixtures(t *testing.T, st *store.Store) fixtures {
+func makeFixtures(t testing.TB, st *store.Store) fixtures {
 	t.Helper()
 	ctx := context.Background()
 	var f fixtures
@@ -131,7 +131,7 @@ func makeFixtures(t *testing.T, st *store.Store) fixtures {
 	return f
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +207,7 @@ func (e *env) do(r req) reply {
 	return send(e.t, e.URL, r)
 }
 
-func send(t *testing.T, base string, r req) reply {
+func send(t testing.TB, base string, r req) reply {
 	t.Helper()
 	if r.baseURL != "" {
 		base = r.baseURL

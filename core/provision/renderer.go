@@ -181,10 +181,8 @@ func (r *Renderer) baseURL(ctx context.Context, h store.Host, rc renderContext) 
 
 // templateURL is the template_url a Templates proxy reports, else its URL.
 func templateURL(p store.SmartProxy) string {
-	for _, f := range p.Features {
-		if s, ok := f.Settings["template_url"].(string); ok && f.Name == "Templates" && validBase(s) {
-			return s
-		}
+	if s, ok := p.Setting("Templates", "template_url").(string); ok && validBase(s) {
+		return s
 	}
 	if p.HasFeature("Templates") {
 		return p.URL

@@ -187,13 +187,8 @@ func httpBootAddress(p store.SmartProxy) string {
 		return ""
 	}
 	port := u.Port()
-	for _, f := range p.Features {
-		if f.Name != "HTTPBoot" {
-			continue
-		}
-		if n, ok := f.Settings["http_port"].(float64); ok && n > 0 {
-			port = strconv.Itoa(int(n))
-		}
+	if n, ok := p.Setting("HTTPBoot", "http_port").(float64); ok && n > 0 {
+		port = strconv.Itoa(int(n))
 	}
 	if port == "" {
 		return u.Hostname()
@@ -216,11 +211,9 @@ func puppetHost(ctx context.Context, st *store.Store, override, feature string) 
 	if err != nil {
 		return "", fmt.Errorf("loading smart proxy %s: %w", list[0].Name, err)
 	}
-	for _, f := range p.Features {
-		if raw, ok := f.Settings["puppet_url"].(string); ok && f.Name == feature && raw != "" {
-			if u, err := url.Parse(raw); err == nil && u.Hostname() != "" {
-				return u.Hostname(), nil
-			}
+	if raw, ok := p.Setting(feature, "puppet_url").(string); ok && raw != "" {
+		if u, err := url.Parse(raw); err == nil && u.Hostname() != "" {
+			return u.Hostname(), nil
 		}
 	}
 	return list[0].Host, nil
