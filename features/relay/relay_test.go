@@ -75,10 +75,10 @@ func send(t *testing.T, c *http.Client, method, url, body string, header map[str
 	return answer{resp.StatusCode, string(b), resp.Header}
 }
 
-// waitFor polls cond for up to 10 s.
+// waitFor polls cond for up to 30 s (the machine is shared).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
