@@ -19,6 +19,7 @@ import (
 	"github.com/smartproxy/smartproxy/core/api"
 	"github.com/smartproxy/smartproxy/core/auth"
 	"github.com/smartproxy/smartproxy/core/config"
+	"github.com/smartproxy/smartproxy/core/orchestrate"
 	"github.com/smartproxy/smartproxy/core/provision"
 	"github.com/smartproxy/smartproxy/core/proxies"
 	"github.com/smartproxy/smartproxy/core/puppet"
@@ -143,15 +144,18 @@ func newApp(ctx context.Context, cfg *config.Config, st *store.Store, log *logru
 	if err != nil {
 		return nil, err
 	}
-	// Hosts are only stored until core/orchestrate provides the orchestrator and the
-	// build finisher; TrackBuilds gives hosts entering build their token either way.
-	orchestrator := provision.TrackBuilds(api.NoOrchestrator{}, st, cfg.TokenDuration)
+	orch := orchestrate.New(orchestrate.Options{Store: st, Proxies: client, Renderer: renderer,
+		UnattendedURL: cfg.UnattendedURL, Log: log})
+	// TrackBuilds gives hosts entering build their token inside the orchestrator's save,
+	// so the PXE configs rendered after it carry the token.
+	orchestrator := provision.TrackBuilds(orch, st, cfg.TokenDuration)
 	app := api.New(api.Options{Store: st, Auth: authenticator, Proxies: client, Orchestrator: orchestrator, Log: log})
-	provision.Mount(app, provision.MountOptions{Store: st, Renderer: renderer, Finisher: provision.StoreOnly{}, Log: log})
+	provision.Mount(app, provision.MountOptions{Store: st, Renderer: renderer, Finisher: orch, Log: log})
 	reports := puppet.Mount(app, puppet.Options{Store: st, Auth: authenticator, Log: log,
 		CreateHostsFromFacts: cfg.CreateNewHostWhenFactsAreUploaded, CreateHostsFromReports: cfg.CreateNewHostWhenReportIsUploaded,
 		EncEnvironment: cfg.EncEnvironment, ReportRetention: cfg.ConfigReportRetention})
 	go reports.RunReportExpiry(ctx, time.Hour)
+	orch.Mount(app, authenticator.RequireUser())
 	return app, nil
 }
 

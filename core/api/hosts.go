@@ -111,6 +111,7 @@ type hostParams struct {
 	MediumID          optID   `json:"medium_id"`
 	PXELoader         *string `json:"pxe_loader"`
 	Build             *bool   `json:"build"`
+	Overwrite         *bool   `json:"overwrite"` // replace conflicting DHCP/DNS records (not stored)
 	Parameters        *[]struct {
 		Name  string `json:"name"`
 		Value string `json:"value"`
@@ -251,6 +252,9 @@ func (a *API) readHost(c echo.Context, h *store.Host) (handled bool, err error) 
 	in.MediumID.apply(&h.MediumID)
 	if in.Build != nil {
 		h.Build = *in.Build
+	}
+	if in.Overwrite != nil && *in.Overwrite {
+		c.SetRequest(c.Request().WithContext(WithOverwrite(c.Request().Context())))
 	}
 	v := &invalid{}
 	if in.Parameters != nil {

@@ -32,3 +32,17 @@ func (NoOrchestrator) Update(ctx context.Context, _ store.Host, _ *store.Host, s
 func (NoOrchestrator) Destroy(ctx context.Context, _ store.Host, remove func(context.Context) error) error {
 	return remove(ctx)
 }
+
+type overwriteKey struct{}
+
+// WithOverwrite marks a host change whose client asked to overwrite conflicting DHCP
+// and DNS records (Foreman's host[overwrite]); the orchestrator reads it with Overwrite.
+func WithOverwrite(ctx context.Context) context.Context {
+	return context.WithValue(ctx, overwriteKey{}, true)
+}
+
+// Overwrite reports whether the request asked to overwrite conflicting records.
+func Overwrite(ctx context.Context) bool {
+	on, _ := ctx.Value(overwriteKey{}).(bool)
+	return on
+}

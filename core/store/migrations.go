@@ -232,6 +232,14 @@ var migrations = []string{
 	);
 	CREATE INDEX config_reports_host_index ON config_reports (host_id, reported_at);
 	CREATE INDEX config_reports_reported_at_index ON config_reports (reported_at)`,
+	// issue 12, orchestration: the task list of the last orchestration run per host
+	// name (kept for failed creates too, whose host row never existed)
+	`CREATE TABLE host_tasks (
+		host_name TEXT PRIMARY KEY,
+		operation TEXT NOT NULL,
+		tasks TEXT NOT NULL,
+		updated_at {{time}} NOT NULL
+	)`,
 }
 
 // ddl fills in the dialect's tokens.

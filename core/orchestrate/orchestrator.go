@@ -1,0 +1,294 @@
+// Package orchestrate is what creating, changing and deleting a host means on the
+// smart proxies (spec §6.9): DNS A and PTR records, the DHCP reservation, PXE configs
+// and boot files over TFTP, Puppet CA autosign entries; conflict pre-checks; tasks run
+// by priority and undone in reverse order when one fails. It talks to proxies only
+// through core/proxies, over their REST API.
+package orchestrate
+
+import (
+	"context"
+	"net"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/smartproxy/smartproxy/core/api"
+	"github.com/smartproxy/smartproxy/core/proxies"
+	"github.com/smartproxy/smartproxy/core/store"
+)
+
+// PXERenderer renders a host's PXE config of one kind ("PXELinux", "PXEGrub2",
+// "iPXE"): the build template while h.Build, else the local-boot one. "" or
+// provision.ErrNoTemplate means no template of that kind: nothing is deployed.
+// core/provision's Renderer implements it.
+type PXERenderer interface {
+	PXEConfig(ctx context.Context, h store.Host, kind string) (string, error)
+}
+
+// Options are the orchestrator's collaborators.
+type Options struct {
+	Store    *store.Store
+	Proxies  *proxies.Client
+	Renderer PXERenderer // nil: no PXE configs are deployed
+	// Resolver answers the DNS conflict pre-check (nil: the system's resolver). It must
+	// reach the DNS servers the proxies manage.
+	Resolver *net.Resolver
+	// UnattendedURL is the base hosts fetch templates from when their subnet has no
+	// Templates proxy (the iPXE Embedded loader's DHCP filename).
+	UnattendedURL string
+	Log           logrus.FieldLogger
+}
+
+// Orchestrator implements api.Orchestrator. It is safe for concurrent use.
+type Orchestrator struct {
+	store         *store.Store
+	proxies       *proxies.Client
+	renderer      PXERenderer
+	resolver      *net.Resolver
+	unattendedURL string
+	log           logrus.FieldLogger
+}
+
+var _ api.Orchestrator = (*Orchestrator)(nil)
+
+// New returns an orchestrator.
+func New(opts Options) *Orchestrator {
+	o := &Orchestrator{store: opts.Store, proxies: opts.Proxies, renderer: opts.Renderer, resolver: opts.Resolver,
+		unattendedURL: opts.UnattendedURL, log: opts.Log}
+	if o.resolver == nil {
+		o.resolver = net.DefaultResolver
+	}
+	if o.log == nil {
+		o.log = logrus.StandardLogger()
+	}
+	return o
+}
+
+func (o *Orchestrator) newQueue(host string) *queue {
+	return &queue{warn: func(msg string) { o.log.WithField("host", host).Warn(msg) }}
+}
+
+// record stores the run's task list under the host name; a failure to store it is
+// logged, it does not change the outcome.
+func (o *Orchestrator) record(ctx context.Context, hostName, operation string, q *queue) {
+	run := store.TaskRun{HostName: hostName, Operation: operation, Tasks: q.list()}
+	if err := o.store.SaveTaskRun(context.WithoutCancel(ctx), &run); err != nil {
+		o.log.WithField("host", hostName).Errorf("storing the task list: %v", err)
+	}
+}
+
+// Create runs the create queue around save: conflicts are checked first (a 422 naming
+// them unless the request asked to overwrite them), then DNS, DHCP, the save, TFTP,
+// boot files and the post-queue (autosign). Any failure undoes the completed steps,
+// the save included, so the host is not stored.
+func (o *Orchestrator) Create(ctx context.Context, h *store.Host, save func(context.Context) error) error {
+	t, err := o.resolve(ctx, *h)
+	if err != nil {
+		return err
+	}
+	q := o.newQueue(h.Name)
+	records := dnsRecords(t)
+	res, hasRes, err := o.reservationOf(ctx, t)
+	if err != nil {
+		return taskError(err)
+	}
+	if err := o.checkConflicts(ctx, q, h.Name, records, nil, res, hasRes, nil); err != nil {
+		return err
+	}
+	for _, r := range records {
+		o.queueSetDNS(q, 10, r)
+	}
+	if hasRes {
+		o.queueSetDHCP(q, 10, res)
+	}
+	q.add("Save host "+h.Name, 15,
+		func(ctx context.Context) error {
+			if err := save(ctx); err != nil {
+				return err
+			}
+			t.host.ID, t.host.CreatedAt, t.host.UpdatedAt = h.ID, h.CreatedAt, h.UpdatedAt
+			return nil
+		},
+		func(ctx context.Context) error { return o.store.DeleteHost(ctx, h.ID) })
+	if o.tftpWanted(t) {
+		o.queueDeployTFTP(q, t, false)
+		o.queueFetchBootFiles(q, t)
+	}
+	if h.Build && t.caProxy != "" {
+		o.queueEnableAutosign(q, t)
+	}
+	err = q.run(ctx)
+	o.record(ctx, h.Name, "create", q)
+	return err
+}
+
+// Update changes on the proxies only what the change touches (Foreman's rules): DNS
+// when the name, address or DNS proxies changed (old records removed at 9, new ones
+// created at 10); the reservation when any of its fields changed (removed at 5,
+// created at 9); PXE configs when build, MAC, loader, OS, medium or architecture
+// changed (old MAC's files removed at 19, deployed at 20, boot files at 25); autosign
+// on entering build, and removed on leaving it. A failure undoes every step, the
+// save included (the old row is written back), which restores the old records.
+func (o *Orchestrator) Update(ctx context.Context, old store.Host, h *store.Host, save func(context.Context) error) error {
+	was, err := o.resolve(ctx, old)
+	if err != nil {
+		return err
+	}
+	t, err := o.resolve(ctx, *h)
+	if err != nil {
+		return err
+	}
+	q := o.newQueue(old.Name)
+	oldRecords, newRecords := dnsRecords(was), dnsRecords(t)
+	goneRecords, addedRecords := diffRecords(oldRecords, newRecords)
+	oldRes, hadRes, err := o.reservationOf(ctx, was)
+	if err != nil {
+		return taskError(err)
+	}
+	res, hasRes, err := o.reservationOf(ctx, t)
+	if err != nil {
+		return taskError(err)
+	}
+	resChanged := hadRes != hasRes || oldRes != res
+	var oldResPtr *reservation
+	if hadRes {
+		oldResPtr = &oldRes
+	}
+	checkRes := hasRes && resChanged
+	if err := o.checkConflicts(ctx, q, h.Name, addedRecords, oldRecords, res, checkRes, oldResPtr); err != nil {
+		return err
+	}
+	for _, r := range goneRecords {
+		o.queueDelDNS(q, 9, r)
+	}
+	for _, r := range addedRecords {
+		o.queueSetDNS(q, 10, r)
+	}
+	if resChanged {
+		if hadRes {
+			o.queueDelDHCP(q, 5, oldRes)
+		}
+		if hasRes {
+			o.queueSetDHCP(q, 9, res)
+		}
+	}
+	restore := old
+	q.add("Save host "+h.Name, 15, save, func(ctx context.Context) error { return o.store.UpdateHost(ctx, &restore) })
+	if pxeChanged(was, t) || o.tftpWanted(was) != o.tftpWanted(t) {
+		sameMAC := was.host.MAC == t.host.MAC && was.tftpProxy == t.tftpProxy
+		if o.tftpWanted(was) && !sameMAC {
+			o.queueDeleteTFTP(q, 19, was)
+		}
+		if o.tftpWanted(t) {
+			o.queueDeployTFTP(q, t, sameMAC)
+			o.queueFetchBootFiles(q, t)
+		}
+	}
+	switch {
+	case !old.Build && h.Build && t.caProxy != "":
+		o.queueCleanCertificate(q, t, 51, true)
+		o.queueEnableAutosign(q, t)
+	case old.Build && !h.Build && was.caProxy != "":
+		o.queueDisableAutosign(q, was, true)
+	}
+	err = q.run(ctx)
+	name := h.Name
+	if err != nil {
+		name = old.Name
+	}
+	o.record(ctx, name, "update", q)
+	return err
+}
+
+// Destroy removes the host's records: DNS at 1, the reservation at 5, PXE configs at
+// 20, the autosign entry at 50, then the row, then (best effort) its certificate. The
+// autosign entry goes before the row, unlike Foreman's post-queue, so that a failure
+// can still be undone with the host kept.
+func (o *Orchestrator) Destroy(ctx context.Context, h store.Host, remove func(context.Context) error) error {
+	t, err := o.resolve(ctx, h)
+	if err != nil {
+		return err
+	}
+	q := o.newQueue(h.Name)
+	for _, r := range dnsRecords(t) {
+		o.queueDelDNS(q, 1, r)
+	}
+	res, hasRes, err := o.reservationOf(ctx, t)
+	if err != nil {
+		return taskError(err)
+	}
+	if hasRes {
+		o.queueDelDHCP(q, 5, res)
+	}
+	if t.tftpProxy != "" && h.MAC != "" {
+		o.queueDeleteTFTP(q, 20, t)
+	}
+	if t.caProxy != "" {
+		o.queueDisableAutosign(q, t, false)
+	}
+	q.add("Delete host "+h.Name, 55, remove, nil)
+	if t.caProxy != "" {
+		o.queueCleanCertificate(q, t, 59, true)
+	}
+	err = q.run(ctx)
+	o.record(ctx, h.Name, "destroy", q)
+	return err
+}
+
+// Built is called by core/provision once the host left build mode (h as saved, Build
+// false): the local-boot PXE configs replace the build ones and the autosign entry
+// goes. A failure undoes both and is returned.
+func (o *Orchestrator) Built(ctx context.Context, h store.Host) error {
+	t, err := o.resolve(ctx, h)
+	if err != nil {
+		return err
+	}
+	q := o.newQueue(h.Name)
+	if o.tftpWanted(t) {
+		o.queueDeployTFTP(q, t, true)
+	}
+	if t.caProxy != "" {
+		o.queueDisableAutosign(q, t, false)
+	}
+	err = q.run(ctx)
+	o.record(ctx, h.Name, "built", q)
+	return err
+}
+
+// pxeChanged: what the PXE configs depend on changed.
+func pxeChanged(was, t *target) bool {
+	a, b := was.host, t.host
+	return a.Build != b.Build || a.MAC != b.MAC || a.PXELoader != b.PXELoader || a.Name != b.Name ||
+		!sameID(a.OperatingSystemID, b.OperatingSystemID) || !sameID(a.MediumID, b.MediumID) ||
+		!sameID(a.ArchitectureID, b.ArchitectureID) || was.tftpProxy != t.tftpProxy
+}
+
+func sameID(a, b *int64) bool { return (a == nil && b == nil) || (a != nil && b != nil && *a == *b) }
+
+// diffRecords splits the records into those to remove and those to create.
+func diffRecords(old, new []dnsRecord) (gone, added []dnsRecord) {
+	has := func(list []dnsRecord, r dnsRecord) bool {
+		for _, x := range list {
+			if x == r {
+				return true
+			}
+		}
+		return false
+	}
+	for _, r := range old {
+		if !has(new, r) {
+			gone = append(gone, r)
+		}
+	}
+	for _, r := range new {
+		if !has(old, r) {
+			added = append(added, r)
+		}
+	}
+	return gone, added
+}
+
+// taskError makes a failure before any task (asking the TFTP proxy for next-server) a
+// 422 naming the proxy, like a failed step.
+func taskError(err error) error {
+	return &api.TaskError{Messages: []string{err.Error()}}
+}
