@@ -317,3 +317,31 @@ func TestTokenDurationZeroMeansNoTokens(t *testing.T) {
 	e.do(req{path: "/unattended/provision?mac=" + h.MAC}).expect(t, http.StatusOK, "").
 		contains(t, "'"+unattendedURL+"/unattended/built'")
 }
+
+func TestConcurrentBuiltFinishOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db storetest.Database) {
+		e := newEnv(t, db)
+		h := e.host(hostSpec{name: "race", mac: "52:54:00:00:0b:01", build: true})
+		tok := e.token(h)
+		statuses := make(chan int, 8)
+		for i := 0; i < 8; i++ {
+			go func() {
+				statuses <- send(t, e.URL, req{method: http.MethodPost, path: "/unattended/built?token=" + tok, body: "log"}).status
+			}()
+		}
+		created := 0
+		for i := 0; i < 8; i++ {
+			switch s := <-statuses; s {
+			case http.StatusCreated:
+				created++
+			case http.StatusConflict, http.StatusNotFound, http.StatusMethodNotAllowed:
+				// lost the race: the host had left build, or its token was gone
+			default:
+				t.Errorf("status %d", s)
+			}
+		}
+		if created != 1 {
+			t.Fatalf("%d requests finished the build, want exactly 1", created)
+		}
+	})
+}
