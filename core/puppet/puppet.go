@@ -31,16 +31,17 @@ type Options struct {
 
 // Service holds the handlers' collaborators.
 type Service struct {
-	opts  Options
-	store *store.Store
-	log   logrus.FieldLogger
+	opts    Options
+	store   *store.Store
+	log     logrus.FieldLogger
+	replays *replays // Idempotency-Key of relayed facts and reports
 }
 
 // Mount adds the Puppet routes to the core's Echo application (next to core/api's,
 // under /api/v2 and /api, plus /node/:name) and returns the service, whose
 // ExpireReports the caller runs on a timer.
 func Mount(e *echo.Echo, opts Options) *Service {
-	s := &Service{opts: opts, store: opts.Store, log: opts.Log}
+	s := &Service{opts: opts, store: opts.Store, log: opts.Log, replays: newReplays()}
 	if s.log == nil {
 		s.log = logrus.StandardLogger()
 	}
@@ -50,8 +51,8 @@ func Mount(e *echo.Echo, opts Options) *Service {
 	e.GET("/node/:name", s.node, puppet)
 	for _, prefix := range []string{"/api/v2", "/api"} {
 		g := e.Group(prefix)
-		g.POST("/hosts/facts", s.uploadFacts, puppet)
-		g.POST("/config_reports", s.createReport, puppet)
+		g.POST("/hosts/facts", s.uploadFacts, puppet, s.idempotent)
+		g.POST("/config_reports", s.createReport, puppet, s.idempotent)
 
 		g.GET("/hosts/:host_id/enc", s.hostENC, user)
 		g.GET("/hosts/:host_id/facts", s.hostFacts, user)
@@ -77,6 +78,6 @@ func Mount(e *echo.Echo, opts Options) *Service {
 		}
 	}
 	// Foreman's API v1 report route, kept by the old report processors.
-	e.POST("/api/reports", s.createReport, puppet)
+	e.POST("/api/reports", s.createReport, puppet, s.idempotent)
 	return s
 }
