@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -27,6 +28,8 @@ func TestProvisioningEndToEnd(t *testing.T) {
 	httpsPort, httpPort := freePort(t), freePort(t)
 	templateURL := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	writeFile(t, filepath.Join(dir, "settings.d", "templates.yml"), ":enabled: true\n:template_url: "+templateURL+"\n")
+	tftproot := filepath.Join(dir, "tftpboot")
+	writeFile(t, filepath.Join(dir, "settings.d", "tftp.yml"), ":enabled: true\n:tftproot: "+tftproot+"\n:listen: false\n")
 	settings := writeFile(t, filepath.Join(dir, "settings.yml"), fmt.Sprintf(`---
 :settings_directory: settings.d
 :bind_host: ['127.0.0.1']
@@ -50,15 +53,15 @@ func TestProvisioningEndToEnd(t *testing.T) {
 		return int64(v["id"].(float64))
 	}
 	proxyID := id("POST", "/api/v2/smart_proxies", fmt.Sprintf(`{"smart_proxy":{"name":"tp.example.test","url":"https://127.0.0.1:%d"}}`, httpsPort))
-	if _, features := s.stored(t, "tp.example.test"); !strings.Contains(strings.Join(features, ","), "Templates") {
+	if _, features := s.stored(t, "tp.example.test"); !strings.Contains(strings.Join(features, ","), "TFTP,Templates") {
 		t.Fatalf("proxy features %v", features)
 	}
 	arch := id("POST", "/api/v2/architectures", `{"architecture":{"name":"x86_64"}}`)
 	opsys := id("POST", "/api/v2/operatingsystems", fmt.Sprintf(`{"operatingsystem":{"name":"AlmaLinux","major":"9","minor":"4","family":"Redhat","architecture_ids":[%d]}}`, arch))
 	medium := id("POST", "/api/v2/media", fmt.Sprintf(`{"medium":{"name":"alma","path":"http://mirror.test/almalinux/$version/BaseOS/$arch/os","os_family":"Redhat","operatingsystem_ids":[%d]}}`, opsys))
 	domain := id("POST", "/api/v2/domains", `{"domain":{"name":"example.test"}}`)
-	subnet := id("POST", "/api/v2/subnets", fmt.Sprintf(`{"subnet":{"name":"lab","network":"192.0.2.0","mask":"255.255.255.0","boot_mode":"DHCP","ipam":"None","template_id":%d,"domain_ids":[%d]}}`, proxyID, domain))
-	host := id("POST", "/api/v2/hosts", fmt.Sprintf(`{"host":{"name":"web01","domain_id":%d,"subnet_id":%d,"mac":"52:54:00:12:34:56","ip":"192.0.2.10","architecture_id":%d,"operatingsystem_id":%d,"medium_id":%d,"build":true}}`,
+	subnet := id("POST", "/api/v2/subnets", fmt.Sprintf(`{"subnet":{"name":"lab","network":"192.0.2.0","mask":"255.255.255.0","boot_mode":"DHCP","ipam":"None","template_id":%d,"tftp_id":%d,"domain_ids":[%d]}}`, proxyID, proxyID, domain))
+	host := id("POST", "/api/v2/hosts", fmt.Sprintf(`{"host":{"name":"web01","domain_id":%d,"subnet_id":%d,"mac":"52:54:00:12:34:56","ip":"192.0.2.10","architecture_id":%d,"operatingsystem_id":%d,"medium_id":%d,"pxe_loader":"PXELinux BIOS","build":true}}`,
 		domain, subnet, arch, opsys, medium))
 
 	// Anaconda with inst.ks.sendmac, through the proxy.
@@ -75,6 +78,13 @@ func TestProvisioningEndToEnd(t *testing.T) {
 		t.Fatalf("kickstart by token: %d", status)
 	}
 
+	// The PXELinux config the core deployed through the proxy at create boots the
+	// installer with the same token.
+	pxe := filepath.Join(tftproot, "pxelinux.cfg", "01-52-54-00-12-34-56")
+	if cfg := readFile(t, pxe); !strings.Contains(cfg, " inst.ks="+templateURL+"/unattended/provision?token="+token+" ") {
+		t.Fatalf("PXELinux config at create:\n%s", cfg)
+	}
+
 	// The %post's own command, run by sh with the real curl, its log in a temp file.
 	if _, err := exec.LookPath("/usr/bin/curl"); err != nil {
 		t.Skip("/usr/bin/curl not installed: the kickstart's built command cannot run")
@@ -88,11 +98,23 @@ func TestProvisioningEndToEnd(t *testing.T) {
 	if status != 200 || v["build"] != false {
 		t.Fatalf("host after built: %d build=%v", status, v["build"])
 	}
-	// The token is gone with the build.
+	// Built re-deployed the local-boot config through the proxy; the token is gone.
+	if cfg := readFile(t, pxe); !strings.Contains(cfg, "LOCALBOOT 0") || strings.Contains(cfg, "token") {
+		t.Fatalf("PXELinux config after built:\n%s", cfg)
+	}
 	if status, body := get(t, templateURL+"/unattended/provision?token="+token, nil); status != 404 ||
 		!strings.Contains(body, "unattended: unable to find a host that matches the request from 127.0.0.1") {
 		t.Fatalf("kickstart after built: %d %s", status, body)
 	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // get is a host's plain-http request to the proxy.
