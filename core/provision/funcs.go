@@ -82,6 +82,11 @@ func kernelOptions(v *Vars, foremanURL func(string, ...string) string) []string 
 	switch family(v.OS.Family) {
 	case familyRedhat:
 		major, _ := strconv.Atoi(v.OS.Major)
+		// Where Anaconda's own image is: booted from a kernel alone (TFTP or iPXE) it
+		// has nothing else to find it by before the kickstart is read.
+		if v.Medium.URL != "" {
+			opts = append(opts, "inst.stage2="+v.Medium.URL)
+		}
 		switch {
 		case major > 0 && major < 8 && v.Static:
 			opts = append(opts, "ks="+provision)
@@ -104,6 +109,12 @@ func kernelOptions(v *Vars, foremanURL func(string, ...string) string) []string 
 		opts = append(opts, "interface=auto", "url="+provision, "auto=true", "priority=critical",
 			"hostname="+v.Host.ShortName, "domain="+v.Domain.Name,
 			"locale="+param(v, "lang", "en_US.UTF-8"), "keymap="+param(v, "keyboard", "us"))
+		if v.Static {
+			// d-i must reach the preseed before it can read the network from it.
+			opts = append(opts, "netcfg/disable_autoconfig=true", "netcfg/get_ipaddress="+v.Host.IP,
+				"netcfg/get_netmask="+v.Subnet.Mask, "netcfg/get_gateway="+v.Subnet.Gateway,
+				"netcfg/get_nameservers="+v.Subnet.DNSPrimary, "netcfg/confirm_static=true")
+		}
 	}
 	if v.Host.MAC != "" {
 		opts = append(opts, "BOOTIF=01-"+strings.ReplaceAll(strings.ToLower(v.Host.MAC), ":", "-"))

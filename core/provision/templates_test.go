@@ -42,7 +42,7 @@ func TestPXELinuxShape(t *testing.T) {
 		t.Fatalf("default %q, labels %v:\n%s", p.def, p.labels, cfg)
 	}
 	l := p.labels["install"]
-	want := "initrd=" + boot.Initrd + " inst.ks=" + unattendedURL + "/unattended/provision?token=" + tok +
+	want := "initrd=" + boot.Initrd + " inst.stage2=http://mirror.test/almalinux/9.4/BaseOS/x86_64/os inst.ks=" + unattendedURL + "/unattended/provision?token=" + tok +
 		" inst.ks.sendmac ip=dhcp BOOTIF=01-52-54-00-12-34-56"
 	if l["KERNEL"] != boot.Kernel || l["APPEND"] != want || l["IPAPPEND"] != "2" {
 		t.Fatalf("label install %v, want KERNEL %s APPEND %s IPAPPEND 2", l, boot.Kernel, want)
@@ -98,6 +98,14 @@ func TestPXELinuxPreseedAndStatic(t *testing.T) {
 		t.Fatalf("grub config does not quote the URL with &:\n%s", grub)
 	}
 	grubCheck(t, grub)
+	// d-i gets the static address on its command line (it needs it to fetch the preseed).
+	debStatic := e.host(hostSpec{name: "debstatic", mac: "52:54:00:00:20:03", ip: "192.0.2.23", build: true, os: &e.Debian, medium: &e.DebMedium})
+	cfg, err = e.Renderer.PXEConfig(ctx, debStatic, provision.KindPXELinux)
+	must(t, err)
+	if app := parsePXELinux(t, cfg).labels["install"]["APPEND"]; !strings.Contains(app, " url="+unattendedURL+"/unattended/provision?token="+e.token(debStatic)+"&static=1 ") ||
+		!strings.Contains(app, " netcfg/disable_autoconfig=true netcfg/get_ipaddress=192.0.2.23 netcfg/get_netmask=255.255.255.0 netcfg/get_gateway=192.0.2.1 netcfg/get_nameservers=192.0.2.53 netcfg/confirm_static=true ") {
+		t.Fatalf("static d-i APPEND %s", app)
+	}
 	// The kickstart itself configures the static address.
 	e.do(req{path: "/unattended/provision?token=" + e.token(h)}).expect(t, http.StatusOK, "").contains(t,
 		"network --device=52:54:00:00:20:02 --bootproto=static --ip=192.0.2.22 --netmask=255.255.255.0 --gateway=192.0.2.1 --nameserver=192.0.2.53 --hostname=static.example.test")
@@ -120,7 +128,7 @@ func TestPXEGrub2Shape(t *testing.T) {
 	must(t, err)
 	grubCheck(t, cfg)
 	for _, line := range []string{
-		"  linux " + boot.Kernel + " inst.ks=" + unattendedURL + "/unattended/provision?token=" + e.token(h) + " inst.ks.sendmac ip=dhcp BOOTIF=01-52-54-00-12-34-56\n",
+		"  linux " + boot.Kernel + " inst.stage2=http://mirror.test/almalinux/9.4/BaseOS/x86_64/os inst.ks=" + unattendedURL + "/unattended/provision?token=" + e.token(h) + " inst.ks.sendmac ip=dhcp BOOTIF=01-52-54-00-12-34-56\n",
 		"  initrd " + boot.Initrd + "\n",
 		"  linux (http,proxy.test:8000)/httpboot/" + boot.Kernel + " ",
 		"  initrd (http,proxy.test:8000)/httpboot/" + boot.Initrd + "\n",
@@ -150,7 +158,7 @@ func TestIPXEShape(t *testing.T) {
 		script, err := e.Renderer.PXEConfig(ctx, h, provision.KindIPXE)
 		must(t, err)
 		cmds := ipxeCommands(t, script)
-		if build && (cmds[0] != "echo" || !strings.Contains(script, "\nkernel http://mirror.test/almalinux/9.4/BaseOS/x86_64/os/images/pxeboot/vmlinuz initrd=initrd.img inst.ks=") ||
+		if build && (cmds[0] != "echo" || !strings.Contains(script, "\nkernel http://mirror.test/almalinux/9.4/BaseOS/x86_64/os/images/pxeboot/vmlinuz initrd=initrd.img inst.stage2=http://mirror.test/almalinux/9.4/BaseOS/x86_64/os inst.ks=") ||
 			!strings.Contains(script, "\ninitrd http://mirror.test/almalinux/9.4/BaseOS/x86_64/os/images/pxeboot/initrd.img\nboot\n")) {
 			t.Errorf("build script:\n%s", script)
 		}

@@ -59,7 +59,7 @@ func TestHostByMACHeadersAndParam(t *testing.T) {
 			expect(t, http.StatusOK, "").contains(t, "--hostname=other.example.test")
 		// ?mac= as iPXE sends it, in any spelling net.ParseMAC reads.
 		e.do(req{path: "/unattended/iPXE?mac=52-54-00-00-00-02", header: map[string]string{"User-Agent": "iPXE/1.21.1"}}).
-			expect(t, http.StatusOK, "").contains(t, "#!ipxe\n", "kernel http://mirror.test/almalinux/9.4/BaseOS/x86_64/os/images/pxeboot/vmlinuz initrd=initrd.img inst.ks=http://foreman.test:3000/unattended/provision?token=")
+			expect(t, http.StatusOK, "").contains(t, "#!ipxe\n", "kernel http://mirror.test/almalinux/9.4/BaseOS/x86_64/os/images/pxeboot/vmlinuz initrd=initrd.img inst.stage2=http://mirror.test/almalinux/9.4/BaseOS/x86_64/os inst.ks=http://foreman.test:3000/unattended/provision?token=")
 		_ = old
 	})
 }
