@@ -45,6 +45,7 @@ func Mount(e *echo.Echo, opts MountOptions) {
 	for _, p := range []string{"/unattended/failed", "/unattended/failed/:id"} {
 		e.POST(p, u.failed)
 	}
+	e.GET("/unattended", noKind)
 	for _, p := range []string{"/unattended/:kind", "/unattended/:kind/:id"} {
 		e.GET(p, u.hostTemplate)
 		e.POST(p, notARoute)
@@ -92,7 +93,7 @@ func (u *unattended) hostTemplate(c echo.Context) error {
 	if err != nil {
 		return u.internal(c, err, ipxe)
 	}
-	notFound := fmt.Sprintf("unable to find %s template for %s running %s", kind, f.host.Name, os.Title())
+	notFound := fmt.Sprintf("unable to find %s template for %s running %s", printable(kind), f.host.Name, os.Title())
 	name, ok := hostTemplate(kind, OSVars{Family: os.Family}, true)
 	if !ok {
 		return u.refuse(c, refusal{http.StatusNotFound, notFound}, ipxe)
@@ -252,14 +253,22 @@ func (u *unattended) internal(c echo.Context, err error, ipxe bool) error {
 
 // ipxeMessage is Foreman's iPXE error script: show the message, open the shell.
 func ipxeMessage(msg string) string {
-	msg = strings.Map(func(r rune) rune {
+	return "#!ipxe\necho " + printable(msg) + "\nshell\n"
+}
+
+// printable replaces control characters, so a kind sent by a client cannot add lines
+// to a reply (or commands to an iPXE script).
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
 		if r < ' ' || r == 0x7f {
 			return ' '
 		}
 		return r
-	}, msg)
-	return "#!ipxe\necho " + msg + "\nshell\n"
+	}, s)
 }
+
+// noKind answers GET /unattended: Foreman's host_template without a kind (empty 404).
+func noKind(c echo.Context) error { return text(c, http.StatusNotFound, "") }
 
 // notARoute answers POST to a template kind: Foreman routes only built and failed.
 func notARoute(c echo.Context) error {

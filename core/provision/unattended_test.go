@@ -149,6 +149,11 @@ func TestRefusals(t *testing.T) {
 		// A kind without a template for the host's OS: 404.
 		e.do(req{path: "/unattended/script", header: mac("52:54:00:00:04:04")}).
 			expect(t, http.StatusNotFound, "unable to find script template for building.example.test running AlmaLinux 9.4")
+		e.do(req{path: "/unattended/scr%0Aipt", header: mac("52:54:00:00:04:04")}).
+			expect(t, http.StatusNotFound, "unable to find scr ipt template for building.example.test running AlmaLinux 9.4")
+		if r := e.do(req{path: "/unattended"}); r.status != http.StatusNotFound || r.body != "" {
+			t.Errorf("GET /unattended: %d %q", r.status, r.body)
+		}
 		// Only built and failed take POST.
 		e.do(req{method: http.MethodPost, path: "/unattended/provision", header: mac("52:54:00:00:04:04")}).expect(t, http.StatusNotFound, "Not Found")
 		if calls := e.Finisher.calls(); len(calls) != 0 {
