@@ -28,3 +28,22 @@ while True:
     finally:
         t.close(); u.close()'
 }
+
+# wrk_summary reads the output of `wrk --latency` on stdin and prints "<req/s> <p99 in ms>".
+wrk_summary() {
+  awk '
+    /^Requests\/sec:/ { rps = $2 }
+    $1 == "99%" {
+      v = $2
+      if (v ~ /us$/) { sub(/us$/, "", v); ms = v / 1000 }
+      else if (v ~ /ms$/) { sub(/ms$/, "", v); ms = v }
+      else if (v ~ /s$/) { sub(/s$/, "", v); ms = v * 1000 }
+    }
+    END { printf "%.0f %.3f\n", rps, ms }
+  '
+}
+
+# memory PID prints "<RSS MiB> <PSS MiB>" of one process, from /proc/PID/smaps_rollup.
+memory() {
+  awk '$1 == "Rss:" { rss = $2 } $1 == "Pss:" { pss = $2 } END { printf "%.1f %.1f\n", rss / 1024, pss / 1024 }' "/proc/$1/smaps_rollup"
+}
