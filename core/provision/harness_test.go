@@ -27,6 +27,15 @@ import (
 
 const unattendedURL = "http://foreman.test:3000"
 
+// adminHash is the bcrypt hash of "admin-password", made once (bcrypt is slow on purpose).
+var adminHash = func() string {
+	h, err := auth.HashPassword("admin-password")
+	if err != nil {
+		panic(err)
+	}
+	return h
+}()
+
 type env struct {
 	t        testing.TB
 	URL      string // the core, plain http on 127.0.0.1
@@ -98,11 +107,14 @@ func newEnv(t testing.TB, db storetest.Database, opt ...envOptions) *env {
 	e := &env{t: t, Store: st, Renderer: r, Finisher: &recordingFinisher{}}
 	e.Orch = provision.TrackBuilds(nil, st, o.tokenDuration)
 	app := api.New(api.Options{Store: st, Auth: authenticator, Orchestrator: e.Orch, Log: log})
-	provision.Mount(app, provision.MountOptions{Store: st, Renderer: r, Finisher: e.Finisher, Log: log})
+	provision.Mount(app, provision.MountOptions{Store: st, Renderer: r, Finisher: e.Finisher, Log: log, Preview: authenticator.RequireUser()})
 	hs := httptest.NewServer(app)
 	t.Cleanup(hs.Close)
 	e.URL = hs.URL
 	e.fixtures = makeFixtures(t, st)
+	if _, err := st.CreateUser(ctx, "admin", adminHash, true); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 

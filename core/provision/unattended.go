@@ -21,6 +21,9 @@ type MountOptions struct {
 	Renderer *Renderer
 	Finisher BuildFinisher      // nil = StoreOnly
 	Log      logrus.FieldLogger // nil = logrus standard logger
+	// Preview guards template previews (?spoof=IP, ?hostname=NAME): auth.RequireUser()
+	// in the core. nil = no previews; those parameters are then ignored.
+	Preview echo.MiddlewareFunc
 }
 
 // maxBuildErrors is what Foreman keeps of a failed installer's log (MAX_BUILT_BODY).
@@ -30,7 +33,7 @@ const maxBuildErrors = 65535
 // They need no login: hosts being built have no identity but their token, MAC or IP.
 // Every answer is text/plain; the app's IPExtractor (auth.ClientIP) gives the client IP.
 func Mount(e *echo.Echo, opts MountOptions) {
-	u := &unattended{store: opts.Store, renderer: opts.Renderer, finisher: opts.Finisher, log: opts.Log}
+	u := &unattended{store: opts.Store, renderer: opts.Renderer, finisher: opts.Finisher, log: opts.Log, preview: opts.Preview}
 	if u.finisher == nil {
 		u.finisher = StoreOnly{}
 	}
@@ -59,12 +62,16 @@ type unattended struct {
 	renderer *Renderer
 	finisher BuildFinisher
 	log      logrus.FieldLogger
+	preview  echo.MiddlewareFunc
 }
 
 // hostTemplate serves GET /unattended/KIND: the host's template of that kind. iPXE
 // requests are answered first as Foreman does: no host → the intermediate script
 // (?bootstrap) or the global default, a host not in build → its local-boot script.
 func (u *unattended) hostTemplate(c echo.Context) error {
+	if u.preview != nil && isPreview(c) {
+		return u.preview(u.previewTemplate)(c)
+	}
 	kind := c.Param("kind")
 	ipxe := kind == KindIPXE || kind == "gPXE"
 	ctx := c.Request().Context()
