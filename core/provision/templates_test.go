@@ -121,6 +121,9 @@ func TestPXEGrub2Shape(t *testing.T) {
 	n := e.Subnet
 	n.HTTPBootID = &hb.ID
 	must(t, e.Store.UpdateSubnet(ctx, &n))
+	// A title GRUB would split at its quote stays one word.
+	e.Alma.Description = "Alma's 9.4"
+	must(t, e.Store.UpdateOperatingSystem(ctx, &e.Alma))
 	h := e.host(hostSpec{name: "uefi", mac: alMAC, build: true})
 	boot := provision.BootFilesFor(e.Alma, e.AlmaMedium, "x86_64")
 
@@ -137,7 +140,7 @@ func TestPXEGrub2Shape(t *testing.T) {
 			t.Errorf("grub config lacks %q:\n%s", line, cfg)
 		}
 	}
-	if strings.Count(cfg, "menuentry ") != 2 {
+	if !strings.Contains(cfg, `menuentry 'Install Alma'\''s 9.4' {`) || strings.Count(cfg, "menuentry ") != 2 {
 		t.Errorf("want 2 menu entries:\n%s", cfg)
 	}
 	h.Build = false
