@@ -145,7 +145,7 @@ func newApp(ctx context.Context, cfg *config.Config, st *store.Store, log *logru
 		return nil, err
 	}
 	orch := orchestrate.New(orchestrate.Options{Store: st, Proxies: client, Renderer: renderer,
-		UnattendedURL: cfg.UnattendedURL, Log: log})
+		Resolver: orchestrate.NewResolver(cfg.DNSConflictServers), UnattendedURL: cfg.UnattendedURL, Log: log})
 	// TrackBuilds gives hosts entering build their token inside the orchestrator's save,
 	// so the PXE configs rendered after it carry the token.
 	orchestrator := provision.TrackBuilds(orch, st, cfg.TokenDuration)

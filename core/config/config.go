@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,9 @@ type Config struct {
 	TokenDuration       time.Duration
 	TemplatesDir        string // admin copies of provisioning templates, overriding the shipped ones; "" = none
 	ProxyRequestTimeout time.Duration
+	// DNSConflictServers are the DNS servers (host:port) the orchestrator's conflict
+	// pre-check asks; empty = the system resolver.
+	DNSConflictServers []string
 
 	// Puppet (core/puppet): Foreman's settings of the same names, and how long config
 	// reports are kept (0 = forever; Foreman's reports:expire default is 7 days).
@@ -179,6 +183,17 @@ func parse(s *settings.Section) *Config {
 		c.ProxyRequestTimeout = DefaultProxyRequestTimeout
 	}
 
+	c.DNSConflictServers = s.StringList("dns_conflict_servers", []string{})
+	for i, server := range c.DNSConflictServers {
+		if _, _, err := net.SplitHostPort(server); err != nil {
+			server = net.JoinHostPort(server, "53")
+		}
+		if host, port, err := net.SplitHostPort(server); err != nil || host == "" || port == "0" || !validPort(port) {
+			s.Fail("dns_conflict_servers", "items must be host or host:port, got %q", c.DNSConflictServers[i])
+		}
+		c.DNSConflictServers[i] = server
+	}
+
 	c.CreateNewHostWhenFactsAreUploaded = s.Bool("create_new_host_when_facts_are_uploaded", true)
 	c.CreateNewHostWhenReportIsUploaded = s.Bool("create_new_host_when_report_is_uploaded", true)
 	c.EncEnvironment = s.Bool("enc_environment", true)
@@ -237,4 +252,10 @@ func nonNegative(s *settings.Section, key string, def int) int {
 		return def
 	}
 	return n
+}
+
+// validPort is a decimal TCP/UDP port, 1-65535.
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }

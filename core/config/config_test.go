@@ -87,6 +87,7 @@ func TestErrorsNameFileAndKey(t *testing.T) {
 		{"http_port: 0\n", ":https_port: and :http_port: are both 0"},
 		{"http_port: 1\noauth_active: true\n", ":oauth_active: is true but :oauth_consumer_key:"},
 		{"http_port: 1\ntrusted_proxies: [10.0.0.0/33]\n", ":trusted_proxies: items must be IP addresses or CIDR"},
+		{"http_port: 1\ndns_conflict_servers: [\"127.0.0.1:99999\"]\n", ":dns_conflict_servers: items must be host or host:port"},
 		{"http_port: 1\ntrusted_hosts: {a: 1}\n", ":trusted_hosts: must be a list"},
 		{"http_port: 1\ntoken_duration: -5\n", ":token_duration: must not be negative"},
 		{"http_port: 1\nproxy_request_timeout: 0\n", ":proxy_request_timeout: must be at least 1 second"},

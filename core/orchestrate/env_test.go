@@ -186,7 +186,7 @@ func newEnv(t *testing.T, db storetest.Database) *env {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	e.orch = orchestrate.New(orchestrate.Options{Store: e.store, Proxies: e.client, Renderer: renderer{},
-		Resolver: resolverAt(e.main.DNSAddr), Log: log})
+		Resolver: orchestrate.NewResolver([]string{e.main.DNSAddr}), Log: log})
 	hash, err := auth.HashPassword(adminPassword)
 	if err != nil {
 		t.Fatal(err)
@@ -206,14 +206,6 @@ func newEnv(t *testing.T, db storetest.Database) *env {
 	e.coreURL, e.user = hs.URL, hs.Client()
 	e.fixtures()
 	return e
-}
-
-// resolverAt resolves through one DNS server only (the core's resolver in production).
-func resolverAt(addr string) *net.Resolver {
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, addr)
-	}}
 }
 
 func (e *env) register(p *realProxy, name string, features ...string) {

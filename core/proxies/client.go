@@ -31,6 +31,9 @@ type Client struct {
 // timeout is proxy_request_timeout and bounds each whole request.
 func NewClient(tlsConf *tls.Config, timeout time.Duration) *Client {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
+	// The default keeps 2 idle connections per proxy: with more concurrent host
+	// creates every other call would open a new connection (and TLS handshake).
+	transport.MaxIdleConnsPerHost = 64
 	if tlsConf != nil {
 		transport.TLSClientConfig = tlsConf.Clone()
 	}
