@@ -62,7 +62,7 @@ type Feature struct {
 	next        *hop
 	downHops    map[string]*hop
 	queue       *Queue
-	enc         encCache
+	enc         *encCache
 	counters    deliveryCounters
 	queueFull   atomic.Uint64 // requests refused with 503
 	staleServed atomic.Uint64 // ENC answers served from the cache
@@ -113,7 +113,7 @@ func (f *Feature) Configure(env *registry.Env) error {
 	f.trust = t
 
 	f.queueDir = s.Path("queue_dir", defaultQueueDir)
-	f.enc = encCache{dir: f.queueDir + "/enc"}
+	f.enc = &encCache{dir: f.queueDir + "/enc"}
 	f.limits = QueueLimits{
 		MaxEntries: positive(s, "queue_max_entries", defaultMaxEntries),
 		MaxBytes:   int64(positive(s, "queue_max_bytes", defaultMaxBytes)),
