@@ -88,9 +88,12 @@ func (*Feature) Name() string { return "relay" }
 func (f *Feature) Configure(env *registry.Env) error {
 	s := env.Settings
 	f.log = env.Log
-	f.nextHopURL = s.URL("next_hop_url")
-	if f.nextHopURL == "" && !s.Has("next_hop_url") {
+	if s.String("next_hop_url", "") == "" {
 		s.Fail("next_hop_url", "is required: the URL of the next relay towards the core, or of the core")
+	} else if f.nextHopURL = s.URL("next_hop_url"); f.nextHopURL != "" {
+		if _, err := newHop(f.nextHopURL, "", "", "", time.Second); err != nil {
+			s.Fail("next_hop_url", "%v", err)
+		}
 	}
 	ca, cert, key := env.Global.ForemanClientTLS()
 	f.ca = s.ReadableFile("next_hop_ssl_ca", ca, false)

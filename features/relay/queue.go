@@ -146,9 +146,16 @@ func OpenQueue(dir string, limits QueueLimits) (*Queue, error) {
 		q.Close()
 		return nil, err
 	}
+	holding := map[uint64]bool{}
 	for _, e := range q.entries {
+		holding[e.segment] = true
 		if e.segment != q.seg && (len(q.oldSegs) == 0 || q.oldSegs[len(q.oldSegs)-1] != e.segment) {
 			q.oldSegs = append(q.oldSegs, e.segment)
+		}
+	}
+	for _, s := range segs {
+		if s >= posSeg && s != q.seg && !holding[s] {
+			_ = os.Remove(segmentPath(dir, s)) // delivered to its end before the stop
 		}
 	}
 	return q, nil

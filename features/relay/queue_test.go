@@ -66,6 +66,11 @@ func TestQueueOrderAndReopen(t *testing.T) {
 	}
 	q.Close()
 	q2.Close()
+	q3 := openQueue(t, dir, QueueLimits{SegmentBytes: 300})
+	if segs, _ := listSegments(dir); len(segs) != 1 || q3.Stats().Depth != 0 {
+		t.Fatalf("after reopening a drained queue: segments %v, depth %d", segs, q3.Stats().Depth)
+	}
+	q3.Close()
 }
 
 func TestQueueUncommittedDeliveryComesBackWithItsKey(t *testing.T) {
