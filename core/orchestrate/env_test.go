@@ -29,6 +29,7 @@ import (
 	"github.com/smartproxy/smartproxy/core/api"
 	"github.com/smartproxy/smartproxy/core/auth"
 	"github.com/smartproxy/smartproxy/core/orchestrate"
+	"github.com/smartproxy/smartproxy/core/provision"
 	"github.com/smartproxy/smartproxy/core/proxies"
 	"github.com/smartproxy/smartproxy/core/store"
 	"github.com/smartproxy/smartproxy/core/store/storetest"
@@ -166,6 +167,14 @@ func (renderer) PXEConfig(_ context.Context, h store.Host, kind string) (string,
 
 func newEnv(t *testing.T, db storetest.Database) *env {
 	t.Helper()
+	return newEnvWith(t, db, false)
+}
+
+// newEnvWith builds the env; withProvision wires the core as foreman-core does: the
+// real core/provision renderer, build tokens written in the save (TrackBuilds) and
+// /unattended/* with the orchestrator finishing builds.
+func newEnvWith(t *testing.T, db storetest.Database, withProvision bool) *env {
+	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, ca: testpki.NewCA(t, "Orchestrate Test CA")}
 	var err error
@@ -185,8 +194,20 @@ func newEnv(t *testing.T, db storetest.Database) *env {
 
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	e.orch = orchestrate.New(orchestrate.Options{Store: e.store, Proxies: e.client, Renderer: renderer{},
+	var pxe orchestrate.PXERenderer = renderer{}
+	var real *provision.Renderer
+	if withProvision {
+		if real, err = provision.NewRenderer(e.store, "", "http://core.example.test"); err != nil {
+			t.Fatal(err)
+		}
+		pxe = real
+	}
+	e.orch = orchestrate.New(orchestrate.Options{Store: e.store, Proxies: e.client, Renderer: pxe,
 		Resolver: orchestrate.NewResolver([]string{e.main.DNSAddr}), Log: log})
+	var hostOrchestrator api.Orchestrator = e.orch
+	if withProvision {
+		hostOrchestrator = provision.TrackBuilds(e.orch, e.store, time.Hour)
+	}
 	hash, err := auth.HashPassword(adminPassword)
 	if err != nil {
 		t.Fatal(err)
@@ -199,8 +220,11 @@ func newEnv(t *testing.T, db storetest.Database) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := api.New(api.Options{Store: e.store, Auth: authenticator, Proxies: e.client, Orchestrator: e.orch, Log: log})
+	app := api.New(api.Options{Store: e.store, Auth: authenticator, Proxies: e.client, Orchestrator: hostOrchestrator, Log: log})
 	e.orch.Mount(app, authenticator.RequireUser())
+	if withProvision {
+		provision.Mount(app, provision.MountOptions{Store: e.store, Renderer: real, Finisher: e.orch, Log: log})
+	}
 	hs := httptest.NewServer(app)
 	t.Cleanup(hs.Close)
 	e.coreURL, e.user = hs.URL, hs.Client()

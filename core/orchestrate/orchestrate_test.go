@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/smartproxy/smartproxy/core/provision"
 	"github.com/smartproxy/smartproxy/core/store/storetest"
 )
 
@@ -313,6 +314,57 @@ func TestBuiltDeploysLocalBoot(t *testing.T) {
 		}
 		if got, _ := e.proxyGet(e.main, "/puppet/ca/autosign"); got != "[]" {
 			t.Errorf("autosign after built = %s", got)
+		}
+	})
+}
+
+// Wired as foreman-core is (core/provision's renderer, build tokens, /unattended):
+// the PXE config served over TFTP is the installer's, loading the kernel the proxy was
+// asked to fetch and the kickstart with the host's token; the installer's built call
+// (GET /unattended/built?token=…) makes the served config the local-boot one and
+// removes the autosign entry.
+func TestProvisionedHostBuildsThenBootsLocally(t *testing.T) {
+	requirePeers(t)
+	storetest.Each(t, func(t *testing.T, db storetest.Database) {
+		e := newEnvWith(t, db, true)
+		ctx := context.Background()
+		created := e.call(http.MethodPost, "/api/v2/hosts", e.hostBody(name, ip, mac, true)).expect(t, http.StatusCreated)
+		id := int64(created.JSON["id"].(float64))
+		token, err := e.store.BuildToken(ctx, id)
+		must(t, err)
+		os, err := e.store.OperatingSystem(ctx, e.ids.os)
+		must(t, err)
+		medium, err := e.store.Medium(ctx, e.ids.medium)
+		must(t, err)
+		boot := provision.BootFilesFor(os, medium, "x86_64")
+
+		cfg, ok := tftpGet(t, e.main, "pxelinux.cfg/01-52-54-00-00-00-10")
+		if !ok || !strings.Contains(cfg, boot.Kernel) || !strings.Contains(cfg, "token="+token.Value) {
+			t.Fatalf("PXELinux config over TFTP (want kernel %s and token %s):\n%s", boot.Kernel, token.Value, cfg)
+		}
+		if got, _ := e.proxyGet(e.main, "/puppet/ca/autosign"); got != `["`+name+`"]` {
+			t.Errorf("autosign while in build = %s", got)
+		}
+
+		resp, err := http.Get(e.coreURL + "/unattended/built?token=" + token.Value)
+		must(t, err)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("built: %d", resp.StatusCode)
+		}
+		cfg, ok = tftpGet(t, e.main, "pxelinux.cfg/01-52-54-00-00-00-10")
+		if !ok || strings.Contains(cfg, boot.Kernel) || !strings.Contains(cfg, "LOCALBOOT") {
+			t.Errorf("PXELinux config after built (want the local-boot one):\n%s", cfg)
+		}
+		if got, _ := e.proxyGet(e.main, "/puppet/ca/autosign"); got != "[]" {
+			t.Errorf("autosign after built = %s", got)
+		}
+		if h, _ := e.store.Host(ctx, id); h.Build {
+			t.Error("the host is still in build")
+		}
+		if got := e.tasks(name); !strings.Contains(got, "20 Deploy TFTP PXELinux config for web01.example.test=completed") ||
+			!strings.Contains(got, "50 Disable PuppetCA autosigning for web01.example.test=completed") {
+			t.Errorf("built tasks:\n%s", got)
 		}
 	})
 }
