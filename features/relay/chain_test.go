@@ -3,6 +3,7 @@ package relay_test
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -53,7 +54,7 @@ type relayProcess struct {
 	name     string
 	settings string
 	url      string
-	ca       *testpki.CA
+	ca       *x509.CertPool // verifies the relay's server certificate
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	out      *bytes.Buffer
@@ -74,18 +75,29 @@ func freePort(t *testing.T) int {
 // forwarding to nextHop; trustedHosts may call it, trustedRelays' X-Forwarded-For is believed.
 func newRelayProcess(t *testing.T, ca *testpki.CA, name, nextHop, trustedHosts, trustedRelays string) *relayProcess {
 	t.Helper()
-	dir := t.TempDir()
 	cert := ca.IssueLoopback(t, name)
+	p := newRelayProcessFiles(t, name, cert.CertFile, cert.KeyFile, ca.CAFile, "", nextHop, trustedHosts, trustedRelays)
+	p.ca = ca.Pool
+	return p
+}
+
+// newRelayProcessFiles is newRelayProcess with the TLS files given (crlFile "" = none).
+func newRelayProcessFiles(t *testing.T, name, certFile, keyFile, caFile, crlFile, nextHop, trustedHosts, trustedRelays string) *relayProcess {
+	t.Helper()
+	dir := t.TempDir()
 	port := freePort(t)
 	global := fmt.Sprintf(":settings_directory: settings.d\n:bind_host: ['127.0.0.1']\n:https_port: %d\n"+
 		":ssl_certificate: %s\n:ssl_private_key: %s\n:ssl_ca_file: %s\n:trusted_hosts: %s\n:log_file: %s\n:log_level: INFO\n",
-		port, cert.CertFile, cert.KeyFile, ca.CAFile, trustedHosts, filepath.Join(dir, "proxy.log"))
+		port, certFile, keyFile, caFile, trustedHosts, filepath.Join(dir, "proxy.log"))
+	if crlFile != "" {
+		global += ":ssl_crl_file: " + crlFile + "\n"
+	}
 	relayYML := fmt.Sprintf(":enabled: https\n:next_hop_url: %s\n:trusted_relays: %s\n:queue_dir: %s\n"+
 		":retry_initial_ms: 50\n:retry_max_ms: 400\n:timeout_seconds: 10\n", nextHop, trustedRelays, filepath.Join(dir, "queue"))
 	os.MkdirAll(filepath.Join(dir, "settings.d"), 0o755)
 	os.WriteFile(filepath.Join(dir, "settings.yml"), []byte(global), 0o644)
 	os.WriteFile(filepath.Join(dir, "settings.d", "relay.yml"), []byte(relayYML), 0o644)
-	p := &relayProcess{t: t, name: name, settings: filepath.Join(dir, "settings.yml"), url: fmt.Sprintf("https://127.0.0.1:%d", port), ca: ca, out: &bytes.Buffer{}}
+	p := &relayProcess{t: t, name: name, settings: filepath.Join(dir, "settings.yml"), url: fmt.Sprintf("https://127.0.0.1:%d", port), out: &bytes.Buffer{}}
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
@@ -121,7 +133,7 @@ func (p *relayProcess) start() {
 		cmd.Wait()
 		close(exited)
 	}(p.cmd, p.exited)
-	c := clientWith(p.ca, nil)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.ca}}}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := c.Get(p.url + "/features")

@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
@@ -39,10 +40,15 @@ type standInCore struct {
 
 func newStandInCore(t *testing.T, ca *testpki.CA) *standInCore {
 	t.Helper()
+	return newStandInCoreWith(t, ca.IssueLoopback(t, "core").TLS, ca.Pool)
+}
+
+// newStandInCoreWith is a stand-in core presenting cert and trusting clients of pool.
+func newStandInCoreWith(t *testing.T, cert tls.Certificate, pool *x509.CertPool) *standInCore {
+	t.Helper()
 	c := &standInCore{seenKeys: map[string]bool{}}
-	cert := ca.IssueLoopback(t, "core")
 	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(c.serve))
-	c.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert.TLS}, ClientCAs: ca.Pool, ClientAuth: tls.RequireAndVerifyClientCert}
+	c.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
 	c.srv.StartTLS()
 	t.Cleanup(c.srv.Close)
 	return c

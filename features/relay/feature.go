@@ -48,16 +48,16 @@ const (
 
 // Feature is the relay.
 type Feature struct {
-	nextHopURL    string
-	allowed       map[string]bool
-	trust         trust
-	queueDir      string
-	limits        QueueLimits
-	backoff       backoff
-	timeout       time.Duration
-	downstream    map[string]string // name -> proxy URL
-	ca, cert, key string
-	log           *logrus.Entry
+	nextHopURL string
+	allowed    map[string]bool
+	trust      trust
+	queueDir   string
+	limits     QueueLimits
+	backoff    backoff
+	timeout    time.Duration
+	downstream map[string]string // name -> proxy URL
+	tls        hopTLS
+	log        *logrus.Entry
 
 	next        *hop
 	downHops    map[string]*hop
@@ -91,14 +91,21 @@ func (f *Feature) Configure(env *registry.Env) error {
 	if s.String("next_hop_url", "") == "" {
 		s.Fail("next_hop_url", "is required: the URL of the next relay towards the core, or of the core")
 	} else if f.nextHopURL = s.URL("next_hop_url"); f.nextHopURL != "" {
-		if _, err := newHop(f.nextHopURL, "", "", "", time.Second); err != nil {
+		if _, err := newHop(f.nextHopURL, hopTLS{}, time.Second); err != nil {
 			s.Fail("next_hop_url", "%v", err)
 		}
 	}
 	ca, cert, key := env.Global.ForemanClientTLS()
-	f.ca = s.ReadableFile("next_hop_ssl_ca", ca, false)
-	f.cert = s.ReadableFile("next_hop_ssl_cert", cert, false)
-	f.key = s.ReadableFile("next_hop_ssl_key", key, false)
+	f.tls = hopTLS{
+		ca:   s.ReadableFile("next_hop_ssl_ca", ca, false),
+		cert: s.ReadableFile("next_hop_ssl_cert", cert, false),
+		key:  s.ReadableFile("next_hop_ssl_key", key, false),
+		crl:  s.ReadableFile("next_hop_ssl_crl", env.Global.SSLCRLFile, false),
+		log:  env.Log,
+	}
+	if f.tls.crl != "" && f.tls.ca == "" {
+		s.Fail("next_hop_ssl_crl", "needs a CA file (:next_hop_ssl_ca: or :ssl_ca_file:) to check the CRL's signature")
+	}
 
 	f.allowed = map[string]bool{}
 	for _, a := range s.StringList("allow", allAllowed) {
@@ -142,7 +149,7 @@ func (f *Feature) Configure(env *registry.Env) error {
 				s.Fail("downstream_proxies", "entry %q must be a name of letters, digits, '-', '_' or '.' mapped to a URL", name)
 				continue
 			}
-			if _, err := newHop(u, "", "", "", time.Second); err != nil {
+			if _, err := newHop(u, hopTLS{}, time.Second); err != nil {
 				s.Fail("downstream_proxies", "%s: %v", name, err)
 				continue
 			}
@@ -189,14 +196,14 @@ func (f *Feature) ExposedSettings() map[string]any {
 
 // Start opens the queue and the hops and starts delivering.
 func (f *Feature) Start(ctx context.Context) error {
-	next, err := newHop(f.nextHopURL, f.ca, f.cert, f.key, f.timeout)
+	next, err := newHop(f.nextHopURL, f.tls, f.timeout)
 	if err != nil {
 		return fmt.Errorf("next_hop_url: %w", err)
 	}
 	f.next = next
 	f.downHops = map[string]*hop{}
 	for name, u := range f.downstream {
-		h, err := newHop(u, f.ca, f.cert, f.key, f.timeout)
+		h, err := newHop(u, f.tls, f.timeout)
 		if err != nil {
 			return fmt.Errorf("downstream proxy %s: %w", name, err)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smartproxy/smartproxy/httpapi"
+	"github.com/smartproxy/smartproxy/internal/revocation"
 	"github.com/smartproxy/smartproxy/internal/tlsclient"
 )
 
@@ -32,14 +33,29 @@ type hop struct {
 	http *http.Client
 }
 
-func newHop(rawURL, ca, cert, key string, timeout time.Duration) (*hop, error) {
+// hopTLS is a relay's TLS towards its hops: the CA, its own certificate, and a CRL
+// ("" = none) that the hop's server certificate is checked against.
+type hopTLS struct {
+	ca, cert, key, crl string
+	log                revocation.Logger
+}
+
+func newHop(rawURL string, id hopTLS, timeout time.Duration) (*hop, error) {
 	base, err := url.Parse(strings.TrimSuffix(rawURL, "/"))
 	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
 		return nil, fmt.Errorf("%q must be an http or https URL", rawURL)
 	}
-	tlsConf, err := tlsclient.Config(ca, cert, key)
+	tlsConf, err := tlsclient.Config(id.ca, id.cert, id.key)
 	if err != nil {
 		return nil, err
+	}
+	if id.crl != "" {
+		// A revoked relay or core is refused like a revoked client is by the listener.
+		list, err := revocation.Load(id.crl, id.ca, id.log)
+		if err != nil {
+			return nil, fmt.Errorf("next_hop_ssl_crl: %w", err)
+		}
+		tlsConf.VerifyConnection = list.VerifyConnection
 	}
 	transport := &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
