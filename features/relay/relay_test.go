@@ -413,3 +413,34 @@ func TestTemplatesTakePrecedenceForUnattended(t *testing.T) {
 		t.Fatalf("ENC beside templates: %d %s", a.status, a.body)
 	}
 }
+
+// A large report (past the server's default 1 MiB body limit) is queued and arrives
+// byte for byte; a key the sender already has queued is acknowledged, not queued twice.
+func TestLargeReportsAndCallerKeys(t *testing.T) {
+	ca := testpki.NewCA(t, "zones-ca")
+	core := newStandInCore(t, ca)
+	core.setFail(http.StatusServiceUnavailable) // hold deliveries back for now
+	p := startRelay(t, ca, core.URL(), "", nil)
+	puppet := ca.IssueLoopback(t, "puppet.example.test")
+	c := clientWith(ca, &puppet)
+
+	big := `{"config_report":{"logs":"` + strings.Repeat("x", 5<<20) + `"}}`
+	if a := send(t, c, "POST", p.URL+"/api/config_reports", big, nil); a.status != http.StatusCreated {
+		t.Fatalf("5 MiB report: %d %.200s", a.status, a.body)
+	}
+	for i := 0; i < 2; i++ {
+		a := send(t, c, "POST", p.URL+"/api/hosts/facts", `{"name":"web01"}`, map[string]string{relay.IdempotencyKeyHeader: "retry-1"})
+		if a.status != http.StatusCreated || a.header.Get(relay.IdempotencyKeyHeader) != "retry-1" {
+			t.Fatalf("keyed facts, send %d: %d %v", i, a.status, a.header)
+		}
+	}
+	if m := send(t, c, "GET", p.URL+"/metrics", "", nil).body; !strings.Contains(m, "smartproxy_relay_queue_depth 2\n") {
+		t.Fatalf("want the report and one facts upload queued:\n%s", m)
+	}
+	core.setFail(0)
+	waitFor(t, "both delivered", func() bool { return len(core.storedRequests()) == 2 })
+	got := core.storedRequests()
+	if got[0].Body != big || got[1].Header.Get(relay.IdempotencyKeyHeader) != "retry-1" {
+		t.Fatalf("delivered %d bytes then key %q", len(got[0].Body), got[1].Header.Get(relay.IdempotencyKeyHeader))
+	}
+}
