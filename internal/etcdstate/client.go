@@ -1,0 +1,169 @@
+package etcdstate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/smartproxy/smartproxy/internal/tlsclient"
+)
+
+// ErrUnavailable is what every failed request wraps: the cluster did not answer
+// within the timeout (no quorum, or no member reachable). Callers map it to 503.
+var ErrUnavailable = errors.New("etcd is unavailable")
+
+// Client is one proxy's connection to the cluster, scoped to the key prefix.
+type Client struct {
+	cfg Config
+	cli *clientv3.Client
+}
+
+// Open connects (lazily: gRPC dials in the background) and checks that the
+// cluster answers a linearizable read, so a wrong endpoint or certificate is an
+// error at start rather than at the first lease.
+func Open(ctx context.Context, cfg Config) (*Client, error) {
+	cc := clientv3.Config{
+		Endpoints:   cfg.Endpoints,
+		DialTimeout: cfg.Timeout,
+		Logger:      zap.NewNop(), // failures reach the caller as errors
+		// Keep a dead member's connection from looking alive for long.
+		DialKeepAliveTime:    5 * time.Second,
+		DialKeepAliveTimeout: cfg.Timeout,
+	}
+	if cfg.CAFile != "" || cfg.CertFile != "" {
+		tc, err := tlsclient.Config(cfg.CAFile, cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd TLS: %w", err)
+		}
+		cc.TLS = tc
+	}
+	cli, err := clientv3.New(cc)
+	if err != nil {
+		return nil, fmt.Errorf("etcd client for %s: %w", strings.Join(cfg.Endpoints, ","), err)
+	}
+	c := &Client{cfg: cfg, cli: cli}
+	if _, err := c.Revision(ctx); err != nil {
+		cli.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close ends the connection.
+func (c *Client) Close() error { return c.cli.Close() }
+
+// Prefix is the key prefix every key of this client lives under.
+func (c *Client) Prefix() string { return c.cfg.Prefix }
+
+// Endpoints are the configured client URLs.
+func (c *Client) Endpoints() []string { return c.cfg.Endpoints }
+
+// Raw is the underlying client, for tests and tools.
+func (c *Client) Raw() *clientv3.Client { return c.cli }
+
+// unavailable wraps a failed request so that the message says what to check.
+func (c *Client) unavailable(op string, err error) error {
+	return fmt.Errorf("%w: %s got no answer from %s within %s (quorum lost or members unreachable): %v",
+		ErrUnavailable, op, strings.Join(c.cfg.Endpoints, ","), c.cfg.Timeout, err)
+}
+
+func (c *Client) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.cfg.Timeout)
+}
+
+// Revision is the cluster's current revision, read through the leader (a
+// linearizable read needs quorum, so this is also the health check).
+func (c *Client) Revision(ctx context.Context) (int64, error) {
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	resp, err := c.cli.Get(ctx, c.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, c.unavailable("reading the revision", err)
+	}
+	return resp.Header.Revision, nil
+}
+
+// ClaimResult is the outcome of Claim or Release.
+type ClaimResult struct {
+	Won bool
+	// Revision: when won, the key's new mod revision (0 after a delete); when lost,
+	// the mod revision of what the key holds now (0: absent), with Value.
+	Revision int64
+	Value    []byte
+}
+
+// Claim writes value to key (relative to the prefix) only if the key is still at
+// expectRev (0: absent), in one transaction: of two nodes deciding on the same
+// state, exactly one wins. A loser gets the key's current value to decide again.
+func (c *Client) Claim(ctx context.Context, key string, expectRev int64, value []byte) (ClaimResult, error) {
+	return c.compareAnd(ctx, key, expectRev, clientv3.OpPut(c.cfg.Prefix+key, string(value)), "claiming "+key)
+}
+
+// Release deletes key only if it is still at expectRev.
+func (c *Client) Release(ctx context.Context, key string, expectRev int64) (ClaimResult, error) {
+	res, err := c.compareAnd(ctx, key, expectRev, clientv3.OpDelete(c.cfg.Prefix+key), "releasing "+key)
+	if res.Won {
+		res.Revision = 0
+	}
+	return res, err
+}
+
+func (c *Client) compareAnd(ctx context.Context, key string, expectRev int64, op clientv3.Op, what string) (ClaimResult, error) {
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	full := c.cfg.Prefix + key
+	retried := false
+	for {
+		resp, err := c.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(full), "=", expectRev)).
+			Then(op).
+			Else(clientv3.OpGet(full)).
+			Commit()
+		if err != nil {
+			// A member dying or a leader election fails a request that another
+			// member can take; retrying the same compare is safe (see below).
+			if ctx.Err() == nil {
+				retried = true
+				sleep(ctx, 50*time.Millisecond)
+				continue
+			}
+			return ClaimResult{}, c.unavailable(what, err)
+		}
+		if resp.Succeeded {
+			// A transaction with one write makes one revision: the key's mod revision.
+			return ClaimResult{Won: true, Revision: resp.Header.Revision}, nil
+		}
+		res := ClaimResult{}
+		if r := resp.Responses[0].GetResponseRange(); r != nil && len(r.Kvs) == 1 {
+			res.Revision, res.Value = r.Kvs[0].ModRevision, r.Kvs[0].Value
+		}
+		// The failed attempt may have been applied before its answer was lost:
+		// then the key holds exactly what we wrote (or is gone, for a release).
+		if retried && op.IsPut() && res.Revision != 0 && string(res.Value) == string(op.ValueBytes()) {
+			res.Won = true
+		}
+		if retried && op.IsDelete() && res.Revision == 0 {
+			res.Won = true
+		}
+		return res, nil
+	}
+}
+
+// Get reads one key (linearizable); rev 0 means absent.
+func (c *Client) Get(ctx context.Context, key string) (value []byte, rev int64, err error) {
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	resp, err := c.cli.Get(ctx, c.cfg.Prefix+key)
+	if err != nil {
+		return nil, 0, c.unavailable("reading "+key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, 0, nil
+	}
+	return resp.Kvs[0].Value, resp.Kvs[0].ModRevision, nil
+}
