@@ -53,6 +53,7 @@ type relayProcess struct {
 	t        *testing.T
 	name     string
 	settings string
+	logFile  string
 	url      string
 	ca       *x509.CertPool // verifies the relay's server certificate
 	cmd      *exec.Cmd
@@ -97,7 +98,7 @@ func newRelayProcessFiles(t *testing.T, name, certFile, keyFile, caFile, crlFile
 	os.MkdirAll(filepath.Join(dir, "settings.d"), 0o755)
 	os.WriteFile(filepath.Join(dir, "settings.yml"), []byte(global), 0o644)
 	os.WriteFile(filepath.Join(dir, "settings.d", "relay.yml"), []byte(relayYML), 0o644)
-	p := &relayProcess{t: t, name: name, settings: filepath.Join(dir, "settings.yml"), url: fmt.Sprintf("https://127.0.0.1:%d", port), out: &bytes.Buffer{}}
+	p := &relayProcess{t: t, name: name, settings: filepath.Join(dir, "settings.yml"), logFile: filepath.Join(dir, "proxy.log"), url: fmt.Sprintf("https://127.0.0.1:%d", port), out: &bytes.Buffer{}}
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
@@ -263,6 +264,14 @@ func TestChainSurvivesOutageAndKill(t *testing.T) {
 		t.Fatalf("core stored %d reports after settling", len(core.storedRequests()))
 	}
 	t.Logf("1000 reports stored once each, in order; %d requests reached the core, %d repeats dropped by key", total, repeats)
+	// The PFS relay's log tells the outage and its end.
+	log, _ := os.ReadFile(pfs.logFile)
+	for _, want := range []string{"Relay: delivering POST /api/config_reports to https://127.0.0.1", "queued, oldest",
+		"Relay: next hop https://127.0.0.1", "answers again;", "Relay: queue drained:"} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("PFS relay log lacks %q", want)
+		}
+	}
 }
 
 // queueDepth reads smartproxy_relay_queue_depth from the relay's /metrics.

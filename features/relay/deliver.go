@@ -47,6 +47,8 @@ type deliverer struct {
 func (d *deliverer) run(ctx context.Context) {
 	var wait time.Duration
 	failing := false
+	var backSince time.Time // when the hop answered again after an outage; zero otherwise
+	backCount := 0
 	for {
 		rec, err := d.queue.Head(ctx.Done())
 		if err != nil {
@@ -62,6 +64,7 @@ func (d *deliverer) run(ctx context.Context) {
 				st := d.queue.Stats()
 				d.log.Infof("Relay: next hop %s answers again; %d queued requests to deliver", d.hop.base.Redacted(), st.Depth)
 				failing = false
+				backSince, backCount = time.Now(), 0
 			}
 			d.counters.delivered.Add(1)
 			wait = 0
@@ -93,6 +96,14 @@ func (d *deliverer) run(ctx context.Context) {
 			// The position could not be stored: stop rather than deliver out of step.
 			d.log.Errorf("Relay: %v; delivery stopped", err)
 			return
+		}
+		if !backSince.IsZero() {
+			backCount++
+			if d.queue.Stats().Depth == 0 {
+				d.log.Infof("Relay: queue drained: %d requests delivered in %s since the next hop came back",
+					backCount, time.Since(backSince).Round(time.Millisecond))
+				backSince = time.Time{}
+			}
 		}
 	}
 }
