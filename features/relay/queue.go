@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The queue holds fire-and-forget requests (facts, reports) between the 201 the client
@@ -287,6 +289,10 @@ func (q *Queue) openCurrent() error {
 	return syncDir(q.dir) // the new file's name must survive a crash too
 }
 
+// datasync flushes f's data and the metadata needed to read it back (its length), not
+// its times: the position file is rewritten in place after every delivery.
+func datasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -338,7 +344,7 @@ func (q *Queue) Append(rec Record) error {
 // rotate starts a new segment; the old one is fsynced first so that everything before
 // the new file is durable. Called with mu held.
 func (q *Queue) rotate() error {
-	if err := q.f.Sync(); err != nil {
+	if err := datasync(q.f); err != nil {
 		return fmt.Errorf("syncing the relay queue: %w", err)
 	}
 	q.synced = q.written
@@ -374,7 +380,7 @@ func (q *Queue) syncThrough(n uint64) error {
 	}
 	f, upTo := q.f, q.written
 	q.mu.Unlock()
-	err := f.Sync()
+	err := datasync(f)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if err != nil {
@@ -500,7 +506,7 @@ func (q *Queue) writePosition(seg uint64, off int64) error {
 	if _, err := q.posFile.WriteAt(buf[:], slot); err != nil {
 		return fmt.Errorf("writing the relay queue position: %w", err)
 	}
-	if err := q.posFile.Sync(); err != nil {
+	if err := datasync(q.posFile); err != nil {
 		return fmt.Errorf("syncing the relay queue position: %w", err)
 	}
 	return nil
