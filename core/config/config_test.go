@@ -126,3 +126,22 @@ func TestMissingFile(t *testing.T) {
 		t.Errorf("%v %+v", err, c)
 	}
 }
+
+func TestPuppetSettings(t *testing.T) {
+	c, err := Parse("/etc/foreman-core/foreman-core.yml", []byte("http_port: 80\n"), func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.CreateNewHostWhenFactsAreUploaded || !c.CreateNewHostWhenReportIsUploaded || !c.EncEnvironment || c.ConfigReportRetention != 7*24*time.Hour {
+		t.Errorf("Puppet defaults: %+v", c)
+	}
+	c, err = Parse("f.yml", []byte("http_port: 80\ncreate_new_host_when_facts_are_uploaded: false\n"+
+		"create_new_host_when_report_is_uploaded: false\nenc_environment: false\nconfig_report_retention_days: 0\n"), func(string) {})
+	if err != nil || c.CreateNewHostWhenFactsAreUploaded || c.CreateNewHostWhenReportIsUploaded || c.EncEnvironment || c.ConfigReportRetention != 0 {
+		t.Errorf("Puppet settings off: %+v %v", c, err)
+	}
+	if _, err := Parse("f.yml", []byte("http_port: 80\nconfig_report_retention_days: -1\n"), func(string) {}); err == nil ||
+		!strings.Contains(err.Error(), "config_report_retention_days") {
+		t.Errorf("negative retention: %v", err)
+	}
+}

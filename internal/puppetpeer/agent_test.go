@@ -40,6 +40,10 @@ func (l *lab) runAgent(ctx context.Context, certname string) (agentRun, error) {
 	defer cancel()
 	// --http_keepalive_timeout 0 avoids a 30 s TLS 1.3 stall on the first run (puppet-peers.md).
 	cmd := exec.CommandContext(ctx, "puppet", "agent", "--test", "--confdir", d, "--http_keepalive_timeout", "0", "--color", "false")
+	// Every agent runs on this one machine: FACTER_fqdn makes each its own machine to
+	// the ENC script, which names the host by the fqdn fact (hosts are found by
+	// certname, then by that name, so a shared fqdn would merge the agents' hosts).
+	cmd.Env = append(os.Environ(), "FACTER_fqdn="+certname)
 	out, err := cmd.CombinedOutput()
 	run := agentRun{output: string(out)}
 	var exit *exec.ExitError

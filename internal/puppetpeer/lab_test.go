@@ -16,6 +16,9 @@ const puppetserverJar = "/usr/share/puppetserver/puppetserver.jar"
 type lab struct {
 	dir  string
 	port int
+	// corePort is where foreman-core listens (core_test.go): the server's ENC script
+	// and its http report processor call it.
+	corePort int
 
 	serverDone chan error // receives the JVM's exit
 	serverPID  int
@@ -103,7 +106,11 @@ logdir = %[1]s/log
 rundir = %[1]s/run
 codedir = %[1]s/code
 autosign = %[3]s
-`, l.dir, l.port, autosignHook),
+node_terminus = exec
+external_nodes = %[1]s/enc.sh
+reports = store,http
+reporturl = https://127.0.0.1:%[4]d/api/config_reports
+`, l.dir, l.port, autosignHook, l.corePort),
 		"etc/hiera.yaml": "---\nversion: 5\nhierarchy: []\n",
 		"code/environments/production/manifests/site.pp": "node default {\n  notify { \"hello from ${trusted['certname']}\": }\n}\n",
 		"code/environments/production/modules/motd/manifests/init.pp": "class motd (String $message = 'hello', Integer $port = 8140,\n" +
@@ -112,7 +119,12 @@ autosign = %[3]s
 		"code/environments/production/modules/broken/manifests/init.pp":   "class broken ( { }\n",
 		"code/environments/development/manifests/site.pp":                 "",
 		"code/environments/development/modules/devonly/manifests/init.pp": "class devonly { }\n",
+		// What foreman-core classifies agents with (core_test.go): a class whose
+		// parameter and the ENC's top-scope parameters end up in a file.
+		"code/environments/development/modules/probe/manifests/init.pp": "class probe (String $path) {\n" +
+			"  file { $path: ensure => file, content => \"${::probe_message} ${::probe_suffix} on ${::foreman_fqdn}\\n\" }\n}\n",
 	}
+
 	for name, content := range files {
 		if err := os.MkdirAll(filepath.Dir(l.path(name)), 0o755); err != nil {
 			return err
@@ -120,6 +132,9 @@ autosign = %[3]s
 		if err := os.WriteFile(l.path(name), []byte(content), 0o644); err != nil {
 			return err
 		}
+	}
+	if err := l.writeCoreClients(); err != nil {
+		return err
 	}
 	setup := exec.CommandContext(ctx, "puppetserver", "ca", "setup", "--config", l.path("etc", "puppet.conf"),
 		"--certname", "puppet.test", "--subject-alt-names", "DNS:puppet.test,DNS:localhost,IP:127.0.0.1")

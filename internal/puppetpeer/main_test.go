@@ -22,6 +22,7 @@ var (
 	skipReason string
 	theLab     *lab
 	theProxy   *proxy
+	theCore    *coreLab
 )
 
 func TestMain(m *testing.M) {
@@ -74,10 +75,11 @@ func runWithPeers(m *testing.M) (int, error) {
 	}()
 	serverPort, err1 := freePort()
 	proxyPort, err2 := freePort()
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("no free port: %v %v", err1, err2)
+	corePort, err3 := freePort()
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0, fmt.Errorf("no free port: %v %v %v", err1, err2, err3)
 	}
-	l := &lab{dir: dir, port: serverPort}
+	l := &lab{dir: dir, port: serverPort, corePort: corePort}
 	self, err := os.Executable()
 	if err != nil {
 		return 0, err
@@ -95,6 +97,12 @@ func runWithPeers(m *testing.M) (int, error) {
 	if err := l.setup(ctx, hook); err != nil {
 		return 0, err
 	}
+	// The core runs before the server: every agent run asks it through the ENC.
+	c, err := startCore(l)
+	if err != nil {
+		return 0, fmt.Errorf("foreman-core: %w", err)
+	}
+	defer c.stop()
 	defer l.stop()
 	if err := l.start(ctx); err != nil {
 		return 0, fmt.Errorf("%w\n%s", err, tail(l.path("log", "puppetserver.log"), 30))
@@ -105,11 +113,15 @@ func runWithPeers(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer p.stop()
-	theLab, theProxy = l, p
+	if err := c.registerProxy(p); err != nil {
+		return 0, err
+	}
+	theLab, theProxy, theCore = l, p, c
 	code := m.Run()
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "--- puppetserver.log (tail)\n%s\n--- proxy.log (tail)\n%s\n--- hook.log\n%s\n",
-			tail(l.path("log", "puppetserver.log"), 40), tail(p.logFile, 40), tail(l.path("log", "hook.log"), 20))
+		fmt.Fprintf(os.Stderr, "--- puppetserver.log (tail)\n%s\n--- proxy.log (tail)\n%s\n--- hook.log\n%s\n--- core.log\n%s\n--- enc.log\n%s\n",
+			tail(l.path("log", "puppetserver.log"), 40), tail(p.logFile, 40), tail(l.path("log", "hook.log"), 20),
+			tail(c.logFile, 20), tail(l.path("log", "enc.log"), 20))
 	}
 	return code, nil
 }

@@ -18,6 +18,11 @@ import (
 // the Puppet CA's intermediate key, as `puppetserver ca generate` would, without the
 // running server (whose autosign hook would refuse the request).
 func (l *lab) issueProxyCertificate() error {
+	return l.issueCertificate("proxy.test", l.proxyCert(), l.proxyKey())
+}
+
+// issueCertificate signs name the same way into certFile and keyFile.
+func (l *lab) issueCertificate(name, certFile, keyFile string) error {
 	caCerts, err := os.ReadFile(l.path("etc", "ca", "ca_crt.pem"))
 	if err != nil {
 		return err
@@ -51,8 +56,8 @@ func (l *lab) issueProxyCertificate() error {
 	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 100))
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "proxy.test"},
-		DNSNames:     []string{"proxy.test"},
+		Subject:      pkix.Name{CommonName: name},
+		DNSNames:     []string{name},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
 		NotBefore:    time.Now().Add(-24 * time.Hour),
 		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
@@ -61,10 +66,10 @@ func (l *lab) issueProxyCertificate() error {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
-		return fmt.Errorf("signing proxy.test: %w", err)
+		return fmt.Errorf("signing %s: %w", name, err)
 	}
-	if err := os.WriteFile(l.proxyCert(), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(l.proxyKey(), pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
+	return os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
 }
