@@ -3,6 +3,7 @@ package relay
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -51,8 +52,19 @@ func (d *deliverer) run(ctx context.Context) {
 	backCount := 0
 	for {
 		rec, err := d.queue.Head(ctx.Done())
-		if err != nil {
+		if errors.Is(err, errQueueClosed) {
 			return
+		}
+		if err != nil {
+			// Damaged on disk since it was acknowledged: it can never be sent, and
+			// waiting on it would hold back everything behind it.
+			d.counters.dropped.Add(1)
+			d.log.Errorf("Relay: %v; dropped", err)
+			if err := d.queue.Commit(); err != nil {
+				d.log.Errorf("Relay: %v; delivery stopped", err)
+				return
+			}
+			continue
 		}
 		status, err := d.attempt(ctx, rec)
 		if ctx.Err() != nil {

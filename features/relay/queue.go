@@ -47,6 +47,9 @@ type Record struct {
 // ErrQueueFull is returned by Append when the queue is at its entry or byte limit.
 var ErrQueueFull = errors.New("relay queue is full")
 
+// errQueueClosed is Head's answer once the queue is closed or its caller is done.
+var errQueueClosed = errors.New("relay queue is closed")
+
 // QueueLimits bound what waits on disk.
 type QueueLimits struct {
 	MaxEntries int
@@ -202,7 +205,7 @@ func (q *Queue) scan(s uint64, start int64, last bool) error {
 	}
 	off := start
 	for off < info.Size() {
-		meta, size, err := readFrame(f, off, false)
+		meta, size, err := readFrame(f, off, info.Size(), false)
 		if err != nil {
 			if last {
 				if terr := f.Truncate(off); terr != nil {
@@ -224,14 +227,16 @@ func (q *Queue) add(e entry) {
 	q.keys[e.key]++
 }
 
-// readFrame reads the frame at off: its record (meta only unless withBody) and size.
-func readFrame(f *os.File, off int64, withBody bool) (Record, int64, error) {
+// readFrame reads the frame at off, which ends at or before end: its record (meta
+// only unless withBody) and size. A length past end is damage, found before any
+// memory is taken for it.
+func readFrame(f *os.File, off, end int64, withBody bool) (Record, int64, error) {
 	var hdr [frameHeader]byte
 	if _, err := f.ReadAt(hdr[:], off); err != nil {
 		return Record{}, 0, fmt.Errorf("short frame header: %w", err)
 	}
 	n := binary.BigEndian.Uint32(hdr[0:4])
-	if n < 4 || n > 1<<30 {
+	if n < 4 || off+frameHeader+int64(n) > end {
 		return Record{}, 0, fmt.Errorf("bad frame length %d", n)
 	}
 	payload := make([]byte, n)
@@ -415,7 +420,7 @@ func (q *Queue) Head(done <-chan struct{}) (Record, error) {
 	}
 	if q.closed || isClosed(done) {
 		q.mu.Unlock()
-		return Record{}, errors.New("relay queue is closed")
+		return Record{}, errQueueClosed
 	}
 	e := q.entries[0]
 	f, err := q.reader(e.segment)
@@ -423,7 +428,7 @@ func (q *Queue) Head(done <-chan struct{}) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	rec, _, err := readFrame(f, e.offset, true)
+	rec, _, err := readFrame(f, e.offset, e.offset+e.size, true)
 	if err != nil {
 		return Record{}, fmt.Errorf("reading queued record %s: %w", e.key, err)
 	}
