@@ -21,9 +21,11 @@ type reportIn struct {
 	Metrics    map[string]map[string]any `json:"metrics"`
 	Logs       []logIn                   `json:"logs"`
 	Origin     string                    `json:"origin"`
-	// runStatus is Puppet's own status ("failed", "changed", "unchanged") when the
-	// report came as Puppet's YAML; Foreman's JSON does not carry it.
+	// runStatus is Puppet's own status ("failed", "changed", "unchanged") and
+	// logCount its number of log lines (debug included) when the report came as
+	// Puppet's YAML; Foreman's JSON carries neither.
 	runStatus string
+	logCount  int
 }
 
 type statusIn struct {
@@ -101,7 +103,11 @@ func (in *reportIn) toReport() (store.ConfigReport, string, error) {
 		r.Status = store.ReportStatus{Applied: counter(st.Applied), Restarted: counter(st.Restarted), Failed: counter(st.Failed),
 			FailedRestarts: counter(st.FailedRestarts), Skipped: counter(st.Skipped), Pending: counter(st.Pending)}
 	} else {
-		r.Status = computeStatus(in.Metrics, in.Logs, in.runStatus)
+		logCount := in.logCount
+		if in.runStatus == "" {
+			logCount = len(in.Logs)
+		}
+		r.Status = computeStatus(in.Metrics, in.Logs, in.runStatus, logCount)
 	}
 	if r.Metrics, err = json.Marshal(in.Metrics); err != nil {
 		return r, "", err
@@ -126,9 +132,11 @@ func counter(v *float64) int {
 // computeStatus is what Foreman's report processor derives from a Puppet report:
 // applied = changes.total, restarted = resources.restarted, failed = resources.failed
 // (+1 when the run failed, + each err log whose source is Puppet itself),
-// failed_restarts = resources.failed_to_restart, skipped = resources.skipped,
-// pending = events.noop; each capped as Foreman stores it.
-func computeStatus(metrics map[string]map[string]any, logs []logIn, runStatus string) store.ReportStatus {
+// failed_restarts = resources.failed_to_restart, skipped = resources.skipped — but 0
+// when the other counters add up to the number of log lines (report.rb's guard
+// against false skip warnings) — and pending = events.noop; each capped as Foreman
+// stores it.
+func computeStatus(metrics map[string]map[string]any, logs []logIn, runStatus string, logCount int) store.ReportStatus {
 	metric := func(cat, name string) int {
 		switch v := metrics[cat][name].(type) {
 		case float64:
@@ -138,7 +146,11 @@ func computeStatus(metrics map[string]map[string]any, logs []logIn, runStatus st
 		}
 		return 0
 	}
-	failed := metric("resources", "failed")
+	applied, restarted, failed := metric("changes", "total"), metric("resources", "restarted"), metric("resources", "failed")
+	failedRestarts, skipped, pending := metric("resources", "failed_to_restart"), metric("resources", "skipped"), metric("events", "noop")
+	if skipped > 0 && applied+restarted+failed+failedRestarts+pending == logCount {
+		skipped = 0
+	}
 	if runStatus == "failed" {
 		failed++
 	}
@@ -148,11 +160,8 @@ func computeStatus(metrics map[string]map[string]any, logs []logIn, runStatus st
 		}
 	}
 	capped := func(n int) int { return max(0, min(n, statusMax)) }
-	return store.ReportStatus{
-		Applied: capped(metric("changes", "total")), Restarted: capped(metric("resources", "restarted")),
-		Failed: capped(failed), FailedRestarts: capped(metric("resources", "failed_to_restart")),
-		Skipped: capped(metric("resources", "skipped")), Pending: capped(metric("events", "noop")),
-	}
+	return store.ReportStatus{Applied: capped(applied), Restarted: capped(restarted), Failed: capped(failed),
+		FailedRestarts: capped(failedRestarts), Skipped: capped(skipped), Pending: capped(pending)}
 }
 
 // puppetReport is the part of Puppet's own report YAML (--- !ruby/object:Puppet::Transaction::Report,
@@ -179,7 +188,7 @@ func fromPuppetYAML(data []byte) (*reportIn, error) {
 	if err := yaml.Unmarshal(data, &pr); err != nil {
 		return nil, fmt.Errorf("Invalid report: not a Puppet report in YAML: %v", err)
 	}
-	in := &reportIn{Host: pr.Host, runStatus: pr.Status, Logs: []logIn{}}
+	in := &reportIn{Host: pr.Host, runStatus: pr.Status, logCount: len(pr.Logs), Logs: []logIn{}}
 	switch t := pr.Time.(type) {
 	case time.Time:
 		in.ReportedAt = t.UTC().Format(time.RFC3339Nano)

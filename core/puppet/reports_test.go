@@ -114,6 +114,18 @@ func TestConfigReports(t *testing.T) {
 			t.Fatalf("computed %s", status(computed))
 		}
 
+		// report.rb's guard: skipped counts only when the other counters do not
+		// account for every log line.
+		skips := map[string]any{"resources": map[string]any{"skipped": 3}, "changes": map[string]any{"total": 1}}
+		oneLog := []map[string]any{{"log": map[string]any{"level": "notice", "sources": map[string]any{"source": "/File[/x]/ensure"}, "messages": map[string]any{"message": "created"}}}}
+		for logs, want := range map[int]string{1: "skipped=0", 2: "skipped=3"} {
+			r := report("skips.example.test", "2026-12-06 00:43:00 UTC", nil, skips)
+			r["logs"] = append(oneLog, oneLog...)[:logs]
+			if got := status(do(t, pc, "POST", c.URL+"/api/v2/config_reports", r).expect(t, 201)); !strings.Contains(got, want) {
+				t.Errorf("%d logs: %s, want %s", logs, got, want)
+			}
+		}
+
 		// What Foreman refuses to import.
 		for body, msg := range map[string]string{
 			`{"config_report": {"reported_at": "2026-12-06 00:37:21 UTC", "metrics": {}}}`:                     "Invalid report: host is missing",
@@ -144,7 +156,7 @@ func TestConfigReports(t *testing.T) {
 			// Index by host: web01 has 4 reports, newest first; web02 one.
 			byHost := do(t, c.User, "GET", base+"/config_reports?search="+url.QueryEscape("host=web01.example.test"), nil).expect(t, 200)
 			list := results(byHost)
-			if byHost.JSON["total"] != 5.0 || byHost.JSON["subtotal"] != 4.0 || len(list) != 4 || list[0]["id"] != computed.JSON["id"] {
+			if byHost.JSON["total"] != 7.0 || byHost.JSON["subtotal"] != 4.0 || len(list) != 4 || list[0]["id"] != computed.JSON["id"] {
 				t.Fatalf("index by host: %s", byHost.Body)
 			}
 			if _, full := list[0]["logs"]; full {
