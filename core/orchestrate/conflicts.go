@@ -3,6 +3,7 @@ package orchestrate
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/smartproxy/smartproxy/core/api"
 )
@@ -14,11 +15,19 @@ import (
 // the undo if the run fails.
 func (o *Orchestrator) checkConflicts(ctx context.Context, q *queue, hostName string, records, oldRecords []dnsRecord,
 	res reservation, checkRes bool, oldRes *reservation) error {
-	dnsFound := o.dnsConflicts(ctx, records, oldRecords)
+	// The two checks ask different servers: ask them at once.
+	var dnsFound []dnsRecord
 	var dhcpFound []reservation
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		dnsFound = o.dnsConflicts(ctx, records, oldRecords)
+	}()
 	if checkRes {
 		dhcpFound = o.dhcpConflicts(ctx, res, oldRes)
 	}
+	wg.Wait()
 	if len(dnsFound) == 0 && len(dhcpFound) == 0 {
 		return nil
 	}

@@ -36,16 +36,25 @@ func (r reservation) form() url.Values {
 
 // reservationOf is the reservation t should have; ok is false when the host has no
 // DHCP proxy, MAC or IP.
-func (o *Orchestrator) reservationOf(ctx context.Context, t *target) (r reservation, ok bool, err error) {
+// servers remembers the next-server of each TFTP proxy asked during one run, so an
+// update asks once for the old and the new reservation.
+type servers map[string]string
+
+func (o *Orchestrator) reservationOf(ctx context.Context, t *target, known servers) (r reservation, ok bool, err error) {
 	h := t.host
 	if t.dhcpProxy == "" || h.MAC == "" || h.IP == "" {
 		return r, false, nil
 	}
 	r = reservation{proxy: t.dhcpProxy, network: t.subnet.Network, hostname: h.Name, mac: h.MAC, ip: h.IP}
 	if t.tftpProxy != "" {
-		if r.next, err = o.nextServer(ctx, t.tftpProxy); err != nil {
-			return r, false, err
+		next, seen := known[t.tftpProxy]
+		if !seen {
+			if next, err = o.nextServer(ctx, t.tftpProxy); err != nil {
+				return r, false, err
+			}
+			known[t.tftpProxy] = next
 		}
+		r.next = next
 	}
 	r.filename = o.bootFilename(ctx, t)
 	return r, true, nil

@@ -87,7 +87,7 @@ func (o *Orchestrator) Create(ctx context.Context, h *store.Host, save func(cont
 	}
 	q := o.newQueue(h.Name)
 	records := dnsRecords(t)
-	res, hasRes, err := o.reservationOf(ctx, t)
+	res, hasRes, err := o.reservationOf(ctx, t, servers{})
 	if err != nil {
 		return taskError(err)
 	}
@@ -140,11 +140,12 @@ func (o *Orchestrator) Update(ctx context.Context, old store.Host, h *store.Host
 	q := o.newQueue(old.Name)
 	oldRecords, newRecords := dnsRecords(was), dnsRecords(t)
 	goneRecords, addedRecords := diffRecords(oldRecords, newRecords)
-	oldRes, hadRes, err := o.reservationOf(ctx, was)
+	known := servers{}
+	oldRes, hadRes, err := o.reservationOf(ctx, was, known)
 	if err != nil {
 		return taskError(err)
 	}
-	res, hasRes, err := o.reservationOf(ctx, t)
+	res, hasRes, err := o.reservationOf(ctx, t, known)
 	if err != nil {
 		return taskError(err)
 	}
@@ -212,7 +213,7 @@ func (o *Orchestrator) Destroy(ctx context.Context, h store.Host, remove func(co
 	for _, r := range dnsRecords(t) {
 		o.queueDelDNS(q, 1, r)
 	}
-	res, hasRes, err := o.reservationOf(ctx, t)
+	res, hasRes, err := o.reservationOf(ctx, t, servers{})
 	if err != nil {
 		return taskError(err)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"time"
 )
@@ -30,9 +31,11 @@ func (s *Store) SaveTaskRun(ctx context.Context, r *TaskRun) error {
 		return err
 	}
 	r.UpdatedAt = now()
-	return exec(ctx, s.db, `INSERT INTO host_tasks (host_name, operation, tasks, updated_at) VALUES ($1, $2, $3, $4)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		return exec(ctx, tx, `INSERT INTO host_tasks (host_name, operation, tasks, updated_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (host_name) DO UPDATE SET operation = excluded.operation, tasks = excluded.tasks,
 		updated_at = excluded.updated_at`, r.HostName, r.Operation, string(data), r.UpdatedAt)
+	})
 }
 
 // TaskRun loads the last run recorded for a host name.
