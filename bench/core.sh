@@ -128,6 +128,24 @@ stop_postgres() {
 }
 trap 'stop_postgres; cleanup' EXIT
 
+# cpu_ms PID...: CPU time (user + system) the processes used so far, in ms.
+cpu_ms() {
+  local total=0 pid t
+  for pid in "$@"; do
+    t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    total=$((total + t))
+  done
+  echo $((total * 1000 / $(getconf CLK_TCK)))
+}
+
+# db_pids: the PostgreSQL server processes (none for SQLite, which runs in the core).
+db_pids() {
+  [ -n "$PG_DATA" ] || return 0
+  local main
+  main=$(head -1 "$PG_DATA/postmaster.pid")
+  echo "$main" $(ps -o pid= --ppid "$main")
+}
+
 # step_times prints the mean time of each orchestration step over the last hosts
 # created (from their served task lists: a step lasts until the next one starts).
 step_times() {
@@ -191,11 +209,19 @@ for db in $DATABASES; do
   offset=0
   for c in $LEVELS; do
     [ "$db" = postgres ] && tx_before=$(pg_transactions)
+    cpu_before=("$(cpu_ms "$CORE_PID")" "$(cpu_ms "$PROXY_PID")" "$(cpu_ms $(db_pids))")
     line=$("$WORK/coreload" -url "http://127.0.0.1:$CORE_PORT" -password "$PASSWORD" -c "$c" -d "$DURATION" \
       -offset "$offset" -n 15000 -domain "$domain" -subnet "$subnet" -os "$os" -medium "$medium" -arch "$arch")
     echo "$db: $line"
     RESULTS+=("$db $line")
     created=$(awk '{ print $4 }' <<<"$line")
+    cpu_after=("$(cpu_ms "$CORE_PID")" "$(cpu_ms "$PROXY_PID")" "$(cpu_ms $(db_pids))")
+    if [ "$created" -gt 0 ]; then
+      awk -v n="$created" -v c="$((cpu_after[0] - cpu_before[0]))" -v p="$((cpu_after[1] - cpu_before[1]))" \
+        -v d="$((cpu_after[2] - cpu_before[2]))" 'BEGIN {
+        printf "  CPU per host: core %.1f ms, proxy %.1f ms, PostgreSQL %.1f ms (%.1f ms in all: %.0f hosts/s on 2 idle cores)\n",
+          c / n, p / n, d / n, (c + p + d) / n, 2000 / ((c + p + d) / n) }'
+    fi
     if [ "$db" = postgres ] && [ "$created" -gt 0 ]; then
       echo "  $(( ($(pg_transactions) - tx_before) / created )) database transactions per host"
     fi
