@@ -1,7 +1,10 @@
-// Package pxeboot holds end-to-end tests only: real firmware (QEMU with SeaBIOS and the
-// iPXE option ROM, or OVMF) boots from the proxy's embedded DHCP, TFTP and httpboot
-// servers, with the reservation and the per-MAC config written through the REST API
-// the way Foreman writes them:
+// Package pxeboot boots real firmware under QEMU from a smart proxy inside a network
+// namespace. The package holds the shared recipes (NewNetns, StartRouterAdvertiser,
+// InNS/DialIn/Command, RequireQEMU, Boot, BootBIOS), also used by internal/e2e's VM
+// test, and its tests: real firmware (QEMU with SeaBIOS and the iPXE option ROM, or
+// OVMF) boots from the proxy's embedded DHCP, TFTP and httpboot servers, with the
+// reservation and the per-MAC config written through the REST API the way Foreman
+// writes them:
 //   - BIOS: pxelinux over TFTP reading pxelinux.cfg/01-<mac>;
 //   - BIOS: the iPXE ROM chaining pxelinux.cfg/01-<mac>.ipxe over TFTP;
 //   - BIOS: the iPXE ROM fetching /unattended/iPXE, relayed by templates to Foreman;

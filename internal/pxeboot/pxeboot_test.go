@@ -1,25 +1,20 @@
 package pxeboot_test
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/smartproxy/smartproxy/internal/pxeboot"
 )
 
 const (
@@ -36,8 +31,8 @@ const (
 // namespace, served only by the proxy binary running in that namespace.
 func TestPXEBootFromProxy(t *testing.T) {
 	qemu := requirements(t)
-	ns, tap := newNetns(t)
-	startRouterAdvertiser(t, ns, tap)
+	ns, tap := pxeboot.NewNetns(t, "sppxe", serverIP)
+	pxeboot.StartRouterAdvertiser(t, ns, tap)
 
 	dir := t.TempDir()
 	tftproot := filepath.Join(dir, "tftpboot")
@@ -71,122 +66,13 @@ func TestPXEBootFromProxy(t *testing.T) {
 // requirements skips unless the test can make namespaces and the PXE peers are installed.
 func requirements(t *testing.T) string {
 	t.Helper()
-	qemu := requireQEMU(t)
+	qemu := pxeboot.RequireQEMU(t)
 	for _, f := range []string{pxelinux, ldlinux} {
 		if _, err := os.Stat(f); err != nil {
 			t.Skipf("%s missing (apt-get install pxelinux syslinux-common)", f)
 		}
 	}
 	return qemu
-}
-
-// requireQEMU skips unless the test runs as root with ip and qemu installed.
-func requireQEMU(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("PXE test needs root for network namespaces and taps")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("ip not installed (apt-get install iproute2)")
-	}
-	qemu, err := exec.LookPath("qemu-system-x86_64")
-	if err != nil {
-		t.Skip("qemu-system-x86_64 not installed (apt-get install qemu-system-x86 ipxe-qemu)")
-	}
-	return qemu
-}
-
-// newNetns makes namespace sppxe-<pid> with a tap for the guest; it is deleted (with
-// the tap) when the test ends.
-func newNetns(t *testing.T) (ns, tap string) {
-	t.Helper()
-	ns = fmt.Sprintf("sppxe-%d", os.Getpid())
-	tap = "sppxetap0"
-	_ = exec.Command("ip", "netns", "del", ns).Run() // left over from a killed run
-	run(t, "ip", "netns", "add", ns)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	run(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	run(t, "ip", "-n", ns, "tuntap", "add", "dev", tap, "mode", "tap")
-	run(t, "ip", "-n", ns, "addr", "add", serverIP+"/24", "dev", tap)
-	// A fixed link-local address without DAD, so the router advertisements have a
-	// source the moment QEMU brings the carrier up.
-	run(t, "ip", "-n", ns, "addr", "add", "fe80::1/64", "dev", tap, "nodad")
-	run(t, "ip", "-n", ns, "link", "set", tap, "up")
-	return ns, tap
-}
-
-// inNS runs fn on a thread inside ns; sockets fn opens stay in ns.
-func inNS(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		fd, err := unix.Open(filepath.Join("/var/run/netns", ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
-
-// startRouterAdvertiser sends an empty router advertisement (no prefix, not a default
-// router, no DHCPv6) every 500 ms: iPXE then ends IPv6 autoconfiguration at once
-// instead of waiting about 13 s for one (peers.md §6b).
-func startRouterAdvertiser(t *testing.T, ns, tap string) {
-	t.Helper()
-	var conn net.PacketConn
-	err := inNS(ns, func() error {
-		c, err := net.ListenPacket("ip6:ipv6-icmp", "::")
-		if err != nil {
-			return err
-		}
-		conn = c
-		sc, err := c.(*net.IPConn).SyscallConn()
-		if err != nil {
-			return err
-		}
-		var serr error
-		if err := sc.Control(func(fd uintptr) {
-			// RFC 4861 6.1.2: receivers drop advertisements whose hop limit is not 255.
-			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, 255)
-		}); err != nil {
-			return err
-		}
-		return serr
-	})
-	if err != nil {
-		t.Fatalf("router advertiser: %v", err)
-	}
-	// type 134, code 0, checksum (the kernel fills it), hop limit 64, flags 0,
-	// router lifetime 0, reachable time 0, retrans timer 0.
-	ra := []byte{134, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-	dst := &net.IPAddr{IP: net.ParseIP("ff02::1"), Zone: tap}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(500 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			_, _ = conn.WriteTo(ra, dst) // fails until QEMU opens the tap; that is fine
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		close(stop)
-		<-done
-		conn.Close()
-	})
 }
 
 // apiClient talks to the proxy's REST API on the namespace's loopback.
@@ -217,7 +103,7 @@ type proxyConfig struct {
 // startProxy builds the real binary and runs it inside ns: the embedded TFTP server
 // opens a socket per transfer, so the whole process has to live in the namespace.
 // It returns the API client and the proxy's log.
-func startProxy(t *testing.T, ns, tap, dir, tftproot string, pc proxyConfig) (apiClient, *syncBuffer) {
+func startProxy(t *testing.T, ns, tap, dir, tftproot string, pc proxyConfig) (apiClient, *pxeboot.SyncBuffer) {
 	t.Helper()
 	bin := filepath.Join(dir, "smart-proxy")
 	build := exec.Command("go", "build", "-o", bin, "github.com/smartproxy/smartproxy/cmd/smart-proxy")
@@ -243,7 +129,7 @@ func startProxy(t *testing.T, ns, tap, dir, tftproot string, pc proxyConfig) (ap
 		writeFile(t, filepath.Join(sd, name), content)
 	}
 
-	logBuf := &syncBuffer{}
+	logBuf := &pxeboot.SyncBuffer{}
 	cmd := exec.Command("ip", "netns", "exec", ns, bin, "--settings", filepath.Join(dir, "settings.yml"))
 	cmd.Stdout = logBuf
 	cmd.Stderr = logBuf
@@ -267,14 +153,7 @@ func startProxy(t *testing.T, ns, tap, dir, tftproot string, pc proxyConfig) (ap
 
 	api := apiClient{http: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var c net.Conn
-			err := inNS(ns, func() (err error) {
-				c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-				return err
-			})
-			return c, err
-		},
+		DialContext:       pxeboot.DialIn(ns),
 	}}}
 	// Ready when all features report running; a failed feature fails the test now.
 	want := append([]string{"dhcp", "tftp"}, pc.features...)
@@ -307,99 +186,6 @@ func containsAll(body []byte, want []string) bool {
 	return true
 }
 
-// bootGuest runs qemu with args inside ns and returns its console once marker shows
-// up (or fails the test after limit).
-func bootGuest(t *testing.T, ns, marker string, limit time.Duration, qemu string, args ...string) string {
-	t.Helper()
-	// timeout is a backstop for a test binary killed before its cleanups run.
-	timeout := fmt.Sprint(int((limit + 30*time.Second).Seconds()))
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, "timeout", timeout, qemu}, args...)...)
-	// Its own process group, so a stuck qemu can be killed with timeout by PID.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waited := make(chan struct{})
-	t.Cleanup(func() {
-		// timeout passes SIGTERM on to qemu and reaps it, so no zombie is left behind.
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-waited:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-waited
-		}
-	})
-
-	var console syncBuffer
-	found := make(chan struct{})
-	go func() {
-		defer close(waited)
-		var once sync.Once
-		sc := bufio.NewScanner(stdout)
-		sc.Split(scanConsole)
-		for sc.Scan() {
-			console.Write(append(sc.Bytes(), '\n'))
-			if strings.Contains(sc.Text(), marker) {
-				once.Do(func() { close(found) })
-			}
-		}
-		_ = cmd.Wait()
-	}()
-	start := time.Now()
-	select {
-	case <-found:
-		t.Logf("marker after %v", time.Since(start).Round(100*time.Millisecond))
-		return console.String()
-	case <-waited:
-		t.Fatalf("qemu exited before the marker:\n%s", console.String())
-	case <-time.After(limit):
-		t.Fatalf("no marker after %v:\n%s", limit, console.String())
-	}
-	return ""
-}
-
-// scanConsole splits the serial console on \n and \r, since firmware redraws lines.
-func scanConsole(data []byte, atEOF bool) (int, []byte, error) {
-	if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
-		return i + 1, data[:i], nil
-	}
-	if atEOF && len(data) > 0 {
-		return len(data), data, nil
-	}
-	return 0, nil, nil
-}
-
-// syncBuffer is a bytes.Buffer shared by a writer goroutine and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func run(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -423,9 +209,9 @@ func copyFile(t *testing.T, src, dst string) {
 // recognises by its user class and sends to :ipxe_filename: over TFTP; that script
 // chains pxelinux.cfg/01-${mac:hexhyp}.ipxe, the file POST /tftp/iPXE/<mac> wrote.
 func TestIPXEConfigFromProxy(t *testing.T) {
-	qemu := requireQEMU(t)
-	ns, tap := newNetns(t)
-	startRouterAdvertiser(t, ns, tap)
+	qemu := pxeboot.RequireQEMU(t)
+	ns, tap := pxeboot.NewNetns(t, "sppxe", serverIP)
+	pxeboot.StartRouterAdvertiser(t, ns, tap)
 
 	dir := t.TempDir()
 	tftproot := filepath.Join(dir, "tftpboot")
@@ -449,12 +235,8 @@ func TestIPXEConfigFromProxy(t *testing.T) {
 	waitLog(t, proxyLog, `TFTP: sent "pxelinux.cfg/01-`+strings.ReplaceAll(guestMAC, ":", "-")+`.ipxe"`)
 }
 
-// bootBIOS boots SeaBIOS (under TCG) from the network on tap through the NIC's iPXE
-// option ROM, until marker shows on the console.
+// bootBIOS boots the guest with guestMAC through the BIOS iPXE ROM until marker shows.
 func bootBIOS(t *testing.T, qemu, ns, tap, marker string) string {
 	t.Helper()
-	return bootGuest(t, ns, marker, bootLimit, qemu,
-		"-accel", "tcg", "-m", "128", "-nographic", "-no-reboot", "-boot", "n",
-		"-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
-		"-device", "virtio-net-pci,netdev=n0,mac="+guestMAC)
+	return pxeboot.BootBIOS(t, qemu, ns, tap, guestMAC, marker, bootLimit)
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/smartproxy/smartproxy/internal/pxeboot"
 )
 
 // TestIPXETemplateThroughProxy is Foreman's iPXE flow: the iPXE ROM gets
@@ -18,9 +20,9 @@ import (
 // templates feature relays the request to Foreman with the host's address in
 // X-Forwarded-For, and the script Foreman renders for that host runs on the guest.
 func TestIPXETemplateThroughProxy(t *testing.T) {
-	qemu := requireQEMU(t)
-	ns, tap := newNetns(t)
-	startRouterAdvertiser(t, ns, tap)
+	qemu := pxeboot.RequireQEMU(t)
+	ns, tap := pxeboot.NewNetns(t, "sppxe", serverIP)
+	pxeboot.StartRouterAdvertiser(t, ns, tap)
 	marker := fmt.Sprintf("SPTEMPLATE-MARKER-%d-%d", os.Getpid(), time.Now().UnixNano())
 	foreman, seen := startForemanInNS(t, ns, marker)
 
@@ -64,7 +66,7 @@ type foremanRequest struct {
 func startForemanInNS(t *testing.T, ns, marker string) (string, func() []foremanRequest) {
 	t.Helper()
 	var ln net.Listener
-	if err := inNS(ns, func() (err error) {
+	if err := pxeboot.InNS(ns, func() (err error) {
 		ln, err = net.Listen("tcp", "127.0.0.1:0")
 		return err
 	}); err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smartproxy/smartproxy/internal/pxeboot"
 )
 
 const (
@@ -25,8 +27,8 @@ const (
 // (snponly.efi, i.e. iPXE) -> iPXE DHCP -> :ipxe_filename: over HTTP from httpboot.
 func TestUEFIHTTPChainFromProxy(t *testing.T) {
 	qemu := requireOVMF(t, snponly)
-	ns, tap := newNetns(t)
-	startRouterAdvertiser(t, ns, tap)
+	ns, tap := pxeboot.NewNetns(t, "sppxe", serverIP)
+	pxeboot.StartRouterAdvertiser(t, ns, tap)
 
 	dir := t.TempDir()
 	tftproot := filepath.Join(dir, "tftpboot")
@@ -65,7 +67,7 @@ func TestUEFIHTTPChainFromProxy(t *testing.T) {
 
 // waitLog fails the test unless line shows up in the proxy log soon: the access log
 // is written after the response, so it may trail the guest's console by a moment.
-func waitLog(t *testing.T, log *syncBuffer, line string) {
+func waitLog(t *testing.T, log *pxeboot.SyncBuffer, line string) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(log.String(), line); {
 		if time.Now().After(deadline) {
@@ -81,8 +83,8 @@ func waitLog(t *testing.T, log *syncBuffer, line string) {
 // httpboot -> iPXE DHCP -> :ipxe_filename: over HTTP from httpboot.
 func TestUEFIHTTPBootFromProxy(t *testing.T) {
 	qemu := requireOVMF(t, snponly)
-	ns, tap := newNetns(t)
-	startRouterAdvertiser(t, ns, tap)
+	ns, tap := pxeboot.NewNetns(t, "sppxe", serverIP)
+	pxeboot.StartRouterAdvertiser(t, ns, tap)
 
 	dir := t.TempDir()
 	tftproot := filepath.Join(dir, "tftpboot")
@@ -142,8 +144,8 @@ func TestUEFIGrub2FromProxy(t *testing.T) {
 	if _, err := os.Stat("/usr/lib/grub/x86_64-efi/efinet.mod"); err != nil {
 		t.Skip("GRUB's x86_64-efi modules missing (apt-get install grub-efi-amd64-bin)")
 	}
-	ns, tap := newNetns(t)
-	startRouterAdvertiser(t, ns, tap)
+	ns, tap := pxeboot.NewNetns(t, "sppxe", serverIP)
+	pxeboot.StartRouterAdvertiser(t, ns, tap)
 
 	dir := t.TempDir()
 	tftproot := filepath.Join(dir, "tftpboot")
@@ -182,7 +184,7 @@ func TestUEFIGrub2FromProxy(t *testing.T) {
 // requireOVMF skips unless QEMU, OVMF and the given files are there.
 func requireOVMF(t *testing.T, files ...string) string {
 	t.Helper()
-	qemu := requireQEMU(t)
+	qemu := pxeboot.RequireQEMU(t)
 	for _, f := range append([]string{ovmf}, files...) {
 		if _, err := os.Stat(f); err != nil {
 			t.Skipf("%s missing (apt-get install ovmf ipxe)", f)
@@ -198,5 +200,5 @@ func bootOVMF(t *testing.T, qemu, ns, tap, marker string, extra ...string) strin
 	args := append([]string{"-accel", "tcg", "-m", "256", "-bios", ovmf, "-nographic", "-no-reboot", "-boot", "n"}, extra...)
 	args = append(args, "-netdev", "tap,id=n0,ifname="+tap+",script=no,downscript=no",
 		"-device", "virtio-net-pci,netdev=n0,mac="+uefiMAC+",romfile=")
-	return bootGuest(t, ns, marker, uefiLimit, qemu, args...)
+	return pxeboot.Boot(t, ns, marker, uefiLimit, qemu, args...)
 }
