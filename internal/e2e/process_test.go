@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smartproxy/smartproxy/internal/pxeboot"
 )
 
 // bin holds the binaries built once by TestMain.
@@ -66,7 +69,18 @@ func (s *syncBuffer) String() string {
 // handshake may fail for want of a client certificate: the listener is up).
 func start(t *testing.T, name, addr, path string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(path, args...), out: &syncBuffer{}, exited: make(chan struct{})}
+	return startIn(t, "", name, addr, path, args...)
+}
+
+// startIn is start inside network namespace ns ("" is the test's own), addr dialled
+// from inside it.
+func startIn(t *testing.T, ns, name, addr, path string, args ...string) *process {
+	t.Helper()
+	cmd, dial := exec.Command(path, args...), (&net.Dialer{}).DialContext
+	if ns != "" {
+		cmd, dial = pxeboot.Command(ns, path, args...), pxeboot.DialIn(ns)
+	}
+	p := &process{cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -83,9 +97,8 @@ func start(t *testing.T, name, addr, path string, args ...string) *process {
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		err := tlsReady(dial, addr)
 		if err == nil {
-			conn.Close()
 			return p
 		}
 		select {
@@ -98,6 +111,18 @@ func start(t *testing.T, name, addr, path string, args ...string) *process {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// tlsReady makes one TLS handshake with addr, whatever its certificate.
+func tlsReady(dial func(context.Context, string, string) (net.Conn, error), addr string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	raw, err := dial(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	return tls.Client(raw, &tls.Config{InsecureSkipVerify: true}).HandshakeContext(ctx)
 }
 
 // stop sends SIGTERM and waits; SIGKILL after 10 s.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smartproxy/smartproxy/internal/pxeboot"
 	"github.com/smartproxy/smartproxy/internal/testpki"
 )
 
@@ -31,11 +32,20 @@ type site struct {
 	coreURL string
 	api     *http.Client
 	dir     string
+	ns      string       // network namespace of the processes, "" = the test's
+	client  testpki.Cert // the core's client certificate towards proxies
 }
 
 // startCore runs foreman-core on https with a fresh SQLite state, OAuth on, and the
 // core's client certificate (CN foreman.example.test) for calls to proxies.
 func startCore(t *testing.T) *site {
+	t.Helper()
+	return startCoreIn(t, "", "")
+}
+
+// startCoreIn is startCore inside network namespace ns ("" = the test's own), with
+// extra lines appended to foreman-core.yml.
+func startCoreIn(t *testing.T, ns, extra string) *site {
 	t.Helper()
 	ca := testpki.NewCA(t, "E2E CA")
 	dir := t.TempDir()
@@ -62,13 +72,17 @@ ssl_priv_key: %s
 ssl_ca_file: %s
 log_level: DEBUG
 log_file: STDOUT
-`, port, server.CertFile, server.KeyFile, ca.CAFile, filepath.Join(dir, "state"), adminPassword, oauthKey, oauthSecret,
-		client.CertFile, client.KeyFile, ca.CAFile))
+%s`, port, server.CertFile, server.KeyFile, ca.CAFile, filepath.Join(dir, "state"), adminPassword, oauthKey, oauthSecret,
+		client.CertFile, client.KeyFile, ca.CAFile, extra))
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	start(t, "foreman-core", addr, bin.core, "--config", conf)
+	startIn(t, ns, "foreman-core", addr, bin.core, "--config", conf)
 	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}}
+	if ns != "" {
+		transport.DialContext = pxeboot.DialIn(ns)
+	}
 	t.Cleanup(transport.CloseIdleConnections)
-	return &site{ca: ca, coreURL: "https://" + addr, api: &http.Client{Transport: transport, Timeout: 30 * time.Second}, dir: dir}
+	return &site{ca: ca, coreURL: "https://" + addr, api: &http.Client{Transport: transport, Timeout: 30 * time.Second}, dir: dir,
+		ns: ns, client: client}
 }
 
 // smartProxy is a smart-proxy process on https.
@@ -114,7 +128,11 @@ func (s *site) register(t *testing.T, p *smartProxy, extra ...string) (int, stri
 	t.Helper()
 	args := append([]string{"register", "--foreman-url", s.coreURL, "--oauth-consumer-key", oauthKey,
 		"--oauth-consumer-secret", oauthSecret, "--ssl-ca", s.ca.CAFile, "--name", p.name, "--settings", p.settings}, extra...)
-	out, err := exec.Command(bin.proxy, args...).CombinedOutput()
+	cmd := exec.Command(bin.proxy, args...)
+	if s.ns != "" {
+		cmd = pxeboot.Command(s.ns, bin.proxy, args...)
+	}
+	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
