@@ -48,7 +48,7 @@ type core struct {
 	Anon    *http.Client    // no certificate, no login
 }
 
-func newCore(t *testing.T, db storetest.Database, change ...func(*puppet.Options)) *core {
+func newCore(t testing.TB, db storetest.Database, change ...func(*puppet.Options)) *core {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, db.URL)
@@ -103,7 +103,7 @@ func newCore(t *testing.T, db storetest.Database, change ...func(*puppet.Options
 
 // client is an https client of the core presenting cert (nil: none) and logging in
 // with Basic auth when login is set.
-func (c *core) client(t *testing.T, cert *tls.Certificate, login, password string) *http.Client {
+func (c *core) client(t testing.TB, cert *tls.Certificate, login, password string) *http.Client {
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: c.CA.Pool}}
 	if cert != nil {
 		tr.TLSClientConfig.Certificates = []tls.Certificate{*cert}
