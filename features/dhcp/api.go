@@ -9,6 +9,7 @@ import (
 
 	"github.com/smartproxy/smartproxy/features/dhcp/record"
 	"github.com/smartproxy/smartproxy/httpapi"
+	"github.com/smartproxy/smartproxy/internal/etcdstate"
 )
 
 // subnetJSON is one entry of GET /dhcp.
@@ -19,6 +20,10 @@ type subnetJSON struct {
 }
 
 // listSubnets is GET /dhcp.
+// unavailableReason ends the 503 of a write refused because the shared state
+// (:state_backend: etcd) has no quorum: reads and renewals go on, writes wait.
+const unavailableReason = ": the shared DHCP state (etcd) has no quorum or no reachable member; nothing was changed, try again later"
+
 func (f *Feature) listSubnets(w http.ResponseWriter, r *http.Request) {
 	subnets := f.subnets()
 	out := make([]subnetJSON, len(subnets))
@@ -170,6 +175,10 @@ func (f *Feature) createReservation(w http.ResponseWriter, r *http.Request) {
 	}()
 	if err != nil {
 		httpapi.Logger(r).Errorf("DHCP reservation for %s (%s / %s) not stored: %v", res.Name, res.IP, res.MAC, err)
+		if errors.Is(err, etcdstate.ErrUnavailable) {
+			httpapi.Error(w, r, http.StatusServiceUnavailable, "Failed to store the DHCP reservation for "+res.IP.String()+" / "+res.MAC+unavailableReason)
+			return
+		}
 		httpapi.Error(w, r, http.StatusInternalServerError, "Failed to store the DHCP reservation for "+res.IP.String()+" / "+res.MAC)
 		return
 	}
@@ -340,6 +349,10 @@ func (f *Feature) deleteMatching(w http.ResponseWriter, r *http.Request, network
 	for _, res := range matched {
 		if err := f.provider.DeleteReservation(context.WithoutCancel(r.Context()), res); err != nil {
 			httpapi.Logger(r).Errorf("DHCP reservation for %s (%s / %s) not deleted: %v", res.Name, res.IP, res.MAC, err)
+			if errors.Is(err, etcdstate.ErrUnavailable) {
+				httpapi.Error(w, r, http.StatusServiceUnavailable, "Failed to delete the DHCP reservation for "+res.IP.String()+" / "+res.MAC+unavailableReason)
+				return
+			}
 			httpapi.Error(w, r, http.StatusInternalServerError, "Failed to delete the DHCP reservation for "+res.IP.String()+" / "+res.MAC)
 			return
 		}

@@ -17,6 +17,12 @@ type entry struct {
 	Hostname string            `json:"hostname,omitempty"`
 	Name     string            `json:"name,omitempty"`
 	Options  map[string]string `json:"options,omitempty"`
+
+	// With :state_backend: etcd: the key's revision the decision was made on, and
+	// whether this lease renews the client's own live lease (then it may be
+	// acknowledged from the local copy when etcd has no quorum).
+	expect  int64
+	renewal bool
 }
 
 const (

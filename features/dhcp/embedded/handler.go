@@ -231,9 +231,13 @@ func (e *engine) acknowledge(x *exchange) bool {
 	if res != nil {
 		e.st.grantReserved(x.subnet, res, x.now)
 	} else {
+		prev := x.subnet.byIP[ip]
+		renewal := prev != nil && prev.mac == x.mac && prev.state == stateActive && prev.holds(x.now)
 		ends := x.now + int64(x.subnet.LeaseTime.Seconds())
 		b := e.st.bind(x.subnet, ip, x.mac, stateActive, x.now, ends, x.req.HostName())
 		x.durable = bindingEntry(b)
+		x.durable.renewal = renewal
+		e.st.stamp(x.durable)
 	}
 	x.resp = newReply(x.req, dhcpv4.MessageTypeAck)
 	x.resp.ClientIPAddr = x.req.ClientIPAddr

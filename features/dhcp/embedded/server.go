@@ -85,6 +85,10 @@ func (s *server) start() error {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		if s.st.shared != nil {
+			s.st.shared.run(s.ctx, s.acks.flush)
+			return
+		}
 		s.st.journal.run(s.ctx, s.st.compact, s.acks.flush)
 	}()
 	s.reading.Add(1)
@@ -179,7 +183,7 @@ func (s *server) serve(data []byte, cm *ipv4.ControlMessage, now time.Time, out 
 		out.add(reply, in.ifIndex)
 		return
 	}
-	s.st.journal.append(reply.durable.encode(), func(err error) {
+	s.st.commit(reply.durable, func(err error) {
 		if err != nil {
 			s.stats.journalErrors.Add(1)
 			s.log.Errorf("DHCP lease of %s not acknowledged: %v", reply.durable.IP, err)

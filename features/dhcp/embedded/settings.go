@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smartproxy/smartproxy/features/dhcp/record"
+	"github.com/smartproxy/smartproxy/internal/etcdstate"
 	"github.com/smartproxy/smartproxy/settings"
 )
 
@@ -21,6 +22,7 @@ type config struct {
 	suggestionHold   time.Duration
 	declineProbation time.Duration
 	subnets          []*subnetConfig
+	state            etcdstate.Config // :state_backend: and the etcd keys
 }
 
 // subnetConfig is one entry of :subnets:: what GET /dhcp reports plus the boot
@@ -48,6 +50,7 @@ func parse(s *settings.Section) *config {
 		fsync:            s.Bool("fsync", true),
 		suggestionHold:   time.Duration(s.Int("blacklist_duration_minutes", 1800)) * time.Second,
 		declineProbation: time.Duration(s.Int("decline_probation", 86400)) * time.Second,
+		state:            etcdstate.Parse(s),
 	}
 	if c.stateDir == "" {
 		s.Fail("state_dir", "must name a directory")

@@ -64,7 +64,9 @@ type subnetState struct {
 type store struct {
 	mu               sync.Mutex
 	subnets          []*subnetState
-	journal          *journal
+	journal          *journal     // :state_backend: journal (the default)
+	shared           *sharedState // :state_backend: etcd
+	revs             map[string]keyRev
 	declineProbation time.Duration
 	log              *logrus.Entry
 	lockFile         *os.File
@@ -78,6 +80,9 @@ const lockName = "dhcp_embedded.lock"
 // openStore takes the state directory (one process at a time), replays the journal
 // and compacts it into a fresh file.
 func openStore(cfg *config, log *logrus.Entry) (*store, error) {
+	if cfg.state.Etcd() {
+		return openShared(cfg, log)
+	}
 	if err := os.MkdirAll(cfg.stateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating state_dir %s: %w", cfg.stateDir, err)
 	}
@@ -125,6 +130,9 @@ func newStore(cfg *config, log *logrus.Entry) *store {
 
 func (st *store) close() error {
 	var errs []error
+	if st.shared != nil {
+		errs = append(errs, st.shared.close())
+	}
 	if st.journal != nil {
 		errs = append(errs, st.journal.close())
 	}
@@ -137,10 +145,24 @@ func (st *store) close() error {
 
 // record appends an entry to the journal (when there is one). The caller holds st.mu.
 func (st *store) record(e *entry, done func(error)) {
+	if st.shared != nil {
+		st.stamp(e)
+		st.shared.write(e, done)
+		return
+	}
 	if st.journal == nil {
 		if done != nil {
 			done(nil)
 		}
+		return
+	}
+	st.journal.append(e.encode(), done)
+}
+
+// commit makes a decided entry durable without st.mu (its revision is stamped).
+func (st *store) commit(e *entry, done func(error)) {
+	if st.shared != nil {
+		st.shared.write(e, done)
 		return
 	}
 	st.journal.append(e.encode(), done)
