@@ -1,6 +1,7 @@
 package puppet
 
 import (
+	"context"
 	"sync"
 
 	"github.com/labstack/echo/v4"
@@ -59,10 +60,15 @@ func (s *Service) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 				return c.Request().Context().Err()
 			}
 		}
+		// Once started, a keyed request runs to its end even if the sender goes away
+		// (a relay stopping mid-delivery): stored but unanswered, it must still be
+		// remembered, or the sender's repeat would be stored a second time.
+		c.SetRequest(c.Request().WithContext(context.WithoutCancel(c.Request().Context())))
 		err := next(c)
 		status := c.Response().Status
 		r.mu.Lock()
-		if err == nil && c.Response().Committed && status >= 200 && status < 300 {
+		// A 2xx status sent means stored, whether or not its body reached the sender.
+		if c.Response().Committed && status >= 200 && status < 300 {
 			r.remember(key, status)
 		}
 		close(r.inflight[key])
