@@ -75,7 +75,9 @@ func newZoneRelay(t *testing.T, ca *testpki.CA, dir, name, nextHop, trustedHosts
 	return &zoneRelay{name: name, settings: settings, addr: addr, url: "https://" + addr}
 }
 
-func (r *zoneRelay) start(t *testing.T) { r.proc = start(t, r.name, r.addr, bin.proxy, "--settings", r.settings) }
+func (r *zoneRelay) start(t *testing.T) {
+	r.proc = start(t, r.name, r.addr, bin.proxy, "--settings", r.settings)
+}
 
 func (r *zoneRelay) kill9() {
 	_ = r.proc.cmd.Process.Kill()
