@@ -183,6 +183,7 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 	if global.HTTPSEnabled() {
 		failed += checkTLS(global, stdout, time.Now())
 	}
+	failed += checkEtcd(global, reg, stdout)
 	if failed > 0 {
 		return 1
 	}

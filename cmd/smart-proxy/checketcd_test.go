@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/smartproxy/smartproxy/internal/etcdtest"
+)
+
+// check-config asks the etcd cluster of dhcp_embedded on :state_backend: etcd.
+func TestCheckConfigEtcd(t *testing.T) {
+	cluster := etcdtest.Start(t, 1)
+	p := newPKI(t)
+	files := func(endpoint string) map[string]string {
+		return map[string]string{
+			"dhcp.yml": ":enabled: true\n",
+			"dhcp_embedded.yml": fmt.Sprintf(`
+:listen: 127.0.0.1:0
+:state_backend: etcd
+:etcd_endpoints: [%s]
+:etcd_ca: %s
+:etcd_cert: %s
+:etcd_key: %s
+:etcd_timeout: 2
+:subnets:
+  - :network: 192.168.122.0
+    :netmask: 255.255.255.0
+`, endpoint, cluster.CA.CAFile, cluster.Client.CertFile, cluster.Client.KeyFile),
+		}
+	}
+	path, _, _ := writeSettings(t, p, "", files(cluster.Members[0].ClientURL))
+	out, code := runBinary(t, "check-config", "--settings", path)
+	if code != 0 || !regexp.MustCompile(`(?m)^dhcp_embedded\s+etcd ok: revision \d+ at https://127.0.0.1:\d+, prefix /smartproxy/$`).MatchString(out) {
+		t.Fatalf("check-config with etcd up: exit %d\n%s", code, out)
+	}
+	cluster.Members[0].Kill()
+	out, code = runBinary(t, "check-config", "--settings", path)
+	if code != 1 || !strings.Contains(out, "error: dhcp_embedded: etcd is unavailable: reading the revision got no answer from "+cluster.Members[0].ClientURL+" within 2s (quorum lost or members unreachable)") {
+		t.Fatalf("check-config with etcd down: exit %d\n%s", code, out)
+	}
+}
