@@ -176,6 +176,9 @@ func TestVMProvisioningEndToEnd(t *testing.T) {
 	if status, v := s.call(t, "GET", fmt.Sprintf("/api/v2/hosts/%d", host), ""); status != 200 || v["build"] != false {
 		t.Fatalf("host after built: %d build=%v", status, v["build"])
 	}
+	if status, v := s.call(t, "GET", fmt.Sprintf("/api/v2/hosts/%d/tasks", host), ""); status != 200 || v["operation"] != "built" || !allCompleted(v) {
+		t.Fatalf("task list after built: %d %v", status, v)
+	}
 	if cfg, ok := s.tftpGet(t, pxeFile); !ok || !strings.Contains(cfg, "LOCALBOOT 0") || strings.Contains(cfg, "token") {
 		t.Fatalf("PXELinux config after built (served %v):\n%s", ok, cfg)
 	}
@@ -385,6 +388,17 @@ func waitOutput(t *testing.T, p *process, line string) {
 			t.Fatalf("no %q in the proxy's log", line)
 		}
 	}
+}
+
+// allCompleted reports whether a task list has tasks, all completed.
+func allCompleted(list map[string]any) bool {
+	tasks, _ := list["tasks"].([]any)
+	for _, task := range tasks {
+		if task.(map[string]any)["status"] != "completed" {
+			return false
+		}
+	}
+	return len(tasks) > 0
 }
 
 func containsEach(list []string, want ...string) bool {
