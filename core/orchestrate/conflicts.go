@@ -13,8 +13,12 @@ import (
 // (asked of the subnet's DHCP proxy). Without overwrite they are a 422 listing them;
 // with it, tasks removing them are queued first (DNS at 0, DHCP at 5) and put back by
 // the undo if the run fails.
+//
+// It also says which wanted records are already there (the same value, the same
+// reservation): creating them again is harmless, deleting them in a rollback is not.
 func (o *Orchestrator) checkConflicts(ctx context.Context, q *queue, hostName string, records, oldRecords []dnsRecord,
-	res reservation, checkRes bool, oldRes *reservation) error {
+	res reservation, checkRes bool, oldRes *reservation) (p presence, err error) {
+	p.dns = map[dnsRecord]bool{}
 	// The two checks ask different servers: ask them at once.
 	var dnsFound []dnsRecord
 	var dhcpFound []reservation
@@ -22,14 +26,14 @@ func (o *Orchestrator) checkConflicts(ctx context.Context, q *queue, hostName st
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		dnsFound = o.dnsConflicts(ctx, records, oldRecords)
+		dnsFound = o.dnsConflicts(ctx, records, oldRecords, p.dns)
 	}()
 	if checkRes {
-		dhcpFound = o.dhcpConflicts(ctx, res, oldRes)
+		dhcpFound, p.dhcp = o.dhcpConflicts(ctx, res, oldRes)
 	}
 	wg.Wait()
 	if len(dnsFound) == 0 && len(dhcpFound) == 0 {
-		return nil
+		return p, nil
 	}
 	if !api.Overwrite(ctx) {
 		var messages []string
@@ -40,7 +44,7 @@ func (o *Orchestrator) checkConflicts(ctx context.Context, q *queue, hostName st
 			messages = append(messages, dhcpConflictMessage(r))
 		}
 		messages = append(messages, "Set overwrite to true to replace the conflicting records")
-		return &api.TaskError{Messages: messages}
+		return p, &api.TaskError{Messages: messages}
 	}
 	for _, r := range dnsFound {
 		r := r
@@ -54,7 +58,13 @@ func (o *Orchestrator) checkConflicts(ctx context.Context, q *queue, hostName st
 			func(ctx context.Context) error { return o.delDHCP(ctx, r) },
 			func(ctx context.Context) error { return o.setDHCP(ctx, r) })
 	}
-	return nil
+	return p, nil
+}
+
+// presence: which wanted records the pre-check found already in place.
+type presence struct {
+	dns  map[dnsRecord]bool
+	dhcp bool
 }
 
 func conflictLabel(r dnsRecord) string {

@@ -102,10 +102,15 @@ func (o *Orchestrator) delDHCP(ctx context.Context, r reservation) error {
 	return notFoundIsDone(err)
 }
 
-func (o *Orchestrator) queueSetDHCP(q *queue, priority int, r reservation) {
+// queueSetDHCP creates r; when the same reservation was already there (present) the
+// undo leaves it.
+func (o *Orchestrator) queueSetDHCP(q *queue, priority int, r reservation, present bool) {
+	undo := func(ctx context.Context) error { return o.delDHCP(ctx, r) }
+	if present {
+		undo = nil
+	}
 	q.add("Create DHCP Settings for "+r.hostname, priority,
-		func(ctx context.Context) error { return o.setDHCP(ctx, r) },
-		func(ctx context.Context) error { return o.delDHCP(ctx, r) })
+		func(ctx context.Context) error { return o.setDHCP(ctx, r) }, undo)
 }
 
 func (o *Orchestrator) queueDelDHCP(q *queue, priority int, r reservation) {
@@ -129,14 +134,17 @@ type dhcpRecord struct {
 // that are not the host's own (nor old's, which an update removes first). Leases are
 // not conflicts: the proxy ignores them too. A failed lookup is no conflict; the
 // create then fails with the proxy's own answer.
-func (o *Orchestrator) dhcpConflicts(ctx context.Context, want reservation, old *reservation) []reservation {
-	var found []reservation
+// present is set when want itself is already there.
+func (o *Orchestrator) dhcpConflicts(ctx context.Context, want reservation, old *reservation) (found []reservation, present bool) {
 	seen := map[string]bool{}
 	consider := func(rec dhcpRecord) {
 		if rec.Type != "reservation" || seen[rec.MAC] {
 			return
 		}
 		mine := strings.EqualFold(rec.MAC, want.mac) && rec.IP == want.ip && strings.EqualFold(rec.Hostname, want.hostname)
+		if mine && rec.NextServer == want.next && rec.Filename == want.filename {
+			present = true
+		}
 		theirs := old != nil && strings.EqualFold(rec.MAC, old.mac)
 		if mine || theirs {
 			return
@@ -163,7 +171,7 @@ func (o *Orchestrator) dhcpConflicts(ctx context.Context, want reservation, old 
 			}
 		}
 	}
-	return found
+	return found, present
 }
 
 func dhcpConflictMessage(r reservation) string {

@@ -63,10 +63,14 @@ func (o *Orchestrator) delDNS(ctx context.Context, r dnsRecord) error {
 	return notFoundIsDone(err)
 }
 
-func (o *Orchestrator) queueSetDNS(q *queue, priority int, r dnsRecord) {
+// queueSetDNS creates r; when it was already there (present) the undo leaves it.
+func (o *Orchestrator) queueSetDNS(q *queue, priority int, r dnsRecord, present bool) {
+	undo := func(ctx context.Context) error { return o.delDNS(ctx, r) }
+	if present {
+		undo = nil
+	}
 	q.add(fmt.Sprintf("Create %s for %s", r.label(), r.name), priority,
-		func(ctx context.Context) error { return o.setDNS(ctx, r) },
-		func(ctx context.Context) error { return o.delDNS(ctx, r) })
+		func(ctx context.Context) error { return o.setDNS(ctx, r) }, undo)
 }
 
 func (o *Orchestrator) queueDelDNS(q *queue, priority int, r dnsRecord) {
@@ -80,7 +84,9 @@ func (o *Orchestrator) queueDelDNS(q *queue, priority int, r dnsRecord) {
 // other addresses for the name, other names for the address. Records of old (the host
 // before an update) are not conflicts: the update removes them first. A failed lookup
 // is no conflict: the proxy still refuses a real one with a 409 during the run.
-func (o *Orchestrator) dnsConflicts(ctx context.Context, want []dnsRecord, old []dnsRecord) []dnsRecord {
+// present gets the wanted records that are already there: the create of such a record
+// is a no-op on the proxy, so its undo must not delete what the run did not make.
+func (o *Orchestrator) dnsConflicts(ctx context.Context, want []dnsRecord, old []dnsRecord, present map[dnsRecord]bool) []dnsRecord {
 	var found []dnsRecord
 	owned := func(r dnsRecord) bool {
 		for _, o := range old {
@@ -99,7 +105,10 @@ func (o *Orchestrator) dnsConflicts(ctx context.Context, want []dnsRecord, old [
 			}
 			for _, ip := range ips {
 				other := dnsRecord{proxy: r.proxy, typ: "A", name: r.name, value: ip.String()}
-				if other.value != r.value && !owned(other) {
+				switch {
+				case other.value == r.value:
+					present[r] = true
+				case !owned(other):
 					found = append(found, other)
 				}
 			}
@@ -110,7 +119,10 @@ func (o *Orchestrator) dnsConflicts(ctx context.Context, want []dnsRecord, old [
 			}
 			for _, n := range names {
 				other := dnsRecord{proxy: r.proxy, typ: "PTR", name: strings.TrimSuffix(n, "."), value: r.value}
-				if !strings.EqualFold(other.name, r.name) && !owned(other) {
+				switch {
+				case strings.EqualFold(other.name, r.name):
+					present[r] = true
+				case !owned(other):
 					found = append(found, other)
 				}
 			}

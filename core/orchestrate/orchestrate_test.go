@@ -368,3 +368,49 @@ func TestProvisionedHostBuildsThenBootsLocally(t *testing.T) {
 		}
 	})
 }
+
+// A rollback deletes only what the run made: records that were already there as the
+// host wants them (left by an earlier install, or the records of a host of the same
+// name) stay when a later step fails, and a second host of a taken name is refused
+// before any proxy is asked.
+func TestRollbackKeepsRecordsItDidNotMake(t *testing.T) {
+	requirePeers(t)
+	storetest.Each(t, func(t *testing.T, db storetest.Database) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		for _, form := range []url.Values{
+			{"fqdn": {name}, "value": {ip}, "type": {"A"}},
+			{"fqdn": {name}, "value": {reverse(ip)}, "type": {"PTR"}},
+		} {
+			_, err := e.client.Do(ctx, http.MethodPost, e.main.URL, "/dns/", form)
+			must(t, err)
+		}
+		_, err := e.client.Do(ctx, http.MethodPost, e.main.URL, "/dhcp/192.0.2.0", url.Values{"hostname": {name}, "name": {name},
+			"ip": {ip}, "mac": {mac}, "nextServer": {"127.0.0.1"}, "filename": {"pxelinux.0"}})
+		must(t, err)
+		path := filepath.Join(e.main.TFTPRoot, "pxelinux.cfg")
+		must(t, os.WriteFile(path, []byte("not a folder"), 0o644))
+
+		a := e.call(http.MethodPost, "/api/v2/hosts", e.hostBody(name, ip, mac, false)).expect(t, http.StatusUnprocessableEntity)
+		if msg := a.messages(); !strings.Contains(msg, "Deploy TFTP PXELinux config") {
+			t.Fatalf("422 says %s", msg)
+		}
+		want := []string{"A " + ip, "PTR " + name + ".", "DHCP " + ip + "/" + mac}
+		if left := e.leftovers(e.main, name, ip, mac); !slices.Equal(left, want) {
+			t.Errorf("after the rollback the proxy holds %q, want the records that were there before %q", left, want)
+		}
+
+		must(t, os.Remove(path))
+		e.call(http.MethodPost, "/api/v2/hosts", e.hostBody(name, ip, mac, false)).expect(t, http.StatusCreated)
+		a = e.call(http.MethodPost, "/api/v2/hosts", e.hostBody(name, ip, mac, false)).expect(t, http.StatusUnprocessableEntity)
+		if msg := a.messages(); msg != "Name has already been taken" {
+			t.Errorf("second host of the name: %s", msg)
+		}
+		if got := dig(t, e.main.DNSAddr, name, "A"); got != ip {
+			t.Errorf("the first host's A record after the refused duplicate: %q", got)
+		}
+		if _, err := e.proxyGet(e.main, "/dhcp/192.0.2.0/mac/"+mac); err != nil {
+			t.Errorf("the first host's reservation after the refused duplicate: %v", err)
+		}
+	})
+}

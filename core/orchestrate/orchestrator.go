@@ -91,14 +91,20 @@ func (o *Orchestrator) Create(ctx context.Context, h *store.Host, save func(cont
 	if err != nil {
 		return taskError(err)
 	}
-	if err := o.checkConflicts(ctx, q, h.Name, records, nil, res, hasRes, nil); err != nil {
+	if _, err := o.store.HostByName(ctx, h.Name); err == nil {
+		// Checked before any proxy is asked: the records of the host holding the name
+		// look like this one's, and a rollback would delete them.
+		return &store.ConflictError{Field: "name"}
+	}
+	present, err := o.checkConflicts(ctx, q, h.Name, records, nil, res, hasRes, nil)
+	if err != nil {
 		return err
 	}
 	for _, r := range records {
-		o.queueSetDNS(q, 10, r)
+		o.queueSetDNS(q, 10, r, present.dns[r])
 	}
 	if hasRes {
-		o.queueSetDHCP(q, 10, res)
+		o.queueSetDHCP(q, 10, res, present.dhcp)
 	}
 	q.add("Save host "+h.Name, 15,
 		func(ctx context.Context) error {
@@ -155,21 +161,27 @@ func (o *Orchestrator) Update(ctx context.Context, old store.Host, h *store.Host
 		oldResPtr = &oldRes
 	}
 	checkRes := hasRes && resChanged
-	if err := o.checkConflicts(ctx, q, h.Name, addedRecords, oldRecords, res, checkRes, oldResPtr); err != nil {
+	if h.Name != old.Name {
+		if _, err := o.store.HostByName(ctx, h.Name); err == nil {
+			return &store.ConflictError{Field: "name"}
+		}
+	}
+	present, err := o.checkConflicts(ctx, q, h.Name, addedRecords, oldRecords, res, checkRes, oldResPtr)
+	if err != nil {
 		return err
 	}
 	for _, r := range goneRecords {
 		o.queueDelDNS(q, 9, r)
 	}
 	for _, r := range addedRecords {
-		o.queueSetDNS(q, 10, r)
+		o.queueSetDNS(q, 10, r, present.dns[r])
 	}
 	if resChanged {
 		if hadRes {
 			o.queueDelDHCP(q, 5, oldRes)
 		}
 		if hasRes {
-			o.queueSetDHCP(q, 9, res)
+			o.queueSetDHCP(q, 9, res, present.dhcp)
 		}
 	}
 	restore := old
