@@ -1,0 +1,173 @@
+package embedded_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/smartproxy/smartproxy/internal/etcdtest"
+)
+
+// segment is two server namespaces and a client namespace on one Ethernet
+// segment: a bridge in the client namespace with a veth to each server.
+type segment struct {
+	serverNS, serverIf [2]string
+	client             *link // clientNS and clientIf (the bridge), for perfdhcp and the sniffer
+}
+
+func newSegment(t *testing.T) *segment {
+	t.Helper()
+	requireRoot(t)
+	s := randomSuffix(t)
+	seg := &segment{client: &link{clientNS: "spha-c-" + s, clientIf: "spbr" + s}}
+	seg.serverNS = [2]string{"spha-a-" + s, "spha-b-" + s}
+	seg.serverIf = [2]string{"spa" + s, "spb" + s}
+	for _, ns := range []string{seg.serverNS[0], seg.serverNS[1], seg.client.clientNS} {
+		run(t, "ip", "netns", "add", ns)
+		ns := ns
+		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	}
+	c := seg.client.clientNS
+	run(t, "ip", "-n", c, "link", "add", seg.client.clientIf, "type", "bridge")
+	for i := range seg.serverNS {
+		peer := seg.serverIf[i] + "p"
+		run(t, "ip", "link", "add", seg.serverIf[i], "type", "veth", "peer", "name", peer)
+		run(t, "ip", "link", "set", seg.serverIf[i], "netns", seg.serverNS[i])
+		run(t, "ip", "link", "set", peer, "netns", c)
+		run(t, "ip", "-n", c, "link", "set", peer, "master", seg.client.clientIf)
+		run(t, "ip", "-n", c, "link", "set", peer, "up")
+		run(t, "ip", "-n", seg.serverNS[i], "addr", "add", fmt.Sprintf("10.99.0.%d/16", i+1), "dev", seg.serverIf[i])
+		run(t, "ip", "-n", seg.serverNS[i], "link", "set", seg.serverIf[i], "up")
+		run(t, "ip", "-n", seg.serverNS[i], "link", "set", "lo", "up")
+	}
+	run(t, "ip", "-n", c, "addr", "add", "10.99.0.3/16", "dev", seg.client.clientIf)
+	run(t, "ip", "-n", c, "link", "set", seg.client.clientIf, "up")
+	run(t, "ip", "-n", c, "link", "set", "lo", "up")
+	return seg
+}
+
+// etcdProxyDir is a child proxy serving the segment from server namespace i with
+// its state in the cluster.
+func etcdProxyDir(t *testing.T, seg *segment, i int, cluster *etcdtest.Cluster, prefix string) (string, string) {
+	eps, _ := json.Marshal(cluster.Endpoints())
+	return writeProxyDir(t, fmt.Sprintf(`
+:netns: %s
+:interfaces: [%s]
+:state_backend: etcd
+:etcd_endpoints: %s
+:etcd_ca: %s
+:etcd_cert: %s
+:etcd_key: %s
+:etcd_prefix: %s
+:subnets:
+  - :network: 10.99.0.0
+    :netmask: 255.255.0.0
+    :range: [10.99.1.1, 10.99.250.254]
+    :routers: [10.99.0.1]
+`, seg.serverNS[i], seg.serverIf[i], eps, cluster.CA.CAFile, cluster.Client.CertFile, cluster.Client.KeyFile, prefix))
+}
+
+// etcdCommits reads smartproxy_dhcp_etcd_commits_total from a proxy's /metrics.
+func etcdCommits(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^smartproxy_dhcp_etcd_commits_total (\d+)`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no smartproxy_dhcp_etcd_commits_total in %s/metrics", url)
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
+
+// Two proxies serve one segment from etcd; perfdhcp's broadcasts reach both. One
+// is killed with SIGKILL during the load: no address is ever ACKed to two
+// clients, every ACK is in etcd, the survivor serves everyone afterwards and
+// returning clients get the address they had, whichever proxy gave it.
+func TestTwoProxiesOneSegmentKill9(t *testing.T) {
+	requirePeer(t, "perfdhcp", "kea-admin")
+	cluster := etcdtest.Start(t, 3)
+	seg := newSegment(t)
+	prefix := "/sp-seg-" + randomSuffix(t) + "/"
+	var proxies [2]*proxyProcess
+	for i := range proxies {
+		path, url := etcdProxyDir(t, seg, i, cluster, prefix)
+		proxies[i] = startProxyProcess(t, path, url)
+	}
+
+	sniffer := sniffACKs(t, seg.client.clientNS, seg.client.clientIf)
+	done := make(chan string, 1)
+	go func() {
+		_, out := perfdhcp(t, seg.client, "-r", "300", "-p", "4", "-R", "2000")
+		done <- out
+	}()
+	time.Sleep(2 * time.Second)
+	// Both proxies are handing out leases when one dies.
+	commitsA, commitsB := etcdCommits(t, proxies[0].url), etcdCommits(t, proxies[1].url)
+	if commitsA == 0 || commitsB == 0 {
+		t.Fatalf("leases written by A %d, by B %d: both should be serving", commitsA, commitsB)
+	}
+	proxies[0].kill9(t)
+	killedAt := time.Now()
+	out := <-done
+	acked, owners := sniffer.result()
+	if len(acked) < 200 {
+		t.Fatalf("only %d clients ACKed: the test proves nothing\n%s\nA:\n%s\nB:\n%s", len(acked), out, proxies[0].logs, proxies[1].logs)
+	}
+	for ip, macs := range owners {
+		if len(macs) > 1 {
+			t.Fatalf("%s was ACKed to %d clients: %v", ip, len(macs), macs)
+		}
+	}
+	cli := cluster.Connect(prefix)
+	for mac, ip := range acked {
+		v, rev, err := cli.Get(context.Background(), "dhcp/lease/"+ip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct{ K, MAC string }
+		if rev == 0 || json.Unmarshal(v, &e) != nil || e.MAC != mac || e.K != "lease" {
+			t.Fatalf("ACKed lease %s -> %s is not in etcd (holds %q)", mac, ip, v)
+		}
+	}
+	t.Logf("%d clients ACKed by two proxies (etcd writes by A %d, by B %d when A was killed with -9 %s in): 0 addresses ACKed twice, all %d leases in etcd",
+		len(acked), commitsA, commitsB, 2*time.Second, len(acked))
+
+	// The survivor alone: the same 2000 MACs come back.
+	sniffer = sniffACKs(t, seg.client.clientNS, seg.client.clientIf)
+	stats, out := perfdhcp(t, seg.client, "-r", "300", "-p", "2", "-R", "2000", "-W", "500000")
+	again, _ := sniffer.result()
+	if s := stats["REQUEST-ACK"]; s.sent == 0 || s.received < s.sent*98/100 {
+		t.Fatalf("the survivor answered %d of %d REQUESTs\n%s\n%s", s.received, s.sent, out, proxies[1].logs)
+	}
+	returning := 0
+	owner := map[string]string{}
+	for mac, ip := range acked {
+		owner[ip] = mac
+	}
+	for mac, ip := range again {
+		if before, ok := acked[mac]; ok {
+			returning++
+			if before != ip {
+				t.Fatalf("%s had %s before the kill, got %s from the survivor", mac, before, ip)
+			}
+		} else if o, taken := owner[ip]; taken {
+			t.Fatalf("%s was given %s, ACKed to %s before the kill", mac, ip, o)
+		}
+	}
+	if returning == 0 {
+		t.Fatal("no client of the first run came back")
+	}
+	t.Logf("survivor: %d ACKs %s after the kill, %d of them returning clients with their old address", len(again), time.Since(killedAt).Round(time.Second), returning)
+}
