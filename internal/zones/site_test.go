@@ -86,7 +86,9 @@ func (p *pki) client(ns, from string, cert certFiles) *http.Client {
 		if err != nil {
 			p.t.Fatal(err)
 		}
-		conf.Certificates = []tls.Certificate{pair}
+		// Always sent, as curl does: Go's client would send nothing to a server whose
+		// list of acceptable CAs lacks the certificate's issuer.
+		conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil }
 	}
 	tr := &http.Transport{DialContext: dialIn(ns, from), TLSClientConfig: conf}
 	p.t.Cleanup(tr.CloseIdleConnections)

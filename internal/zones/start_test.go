@@ -48,6 +48,7 @@ func startSite(t *testing.T, coreExtra string, kernel []byte) *site {
 	s.certs[pfsName] = s.pki.issue(pfsName, pfsIP, pfsLanIP)
 	s.certs[puppetName] = s.pki.issue(puppetName, puppetIP)
 	s.certs[adminName] = s.pki.issue(adminName)
+	s.certs[revokedName] = s.pki.issue(revokedName, puppetIP)
 	s.medium = startMedium(t, s.z.pfs, pfsLanIP+":8081", kernel)
 	s.startCore(coreExtra)
 	s.startDMZ()
@@ -160,7 +161,7 @@ func (s *site) startPFS() {
 		"relay.yml":     s.relayYAML(pfsName, dmzFromPFS, ""),
 	}
 	s.pfsSettings = s.proxySettings(pfsName, fmt.Sprintf("'%s', '%s'", pfsIP, pfsLanIP),
-		fmt.Sprintf(":http_port: 8000\n:foreman_url: %s\n:trusted_hosts: ['%s', '%s', '%s']\n", dmzFromPFS, dmzName, puppetName, adminName), files)
+		fmt.Sprintf(":http_port: 8000\n:foreman_url: %s\n:trusted_hosts: ['%s', '%s', '%s', '%s']\n", dmzFromPFS, dmzName, puppetName, revokedName, adminName), files)
 	s.pfs = newProcess(s.t, s.logs, pfsName, s.z.pfs, pfsIP+":8443", bin.proxy, "--settings", s.pfsSettings)
 	s.pfs.start()
 }

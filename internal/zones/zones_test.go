@@ -63,6 +63,12 @@ func TestZonesEndToEnd(t *testing.T) {
 	_ = hostID
 	_ = token
 	t.Logf("zones set up, proxies registered, host created: %v", time.Since(began).Round(100*time.Millisecond))
+
+	s.factsAndReports(t)
+	t.Logf("facts and reports done: %v", time.Since(began).Round(100*time.Millisecond))
+
+	s.refusals(t)
+	t.Logf("refusals done: %v", time.Since(began).Round(100*time.Millisecond))
 }
 
 // createHost makes the PFS subnet (imported from the PFS proxy's DHCP through the DMZ
