@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -106,6 +107,30 @@ func TestTwoProxiesOneSegmentKill9(t *testing.T) {
 		proxies[i] = startProxyProcess(t, path, url)
 	}
 
+	// A reservation for the client's own MAC, written through A, reaches B's copy.
+	mac := seg.client.clientMAC(t)
+	form := url.Values{"hostname": {"ha-host.example.test"}, "mac": {mac}, "ip": {"10.99.7.7"}}
+	posted := time.Now()
+	resp, err := http.PostForm(proxies[0].url+"/dhcp/10.99.0.0", form)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("POST through A: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	for {
+		r, err := http.Get(proxies[1].url + "/dhcp/10.99.0.0/mac/" + mac)
+		if err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Since(posted) > 5*time.Second {
+			t.Fatal("B never had the reservation written through A")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("reservation POSTed to A is served by B's API %s after the POST began", time.Since(posted).Round(time.Microsecond))
+
 	sniffer := sniffACKs(t, seg.client.clientNS, seg.client.clientIf)
 	done := make(chan string, 1)
 	go func() {
@@ -168,6 +193,11 @@ func TestTwoProxiesOneSegmentKill9(t *testing.T) {
 	}
 	if returning == 0 {
 		t.Fatal("no client of the first run came back")
+	}
+	// A real client gets the reservation A stored, from B.
+	env := udhcpc(t, seg.client)
+	if env["ip"] != "10.99.7.7" || env["hostname"] != "ha-host.example.test" || env["serverid"] != "10.99.0.2" {
+		t.Fatalf("udhcpc after A died: ip %s hostname %s server %s, want 10.99.7.7 ha-host.example.test from 10.99.0.2", env["ip"], env["hostname"], env["serverid"])
 	}
 	t.Logf("survivor: %d ACKs %s after the kill, %d of them returning clients with their old address", len(again), time.Since(killedAt).Round(time.Second), returning)
 }
