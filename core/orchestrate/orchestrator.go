@@ -24,6 +24,13 @@ type PXERenderer interface {
 	PXEConfig(ctx context.Context, h store.Host, kind string) (string, error)
 }
 
+// batchRenderer is what a renderer may add: every kind of a host rendered from one
+// load of its variables (core/provision's Renderer has it). Kinds without a template
+// are absent from the map.
+type batchRenderer interface {
+	PXEConfigs(ctx context.Context, h store.Host, kinds []string) (map[string]string, error)
+}
+
 // Options are the orchestrator's collaborators.
 type Options struct {
 	Store    *store.Store

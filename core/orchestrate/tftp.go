@@ -48,12 +48,24 @@ func (o *Orchestrator) currentTFTP(ctx context.Context, proxy, kind, mac string)
 // undo deletes the files.
 func (o *Orchestrator) queueDeployTFTP(q *queue, t *target, restore bool) {
 	h := t.host
+	var configs map[string]string // every kind, rendered by the first task (batchRenderer)
 	for _, kind := range pxeKinds {
 		var before string
 		var had bool
 		q.add(fmt.Sprintf("Deploy TFTP %s config for %s", kind, h.Name), 20,
 			func(ctx context.Context) error {
-				config, err := o.renderer.PXEConfig(ctx, t.host, kind)
+				var config string
+				var err error
+				if batch, ok := o.renderer.(batchRenderer); ok {
+					if configs == nil {
+						if configs, err = batch.PXEConfigs(ctx, t.host, pxeKinds); err != nil {
+							return fmt.Errorf("rendering the PXE templates: %w", err)
+						}
+					}
+					config = configs[kind]
+				} else {
+					config, err = o.renderer.PXEConfig(ctx, t.host, kind)
+				}
 				if errors.Is(err, provision.ErrNoTemplate) {
 					return nil
 				}
