@@ -14,6 +14,7 @@ import (
 
 	"github.com/smartproxy/smartproxy/core/auth"
 	"github.com/smartproxy/smartproxy/core/proxies"
+	"github.com/smartproxy/smartproxy/core/respond"
 	"github.com/smartproxy/smartproxy/core/store"
 )
 
@@ -135,9 +136,9 @@ func (a *API) handleError(err error, c echo.Context) {
 		if he.Code == http.StatusNotFound {
 			msg = "Route not found: " + c.Request().Method + " " + c.Request().URL.Path
 		}
-		c.JSON(he.Code, messageBody(msg))
+		c.JSON(he.Code, respond.MessageBody(msg))
 		return
 	}
 	a.log.WithError(err).Errorf("%s %s", c.Request().Method, c.Request().URL.Path)
-	c.JSON(http.StatusInternalServerError, messageBody("Internal server error, see the log of foreman-core"))
+	c.JSON(http.StatusInternalServerError, respond.MessageBody("Internal server error, see the log of foreman-core"))
 }

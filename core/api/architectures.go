@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smartproxy/smartproxy/core/respond"
 	"github.com/smartproxy/smartproxy/core/store"
 )
 
@@ -31,7 +32,7 @@ func (a *API) listArchitectures(c echo.Context) error {
 	for i, x := range list {
 		views[i] = architectureView(x)
 	}
-	return listed(c, idx, counts, views, err)
+	return respond.Listed(c, idx, counts, views, err)
 }
 
 func (a *API) findArchitecture(c echo.Context) (store.Architecture, bool, error) {
@@ -45,7 +46,7 @@ func (a *API) findArchitecture(c echo.Context) (store.Architecture, bool, error)
 		x, err = a.store.Architecture(ctx, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return x, true, notFound(c, "architecture", param(c, "id"))
+		return x, true, respond.NotFound(c, "architecture", respond.Param(c, "id"))
 	}
 	return x, err != nil, err
 }
@@ -78,13 +79,13 @@ func (a *API) saveArchitecture(c echo.Context, x store.Architecture, status int)
 		return err
 	}
 	setString(&x.Name, in.Name)
-	v := &invalid{}
+	v := &respond.Errors{}
 	if x.Name == "" {
-		v.add("name", "can't be blank")
+		v.Add("name", "can't be blank")
 	}
 	id := recordID(x.ID)
-	if v.any() {
-		return unprocessable(c, id, v)
+	if v.Any() {
+		return respond.Unprocessable(c, id, v)
 	}
 	ctx := c.Request().Context()
 	var err error

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smartproxy/smartproxy/core/respond"
 	"github.com/smartproxy/smartproxy/core/store"
 )
 
@@ -48,7 +49,7 @@ func (a *API) listDomains(c echo.Context) error {
 			break
 		}
 	}
-	return listed(c, idx, counts, views, err)
+	return respond.Listed(c, idx, counts, views, err)
 }
 
 func (a *API) findDomain(c echo.Context) (store.Domain, bool, error) {
@@ -62,7 +63,7 @@ func (a *API) findDomain(c echo.Context) (store.Domain, bool, error) {
 		d, err = a.store.Domain(ctx, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return d, true, notFound(c, "domain", param(c, "id"))
+		return d, true, respond.NotFound(c, "domain", respond.Param(c, "id"))
 	}
 	return d, err != nil, err
 }
@@ -103,19 +104,19 @@ func (a *API) saveDomain(c echo.Context, d store.Domain, status int) error {
 	setString(&d.Fullname, in.Fullname)
 	in.DNSID.apply(&d.DNSID)
 	ctx := c.Request().Context()
-	v := &invalid{}
+	v := &respond.Errors{}
 	switch {
 	case d.Name == "":
-		v.add("name", "can't be blank")
+		v.Add("name", "can't be blank")
 	case !domainName.MatchString(d.Name):
-		v.add("name", "is invalid")
+		v.Add("name", "is invalid")
 	}
 	if err := a.checkProxy(ctx, v, "dns_id", d.DNSID, "DNS"); err != nil {
 		return err
 	}
 	id := recordID(d.ID)
-	if v.any() {
-		return unprocessable(c, id, v)
+	if v.Any() {
+		return respond.Unprocessable(c, id, v)
 	}
 	var err error
 	if d.ID == 0 {

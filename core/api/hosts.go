@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smartproxy/smartproxy/core/respond"
 	"github.com/smartproxy/smartproxy/core/store"
 )
 
@@ -136,12 +137,12 @@ func (a *API) listHosts(c echo.Context) error {
 			break
 		}
 	}
-	return listed(c, idx, counts, views, err)
+	return respond.Listed(c, idx, counts, views, err)
 }
 
 // findHost resolves a host parameter: an id or a name.
 func (a *API) findHost(c echo.Context, paramName string) (store.Host, bool, error) {
-	raw := param(c, paramName)
+	raw := respond.Param(c, paramName)
 	ctx := c.Request().Context()
 	// Host names contain dots and digits ("10-web.example.com"); only a bare number is an id.
 	h, err := a.store.HostByName(ctx, strings.ToLower(raw))
@@ -151,7 +152,7 @@ func (a *API) findHost(c echo.Context, paramName string) (store.Host, bool, erro
 		}
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return h, true, notFound(c, "host", raw)
+		return h, true, respond.NotFound(c, "host", raw)
 	}
 	return h, err != nil, err
 }
@@ -256,7 +257,7 @@ func (a *API) readHost(c echo.Context, h *store.Host) (handled bool, err error) 
 	if in.Overwrite != nil && *in.Overwrite {
 		c.SetRequest(c.Request().WithContext(WithOverwrite(c.Request().Context())))
 	}
-	v := &invalid{}
+	v := &respond.Errors{}
 	if in.Parameters != nil {
 		h.Parameters = []store.Parameter{}
 		seen := map[string]bool{}
@@ -264,9 +265,9 @@ func (a *API) readHost(c echo.Context, h *store.Host) (handled bool, err error) 
 			name := strings.TrimSpace(p.Name)
 			switch {
 			case name == "":
-				v.add("host_parameters.name", "can't be blank")
+				v.Add("host_parameters.name", "can't be blank")
 			case seen[name]:
-				v.add("host_parameters.name", "has already been taken")
+				v.Add("host_parameters.name", "has already been taken")
 			}
 			seen[name] = true
 			h.Parameters = append(h.Parameters, store.Parameter{Name: name, Value: p.Value})
@@ -279,21 +280,21 @@ func (a *API) readHost(c echo.Context, h *store.Host) (handled bool, err error) 
 	if err := a.validateHost(ctx, v, h); err != nil {
 		return true, err
 	}
-	if v.any() {
-		return true, unprocessable(c, recordID(h.ID), v)
+	if v.Any() {
+		return true, respond.Unprocessable(c, recordID(h.ID), v)
 	}
 	return false, nil
 }
 
 // validateHost normalises (lower-case name completed with the domain, MAC in
 // lower-case colon form) and checks a host.
-func (a *API) validateHost(ctx context.Context, v *invalid, h *store.Host) error {
+func (a *API) validateHost(ctx context.Context, v *respond.Errors, h *store.Host) error {
 	h.Name = strings.TrimSuffix(strings.ToLower(h.Name), ".")
 	if h.DomainID != nil {
 		d, err := a.store.Domain(ctx, *h.DomainID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			v.add("domain_id", "not found: no domain with id %d", *h.DomainID)
+			v.Add("domain_id", "not found: no domain with id %d", *h.DomainID)
 		case err != nil:
 			return err
 		case h.Name != "" && !strings.Contains(h.Name, "."):
@@ -302,14 +303,14 @@ func (a *API) validateHost(ctx context.Context, v *invalid, h *store.Host) error
 	}
 	switch {
 	case h.Name == "":
-		v.add("name", "can't be blank")
+		v.Add("name", "can't be blank")
 	case !hostName.MatchString(h.Name):
-		v.add("name", "is invalid")
+		v.Add("name", "is invalid")
 	}
 	if h.MAC != "" {
 		hw, err := net.ParseMAC(h.MAC)
 		if err != nil || len(hw) != 6 {
-			v.add("mac", "is invalid")
+			v.Add("mac", "is invalid")
 		} else {
 			h.MAC = hw.String()
 		}
@@ -319,7 +320,7 @@ func (a *API) validateHost(ctx context.Context, v *invalid, h *store.Host) error
 		n, err := a.store.Subnet(ctx, *h.SubnetID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			v.add("subnet_id", "not found: no subnet with id %d", *h.SubnetID)
+			v.Add("subnet_id", "not found: no subnet with id %d", *h.SubnetID)
 		case err != nil:
 			return err
 		default:
@@ -330,9 +331,9 @@ func (a *API) validateHost(ctx context.Context, v *invalid, h *store.Host) error
 		ip := ipv4(h.IP)
 		switch {
 		case ip == nil:
-			v.add("ip", "is invalid")
+			v.Add("ip", "is invalid")
 		case subnet != nil && !ip.Mask(net.IPMask(ipv4(subnet.Mask))).Equal(ipv4(subnet.Network)):
-			v.add("ip", "does not match selected subnet")
+			v.Add("ip", "does not match selected subnet")
 		default:
 			h.IP = ip.String()
 		}
@@ -344,17 +345,17 @@ func (a *API) validateHost(ctx context.Context, v *invalid, h *store.Host) error
 		return err
 	}
 	if h.PXELoader != "" && !slices.Contains(pxeLoaders, h.PXELoader) {
-		v.add("pxe_loader", "is not included in the list")
+		v.Add("pxe_loader", "is not included in the list")
 	}
 	if h.OperatingSystemID != nil {
 		o, err := a.store.OperatingSystem(ctx, *h.OperatingSystemID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			v.add("operatingsystem_id", "not found: no operating system with id %d", *h.OperatingSystemID)
+			v.Add("operatingsystem_id", "not found: no operating system with id %d", *h.OperatingSystemID)
 		case err != nil:
 			return err
 		case h.PXELoader != "" && h.PXELoader != "None" && len(o.PXELoaders) > 0 && !slices.Contains(o.PXELoaders, h.PXELoader):
-			v.add("pxe_loader", "is not one of the PXE loaders of %s (%s)", o.Title(), strings.Join(o.PXELoaders, ", "))
+			v.Add("pxe_loader", "is not one of the PXE loaders of %s (%s)", o.Title(), strings.Join(o.PXELoaders, ", "))
 		}
 	}
 	if f := h.Infrastructure; f != nil && f.SmartProxyID != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smartproxy/smartproxy/core/respond"
 	"github.com/smartproxy/smartproxy/core/store"
 )
 
@@ -61,7 +62,7 @@ func (a *API) listMedia(c echo.Context) error {
 			break
 		}
 	}
-	return listed(c, idx, counts, views, err)
+	return respond.Listed(c, idx, counts, views, err)
 }
 
 func (a *API) findMedium(c echo.Context) (store.Medium, bool, error) {
@@ -75,7 +76,7 @@ func (a *API) findMedium(c echo.Context) (store.Medium, bool, error) {
 		m, err = a.store.Medium(ctx, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return m, true, notFound(c, "medium", param(c, "id"))
+		return m, true, respond.NotFound(c, "medium", respond.Param(c, "id"))
 	}
 	return m, err != nil, err
 }
@@ -116,26 +117,26 @@ func (a *API) saveMedium(c echo.Context, m store.Medium, status int) error {
 	if in.OperatingSystemIDs != nil {
 		m.OperatingSystemIDs = in.OperatingSystemIDs
 	}
-	v := &invalid{}
+	v := &respond.Errors{}
 	if m.Name == "" {
-		v.add("name", "can't be blank")
+		v.Add("name", "can't be blank")
 	}
 	switch {
 	case m.Path == "":
-		v.add("path", "can't be blank")
+		v.Add("path", "can't be blank")
 	case !validMediumPath(m.Path):
-		v.add("path", "Only URLs with schema http://, https://, ftp:// or nfs:// are allowed (e.g. nfs://server/vol/dir)")
+		v.Add("path", "Only URLs with schema http://, https://, ftp:// or nfs:// are allowed (e.g. nfs://server/vol/dir)")
 	}
 	if m.OSFamily != "" && !slices.Contains(osFamilies, m.OSFamily) {
-		v.add("os_family", "is not included in the list")
+		v.Add("os_family", "is not included in the list")
 	}
 	ctx := c.Request().Context()
 	if err := checkAllExist(ctx, v, "operatingsystem_ids", "operating system", m.OperatingSystemIDs, a.store.OperatingSystem); err != nil {
 		return err
 	}
 	id := recordID(m.ID)
-	if v.any() {
-		return unprocessable(c, id, v)
+	if v.Any() {
+		return respond.Unprocessable(c, id, v)
 	}
 	var err error
 	if m.ID == 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smartproxy/smartproxy/core/respond"
 	"github.com/smartproxy/smartproxy/core/store"
 )
 
@@ -76,7 +77,7 @@ func (a *API) listOperatingSystems(c echo.Context) error {
 			break
 		}
 	}
-	return listed(c, idx, counts, views, err)
+	return respond.Listed(c, idx, counts, views, err)
 }
 
 func (a *API) findOperatingSystem(c echo.Context) (store.OperatingSystem, bool, error) {
@@ -90,7 +91,7 @@ func (a *API) findOperatingSystem(c echo.Context) (store.OperatingSystem, bool, 
 		o, err = a.store.OperatingSystem(ctx, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return o, true, notFound(c, "operatingsystem", param(c, "id"))
+		return o, true, respond.NotFound(c, "operatingsystem", respond.Param(c, "id"))
 	}
 	return o, err != nil, err
 }
@@ -142,25 +143,25 @@ func (a *API) saveOperatingSystem(c echo.Context, o store.OperatingSystem, statu
 	if in.ArchitectureIDs != nil {
 		o.ArchitectureIDs = in.ArchitectureIDs
 	}
-	v := &invalid{}
+	v := &respond.Errors{}
 	if o.Name == "" {
-		v.add("name", "can't be blank")
+		v.Add("name", "can't be blank")
 	}
 	switch {
 	case o.Major == "":
-		v.add("major", "can't be blank")
+		v.Add("major", "can't be blank")
 	case !osMajor.MatchString(o.Major):
-		v.add("major", "is not a number")
+		v.Add("major", "is not a number")
 	}
 	if !osMinor.MatchString(o.Minor) {
-		v.add("minor", "is invalid")
+		v.Add("minor", "is invalid")
 	}
 	if o.Family != "" && !slices.Contains(osFamilies, o.Family) {
-		v.add("family", "is not included in the list")
+		v.Add("family", "is not included in the list")
 	}
 	for _, l := range o.PXELoaders {
 		if !slices.Contains(pxeLoaders, l) {
-			v.add("pxe_loaders", "%q is not a PXE loader", l)
+			v.Add("pxe_loaders", "%q is not a PXE loader", l)
 		}
 	}
 	ctx := c.Request().Context()
@@ -168,8 +169,8 @@ func (a *API) saveOperatingSystem(c echo.Context, o store.OperatingSystem, statu
 		return err
 	}
 	id := recordID(o.ID)
-	if v.any() {
-		return unprocessable(c, id, v)
+	if v.Any() {
+		return respond.Unprocessable(c, id, v)
 	}
 	var err error
 	if o.ID == 0 {
@@ -179,7 +180,7 @@ func (a *API) saveOperatingSystem(c echo.Context, o store.OperatingSystem, statu
 	}
 	var conflict *store.ConflictError
 	if errors.As(err, &conflict) {
-		return baseError(c, id, "Operating system version already exists")
+		return respond.BaseError(c, id, "Operating system version already exists")
 	}
 	if err != nil {
 		return saveFailed(c, id, err)

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/smartproxy/smartproxy/core/respond"
 )
 
 // maxBody bounds a JSON request body (a fact upload is a few hundred KB at most).
@@ -22,17 +24,17 @@ const maxBody = 10 << 20
 func decodeBody(c echo.Context, wrapper string, dst any) (handled bool, err error) {
 	data, err := io.ReadAll(io.LimitReader(c.Request().Body, maxBody+1))
 	if err != nil {
-		return true, badRequest(c, "Unable to read the request body: "+err.Error())
+		return true, respond.BadRequest(c, "Unable to read the request body: "+err.Error())
 	}
 	if len(data) > maxBody {
-		return true, badRequest(c, fmt.Sprintf("The request body is larger than %d bytes", maxBody))
+		return true, respond.BadRequest(c, fmt.Sprintf("The request body is larger than %d bytes", maxBody))
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		data = []byte("{}")
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
-		return true, badRequest(c, "The request body is not a JSON object: "+err.Error())
+		return true, respond.BadRequest(c, "The request body is not a JSON object: "+err.Error())
 	}
 	inner := data
 	if w, ok := top[wrapper]; ok {
@@ -41,17 +43,17 @@ func decodeBody(c echo.Context, wrapper string, dst any) (handled bool, err erro
 	if err := json.Unmarshal(inner, dst); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			v := &invalid{}
-			v.add(typeErr.Field, "is invalid (expected %s, got a JSON %s)", typeErr.Type.String(), typeErr.Value)
-			return true, unprocessable(c, nil, v)
+			v := &respond.Errors{}
+			v.Add(typeErr.Field, "is invalid (expected %s, got a JSON %s)", typeErr.Type.String(), typeErr.Value)
+			return true, respond.Unprocessable(c, nil, v)
 		}
 		var idErr *idError
 		if errors.As(err, &idErr) {
-			v := &invalid{}
-			v.add("base", "%s", idErr.Error())
-			return true, unprocessable(c, nil, v)
+			v := &respond.Errors{}
+			v.Add("base", "%s", idErr.Error())
+			return true, respond.Unprocessable(c, nil, v)
 		}
-		return true, badRequest(c, "The request body is not valid: "+err.Error())
+		return true, respond.BadRequest(c, "The request body is not valid: "+err.Error())
 	}
 	return false, nil
 }

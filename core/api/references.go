@@ -5,44 +5,45 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/smartproxy/smartproxy/core/respond"
 	"github.com/smartproxy/smartproxy/core/store"
 )
 
 // checkProxy validates a proxy reference: it must exist and run feature (Foreman's
 // proxy_features validation).
-func (a *API) checkProxy(ctx context.Context, v *invalid, field string, id *int64, feature string) error {
+func (a *API) checkProxy(ctx context.Context, v *respond.Errors, field string, id *int64, feature string) error {
 	if id == nil {
 		return nil
 	}
 	p, err := a.store.SmartProxy(ctx, *id)
 	if errors.Is(err, store.ErrNotFound) {
-		v.add(field, "not found: no smart proxy with id %d", *id)
+		v.Add(field, "not found: no smart proxy with id %d", *id)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	if !p.HasFeature(feature) {
-		v.add(field, "does not have the %s feature", feature)
+		v.Add(field, "does not have the %s feature", feature)
 	}
 	return nil
 }
 
 // checkExists validates a reference to another resource by id.
-func checkExists[T any](ctx context.Context, v *invalid, field, what string, id *int64, load func(context.Context, int64) (T, error)) error {
+func checkExists[T any](ctx context.Context, v *respond.Errors, field, what string, id *int64, load func(context.Context, int64) (T, error)) error {
 	if id == nil {
 		return nil
 	}
 	_, err := load(ctx, *id)
 	if errors.Is(err, store.ErrNotFound) {
-		v.add(field, "not found: no %s with id %d", what, *id)
+		v.Add(field, "not found: no %s with id %d", what, *id)
 		return nil
 	}
 	return err
 }
 
 // checkAllExist validates a list of references.
-func checkAllExist[T any](ctx context.Context, v *invalid, field, what string, list []int64, load func(context.Context, int64) (T, error)) error {
+func checkAllExist[T any](ctx context.Context, v *respond.Errors, field, what string, list []int64, load func(context.Context, int64) (T, error)) error {
 	for _, id := range list {
 		if err := checkExists(ctx, v, field, what, &id, load); err != nil {
 			return err

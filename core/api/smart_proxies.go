@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/smartproxy/smartproxy/core/proxies"
+	"github.com/smartproxy/smartproxy/core/respond"
 	"github.com/smartproxy/smartproxy/core/store"
 )
 
@@ -65,7 +66,7 @@ func (a *API) listSmartProxies(c echo.Context) error {
 	if c.QueryParam("include_status") == "true" {
 		a.addStatus(c.Request().Context(), views)
 	}
-	return listed(c, idx, counts, views, err)
+	return respond.Listed(c, idx, counts, views, err)
 }
 
 // findSmartProxy resolves :id (an id or a name); handled is true when it answered 404.
@@ -78,7 +79,7 @@ func (a *API) findSmartProxy(c echo.Context, paramName string) (p store.SmartPro
 		p, err = a.store.SmartProxy(ctx, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return p, true, notFound(c, "smart_proxy", param(c, paramName))
+		return p, true, respond.NotFound(c, "smart_proxy", respond.Param(c, paramName))
 	}
 	return p, err != nil, err
 }
@@ -134,24 +135,24 @@ func (a *API) updateSmartProxy(c echo.Context) error {
 func (a *API) saveSmartProxy(c echo.Context, p *store.SmartProxy, discover bool, id any) (handled bool, err error) {
 	ctx := c.Request().Context()
 	p.URL = strings.TrimRight(p.URL, "/")
-	v := &invalid{}
+	v := &respond.Errors{}
 	if p.Name == "" {
-		v.add("name", "can't be blank")
+		v.Add("name", "can't be blank")
 	}
 	if p.URL == "" {
-		v.add("url", "can't be blank")
+		v.Add("url", "can't be blank")
 	} else if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.add("url", "URL must be valid and schema must be one of http and https")
+		v.Add("url", "URL must be valid and schema must be one of http and https")
 	}
 	// Uniqueness before discovery, so a duplicate is refused without calling the proxy.
 	if other, err := a.store.SmartProxyByName(ctx, p.Name); err == nil && other.ID != p.ID {
-		v.add("name", "has already been taken")
+		v.Add("name", "has already been taken")
 	}
 	if other, err := a.store.SmartProxyByURL(ctx, p.URL); err == nil && other.ID != p.ID {
-		v.add("url", "has already been taken")
+		v.Add("url", "has already been taken")
 	}
-	if v.any() {
-		return true, unprocessable(c, id, v)
+	if v.Any() {
+		return true, respond.Unprocessable(c, id, v)
 	}
 	if discover {
 		features, err := a.proxies.Features(ctx, p.URL)
@@ -189,9 +190,9 @@ func storedFeatures(features []proxies.Feature) []store.Feature {
 func discoveryFailed(c echo.Context, id any, err error) error {
 	var de *proxies.DiscoveryError
 	if errors.As(err, &de) {
-		return baseError(c, id, de.Messages...)
+		return respond.BaseError(c, id, de.Messages...)
 	}
-	return baseError(c, id, "Unable to communicate with the proxy: "+err.Error(),
+	return respond.BaseError(c, id, "Unable to communicate with the proxy: "+err.Error(),
 		"Please check the proxy is configured and running on the host.")
 }
 
@@ -238,7 +239,7 @@ func (a *API) destroySmartProxy(c echo.Context) error {
 // proxyCallFailed answers a failed call to a proxy: 422 with the cause, as Foreman's
 // ProxyException is shown.
 func proxyCallFailed(c echo.Context, p store.SmartProxy, what string, err error) error {
-	return baseError(c, p.ID, fmt.Sprintf("Unable to %s of proxy %s: %v", what, p.Name, err))
+	return respond.BaseError(c, p.ID, fmt.Sprintf("Unable to %s of proxy %s: %v", what, p.Name, err))
 }
 
 func (a *API) smartProxyVersion(c echo.Context) error {
@@ -261,7 +262,7 @@ func (a *API) smartProxyLogs(c echo.Context) error {
 	var from int64
 	if raw := c.QueryParam("from_timestamp"); raw != "" {
 		if from, err = strconv.ParseInt(raw, 10, 64); err != nil {
-			return badRequest(c, "from_timestamp must be an integer, got "+strconv.Quote(raw))
+			return respond.BadRequest(c, "from_timestamp must be an integer, got "+strconv.Quote(raw))
 		}
 	}
 	logs, err := a.proxies.Logs(c.Request().Context(), p.URL, from)
@@ -279,7 +280,7 @@ func (a *API) importSubnets(c echo.Context) error {
 		return err
 	}
 	if !p.HasFeature("DHCP") {
-		return baseError(c, p.ID, fmt.Sprintf("Smart proxy %s does not have the DHCP feature", p.Name))
+		return respond.BaseError(c, p.ID, fmt.Sprintf("Smart proxy %s does not have the DHCP feature", p.Name))
 	}
 	ctx := c.Request().Context()
 	remote, err := a.proxies.DHCPSubnets(ctx, p.URL)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smartproxy/smartproxy/core/respond"
 	"github.com/smartproxy/smartproxy/core/store"
 )
 
@@ -118,7 +119,7 @@ func (a *API) listSubnets(c echo.Context) error {
 			break
 		}
 	}
-	return listed(c, idx, counts, views, err)
+	return respond.Listed(c, idx, counts, views, err)
 }
 
 func (a *API) findSubnet(c echo.Context) (store.Subnet, bool, error) {
@@ -132,7 +133,7 @@ func (a *API) findSubnet(c echo.Context) (store.Subnet, bool, error) {
 		n, err = a.store.Subnet(ctx, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return n, true, notFound(c, "subnet", param(c, "id"))
+		return n, true, respond.NotFound(c, "subnet", respond.Param(c, "id"))
 	}
 	return n, err != nil, err
 }
@@ -175,10 +176,10 @@ func (a *API) saveSubnet(c echo.Context, n store.Subnet, status int) error {
 		{&n.BootMode, in.BootMode}, {&n.IPAM, in.IPAM}} {
 		setString(f.dst, f.in)
 	}
-	v := &invalid{}
+	v := &respond.Errors{}
 	if in.CIDR != nil {
 		if *in.CIDR < 0 || *in.CIDR > 32 {
-			v.add("cidr", "is invalid")
+			v.Add("cidr", "is invalid")
 		} else if in.Mask == nil {
 			n.Mask = net.IP(net.CIDRMask(*in.CIDR, 32)).String()
 		}
@@ -196,8 +197,8 @@ func (a *API) saveSubnet(c echo.Context, n store.Subnet, status int) error {
 		return err
 	}
 	id := recordID(n.ID)
-	if v.any() {
-		return unprocessable(c, id, v)
+	if v.Any() {
+		return respond.Unprocessable(c, id, v)
 	}
 	var err error
 	if n.ID == 0 {
@@ -220,28 +221,28 @@ func (a *API) saveSubnet(c echo.Context, n store.Subnet, status int) error {
 }
 
 // validateSubnet checks an IPv4 subnet as Foreman's Subnet::Ipv4 does.
-func (a *API) validateSubnet(ctx context.Context, v *invalid, n *store.Subnet) error {
+func (a *API) validateSubnet(ctx context.Context, v *respond.Errors, n *store.Subnet) error {
 	if n.Name == "" {
-		v.add("name", "can't be blank")
+		v.Add("name", "can't be blank")
 	}
 	network := ipv4(n.Network)
 	switch {
 	case n.Network == "":
-		v.add("network", "can't be blank")
+		v.Add("network", "can't be blank")
 	case network == nil:
-		v.add("network", "is invalid")
+		v.Add("network", "is invalid")
 	}
 	mask := ipv4(n.Mask)
 	switch {
 	case n.Mask == "":
-		v.add("mask", "can't be blank")
+		v.Add("mask", "can't be blank")
 	case mask == nil:
-		v.add("mask", "is invalid")
+		v.Add("mask", "is invalid")
 	default:
 		if ones, bits := net.IPMask(mask).Size(); bits == 0 {
-			v.add("mask", "is invalid")
+			v.Add("mask", "is invalid")
 		} else if network != nil && !network.Equal(network.Mask(net.CIDRMask(ones, 32))) {
-			v.add("network", "is not the network address of mask %s", n.Mask)
+			v.Add("network", "is not the network address of mask %s", n.Mask)
 		}
 	}
 	inside := func(ip net.IP) bool {
@@ -259,26 +260,26 @@ func (a *API) validateSubnet(ctx context.Context, v *invalid, n *store.Subnet) e
 		ip := ipv4(f.value)
 		switch {
 		case ip == nil:
-			v.add(f.field, "is invalid")
+			v.Add(f.field, "is invalid")
 		case f.inSubnet && !inside(ip):
-			v.add(f.field, "does not belong to subnet")
+			v.Add(f.field, "does not belong to subnet")
 		default:
 			addrs[f.field] = ip
 		}
 	}
 	switch {
 	case n.From != "" && n.To == "":
-		v.add("to", "must be specified if from is defined")
+		v.Add("to", "must be specified if from is defined")
 	case n.To != "" && n.From == "":
-		v.add("from", "must be specified if to is defined")
+		v.Add("from", "must be specified if to is defined")
 	case addrs["from"] != nil && addrs["to"] != nil && bytes.Compare(addrs["from"], addrs["to"]) > 0:
-		v.add("from", "can't be bigger than to range")
+		v.Add("from", "can't be bigger than to range")
 	}
 	if !slices.Contains(bootModes, n.BootMode) {
-		v.add("boot_mode", "is not included in the list")
+		v.Add("boot_mode", "is not included in the list")
 	}
 	if !slices.Contains(ipamModes, n.IPAM) {
-		v.add("ipam", "is not included in the list")
+		v.Add("ipam", "is not included in the list")
 	}
 	for _, ref := range []struct {
 		field   string

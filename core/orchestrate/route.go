@@ -2,7 +2,6 @@ package orchestrate
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smartproxy/smartproxy/core/respond"
 	"github.com/smartproxy/smartproxy/core/store"
 )
 
@@ -41,9 +41,7 @@ func (o *Orchestrator) showTasks(c echo.Context) error {
 	}
 	run, err := o.store.TaskRun(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		msg := fmt.Sprintf("Resource host not found by id '%s'", raw)
-		return c.JSON(http.StatusNotFound, map[string]any{"error": map[string]any{
-			"id": raw, "errors": map[string][]string{"base": {msg}}, "full_messages": []string{msg}, "message": msg}})
+		return respond.NotFound(c, "host", raw)
 	}
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/smartproxy/smartproxy/core/respond"
 )
 
 // maxBody bounds a request body: a fact upload of a big host is a few hundred KB, a
@@ -17,10 +19,10 @@ const maxBody = 10 << 20
 func readBody(c echo.Context) (data []byte, handled bool, err error) {
 	data, err = io.ReadAll(io.LimitReader(c.Request().Body, maxBody+1))
 	if err != nil {
-		return nil, true, badRequest(c, "Unable to read the request body: "+err.Error())
+		return nil, true, respond.BadRequest(c, "Unable to read the request body: "+err.Error())
 	}
 	if len(data) > maxBody {
-		return nil, true, badRequest(c, fmt.Sprintf("The request body is larger than %d bytes", maxBody))
+		return nil, true, respond.BadRequest(c, fmt.Sprintf("The request body is larger than %d bytes", maxBody))
 	}
 	return data, false, nil
 }
@@ -33,7 +35,7 @@ func decodeJSON(c echo.Context, data []byte, dst any, wrappers ...string) (handl
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
-		return true, badRequest(c, "The request body is not a JSON object: "+err.Error())
+		return true, respond.BadRequest(c, "The request body is not a JSON object: "+err.Error())
 	}
 	inner := data
 	for _, w := range wrappers {
@@ -44,9 +46,9 @@ func decodeJSON(c echo.Context, data []byte, dst any, wrappers ...string) (handl
 	}
 	if err := json.Unmarshal(inner, dst); err != nil {
 		if te, ok := err.(*json.UnmarshalTypeError); ok {
-			return true, invalid(c, nil, te.Field, fmt.Sprintf("is invalid (expected %s, got a JSON %s)", te.Type, te.Value))
+			return true, respond.FieldError(c, nil, te.Field, fmt.Sprintf("is invalid (expected %s, got a JSON %s)", te.Type, te.Value))
 		}
-		return true, badRequest(c, "The request body is not valid: "+err.Error())
+		return true, respond.BadRequest(c, "The request body is not valid: "+err.Error())
 	}
 	return false, nil
 }

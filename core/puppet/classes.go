@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smartproxy/smartproxy/core/respond"
 	"github.com/smartproxy/smartproxy/core/store"
 )
 
@@ -32,31 +33,31 @@ func hostClassView(hc store.HostClass) map[string]any {
 
 // listClasses is GET /api/v2/puppetclasses (search name=, id=).
 func (s *Service) listClasses(c echo.Context) error {
-	opts, idx, err := listOptions(c)
+	opts, idx, err := respond.ListOptions(c)
 	if err != nil {
-		return invalid(c, nil, "base", err.Error())
+		return respond.FieldError(c, nil, "base", err.Error())
 	}
 	counts, list, err := s.store.ListPuppetClasses(c.Request().Context(), opts)
 	out := make([]map[string]any, len(list))
 	for i, pc := range list {
 		out[i] = classView(pc)
 	}
-	return listed(c, idx, counts, out, err)
+	return respond.Listed(c, idx, counts, out, err)
 }
 
 // classByParam loads the class :id names (id or name); 404 when unknown.
 func (s *Service) classByParam(c echo.Context, name string) (store.PuppetClass, bool, error) {
-	raw := param(c, name)
+	raw := respond.Param(c, name)
 	ctx := c.Request().Context()
 	var pc store.PuppetClass
 	var err error
-	if id, ok := numericID(raw); ok {
+	if id, ok := respond.NumericID(raw); ok {
 		pc, err = s.store.PuppetClass(ctx, id)
 	} else {
 		pc, err = s.store.PuppetClassByName(ctx, raw)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return pc, true, notFound(c, "puppetclass", raw)
+		return pc, true, respond.NotFound(c, "puppetclass", raw)
 	}
 	return pc, err != nil, err
 }
@@ -84,9 +85,9 @@ func (s *Service) createClass(c echo.Context) error {
 	pc := store.PuppetClass{Name: strings.TrimSpace(in.Name)}
 	switch {
 	case pc.Name == "":
-		return invalid(c, nil, "name", "can't be blank")
+		return respond.FieldError(c, nil, "name", "can't be blank")
 	case !className.MatchString(pc.Name):
-		return invalid(c, nil, "name", "is not a Puppet class name")
+		return respond.FieldError(c, nil, "name", "is not a Puppet class name")
 	}
 	if err := s.store.CreatePuppetClass(c.Request().Context(), &pc); err != nil {
 		return saveFailed(c, nil, err)
@@ -106,7 +107,7 @@ func (s *Service) destroyClass(c echo.Context) error {
 		return err
 	}
 	if len(users) > 0 {
-		return invalid(c, pc.ID, "base", fmt.Sprintf("%s is used by %s", pc.Name, strings.Join(users, ", ")))
+		return respond.FieldError(c, pc.ID, "base", fmt.Sprintf("%s is used by %s", pc.Name, strings.Join(users, ", ")))
 	}
 	if err := s.store.DeletePuppetClass(ctx, pc.ID); err != nil {
 		return err
@@ -128,7 +129,7 @@ func (s *Service) hostClasses(c echo.Context) error {
 	for i, hc := range list {
 		out[i] = hostClassView(hc)
 	}
-	return c.JSON(http.StatusOK, index{Total: len(out), Subtotal: len(out), Page: 1, PerPage: max(len(out), 20),
+	return c.JSON(http.StatusOK, respond.Index{Total: len(out), Subtotal: len(out), Page: 1, PerPage: max(len(out), 20),
 		Sort: map[string]*string{"by": nil, "order": nil}, Results: out})
 }
 
@@ -149,13 +150,13 @@ func (s *Service) addHostClass(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	id, ok := numericID(in.ID.String())
+	id, ok := respond.NumericID(in.ID.String())
 	if !ok {
-		return invalid(c, h.ID, "puppetclass_id", "can't be blank")
+		return respond.FieldError(c, h.ID, "puppetclass_id", "can't be blank")
 	}
 	pc, err := s.store.PuppetClass(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return notFound(c, "puppetclass", in.ID.String())
+		return respond.NotFound(c, "puppetclass", in.ID.String())
 	}
 	if err != nil {
 		return err
@@ -178,7 +179,7 @@ func (s *Service) removeHostClass(c echo.Context) error {
 	}
 	err = s.store.RemoveHostClass(c.Request().Context(), h.ID, pc.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return notFound(c, "host_puppetclass", param(c, "id"))
+		return respond.NotFound(c, "host_puppetclass", respond.Param(c, "id"))
 	}
 	if err != nil {
 		return err
@@ -244,17 +245,17 @@ func (s *Service) updateHostPuppet(c echo.Context) error {
 		return err
 	}
 	if in.Environment != nil && !className.MatchString(strings.TrimSpace(*in.Environment)) {
-		return invalid(c, h.ID, "environment", "is not a Puppet environment name")
+		return respond.FieldError(c, h.ID, "environment", "is not a Puppet environment name")
 	}
 	ctx := c.Request().Context()
 	var classes []store.HostClass
 	seen := map[int64]bool{}
 	if in.PuppetclassIDs != nil {
 		for _, raw := range *in.PuppetclassIDs {
-			id, ok := numericID(raw.String())
+			id, ok := respond.NumericID(raw.String())
 			pc, err := s.store.PuppetClass(ctx, id)
 			if !ok || errors.Is(err, store.ErrNotFound) {
-				return invalid(c, h.ID, "puppetclass_ids", fmt.Sprintf("%s is not a Puppet class", raw))
+				return respond.FieldError(c, h.ID, "puppetclass_ids", fmt.Sprintf("%s is not a Puppet class", raw))
 			}
 			if err != nil {
 				return err
@@ -310,16 +311,16 @@ func readClassValues(c echo.Context, hostID int64, raw json.RawMessage) (map[str
 		for n, v := range values {
 			v = bytes.TrimSpace(v)
 			if string(v) != "null" && (len(v) == 0 || v[0] != '{') {
-				return nil, true, invalid(c, hostID, "puppet_classes", fmt.Sprintf("%s: class parameters must be an object or null", n))
+				return nil, true, respond.FieldError(c, hostID, "puppet_classes", fmt.Sprintf("%s: class parameters must be an object or null", n))
 			}
 			out[strings.TrimSpace(n)] = v
 		}
 	default:
-		return nil, true, invalid(c, hostID, "puppet_classes", "must be a list of class names or an object of class parameters")
+		return nil, true, respond.FieldError(c, hostID, "puppet_classes", "must be a list of class names or an object of class parameters")
 	}
 	for n := range out {
 		if !className.MatchString(n) {
-			return nil, true, invalid(c, hostID, "puppet_classes", fmt.Sprintf("%q is not a Puppet class name", n))
+			return nil, true, respond.FieldError(c, hostID, "puppet_classes", fmt.Sprintf("%q is not a Puppet class name", n))
 		}
 	}
 	return out, false, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/smartproxy/smartproxy/core/respond"
 	"github.com/smartproxy/smartproxy/core/store"
 )
 
@@ -27,7 +28,7 @@ const defaultEnvironment = "production"
 // found by certname, then by name; 404 when unknown; exactly 200 with the YAML (the
 // script accepts nothing else); 412 when the answer cannot be built.
 func (s *Service) node(c echo.Context) error {
-	name := param(c, "name")
+	name := respond.Param(c, "name")
 	if !nodeName.MatchString(name) {
 		return c.String(http.StatusNotFound, "Not Found")
 	}

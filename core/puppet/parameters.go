@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smartproxy/smartproxy/core/respond"
 	"github.com/smartproxy/smartproxy/core/store"
 )
 
@@ -47,9 +48,9 @@ func (s *Service) owner(c echo.Context, ps parameterScope) (id int64, handled bo
 		h, handled, err := s.findHost(c, ps.ownerArg)
 		return h.ID, handled, err
 	}
-	raw := param(c, ps.ownerArg)
+	raw := respond.Param(c, ps.ownerArg)
 	ctx := c.Request().Context()
-	id, ok := numericID(raw)
+	id, ok := respond.NumericID(raw)
 	switch {
 	case !ok && ps.scope == store.DomainScope:
 		var d store.Domain
@@ -66,7 +67,7 @@ func (s *Service) owner(c echo.Context, ps parameterScope) (id int64, handled bo
 		_, err = s.store.OperatingSystem(ctx, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return 0, true, notFound(c, ps.resource, raw)
+		return 0, true, respond.NotFound(c, ps.resource, raw)
 	}
 	return id, err != nil, err
 }
@@ -89,21 +90,21 @@ func (s *Service) listParameters(c echo.Context, ps parameterScope) error {
 	for i, p := range list {
 		out[i] = parameterView(p)
 	}
-	return c.JSON(http.StatusOK, index{Total: len(out), Subtotal: len(out), Page: 1, PerPage: max(len(out), 20),
+	return c.JSON(http.StatusOK, respond.Index{Total: len(out), Subtotal: len(out), Page: 1, PerPage: max(len(out), 20),
 		Sort: map[string]*string{"by": nil, "order": nil}, Results: out})
 }
 
 // parameterByID loads :id of the owner; 404 when the owner has no such parameter.
 func (s *Service) parameterByID(c echo.Context, ps parameterScope, owner int64) (store.Parameter, bool, error) {
-	raw := param(c, "id")
-	id, ok := numericID(raw)
+	raw := respond.Param(c, "id")
+	id, ok := respond.NumericID(raw)
 	var p store.Parameter
 	err := store.ErrNotFound
 	if ok {
 		p, err = s.store.ScopedParameter(c.Request().Context(), ps.scope, owner, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return p, true, notFound(c, "parameter", raw)
+		return p, true, respond.NotFound(c, "parameter", raw)
 	}
 	return p, err != nil, err
 }
@@ -139,9 +140,9 @@ func (in parameterIn) apply(c echo.Context, p *store.Parameter) (handled bool, e
 	}
 	switch {
 	case p.Name == "":
-		return true, invalid(c, id, "name", "can't be blank")
+		return true, respond.FieldError(c, id, "name", "can't be blank")
 	case strings.ContainsAny(p.Name, " \t\n"):
-		return true, invalid(c, id, "name", "can't contain spaces")
+		return true, respond.FieldError(c, id, "name", "can't contain spaces")
 	}
 	return false, nil
 }
@@ -227,7 +228,7 @@ func (s *Service) destroyParameter(c echo.Context, ps parameterScope) error {
 func saveFailed(c echo.Context, id any, err error) error {
 	var conflict *store.ConflictError
 	if errors.As(err, &conflict) {
-		return invalid(c, id, conflict.Field, "has already been taken")
+		return respond.FieldError(c, id, conflict.Field, "has already been taken")
 	}
 	return err
 }

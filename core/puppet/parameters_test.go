@@ -108,9 +108,9 @@ func TestPuppetClasses(t *testing.T) {
 		// Foreman's host_classes routes.
 		hostURL := fmt.Sprintf("%s/hosts/%d", base, w.host)
 		do(t, c.User, "POST", hostURL+"/puppetclass_ids", map[string]any{"puppetclass_id": apache}).expect(t, 201)
-		do(t, c.User, "POST", hostURL+"/puppetclass_ids", map[string]any{"puppetclass_id": apache}).expectFull(t, 422, "Puppetclass id has already been taken")
+		do(t, c.User, "POST", hostURL+"/puppetclass_ids", map[string]any{"puppetclass_id": apache}).expectFull(t, 422, "Puppetclass has already been taken")
 		do(t, c.User, "POST", hostURL+"/puppetclass_ids", map[string]any{"puppetclass_id": 99999}).expectFull(t, 404, "Resource puppetclass not found by id '99999'")
-		do(t, c.User, "POST", hostURL+"/puppetclass_ids", map[string]any{}).expectFull(t, 422, "Puppetclass id can't be blank")
+		do(t, c.User, "POST", hostURL+"/puppetclass_ids", map[string]any{}).expectFull(t, 422, "Puppetclass can't be blank")
 		do(t, c.User, "DELETE", base+"/puppetclasses/apache::mod::ssl", nil).expectFull(t, 422, "apache::mod::ssl is used by web01.example.test")
 		do(t, c.User, "DELETE", fmt.Sprintf("%s/puppetclass_ids/%d", hostURL, apache), nil).expect(t, 200)
 		do(t, c.User, "DELETE", fmt.Sprintf("%s/puppetclass_ids/%d", hostURL, apache), nil).expect(t, 404)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smartproxy/smartproxy/core/respond"
 	"github.com/smartproxy/smartproxy/core/search"
 	"github.com/smartproxy/smartproxy/core/store"
 )
@@ -102,28 +103,28 @@ func (s *Service) listHostReports(c echo.Context) error {
 }
 
 func (s *Service) reportIndex(c echo.Context, extra ...search.Condition) error {
-	opts, idx, err := listOptions(c, extra...)
+	opts, idx, err := respond.ListOptions(c, extra...)
 	if err != nil {
-		return invalid(c, nil, "base", err.Error())
+		return respond.FieldError(c, nil, "base", err.Error())
 	}
 	counts, list, err := s.store.ListConfigReports(c.Request().Context(), opts)
 	out := make([]map[string]any, len(list))
 	for i, r := range list {
 		out[i] = reportView(r, false)
 	}
-	return listed(c, idx, counts, out, err)
+	return respond.Listed(c, idx, counts, out, err)
 }
 
 // showReport is GET /api/v2/config_reports/:id.
 func (s *Service) showReport(c echo.Context) error {
-	raw := param(c, "id")
-	id, ok := numericID(raw)
+	raw := respond.Param(c, "id")
+	id, ok := respond.NumericID(raw)
 	if !ok {
-		return notFound(c, "config_report", raw)
+		return respond.NotFound(c, "config_report", raw)
 	}
 	r, err := s.store.ConfigReport(c.Request().Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		return notFound(c, "config_report", raw)
+		return respond.NotFound(c, "config_report", raw)
 	}
 	if err != nil {
 		return err
@@ -139,7 +140,7 @@ func (s *Service) lastHostReport(c echo.Context) error {
 	}
 	r, err := s.store.LastConfigReport(c.Request().Context(), h.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return notFound(c, "config_report", "last")
+		return respond.NotFound(c, "config_report", "last")
 	}
 	if err != nil {
 		return err
@@ -149,10 +150,10 @@ func (s *Service) lastHostReport(c echo.Context) error {
 
 // destroyReport is DELETE /api/v2/config_reports/:id: 200 with the deleted report.
 func (s *Service) destroyReport(c echo.Context) error {
-	raw := param(c, "id")
-	id, ok := numericID(raw)
+	raw := respond.Param(c, "id")
+	id, ok := respond.NumericID(raw)
 	if !ok {
-		return notFound(c, "config_report", raw)
+		return respond.NotFound(c, "config_report", raw)
 	}
 	ctx := c.Request().Context()
 	r, err := s.store.ConfigReport(ctx, id)
@@ -160,7 +161,7 @@ func (s *Service) destroyReport(c echo.Context) error {
 		err = s.store.DeleteConfigReport(ctx, id)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return notFound(c, "config_report", raw)
+		return respond.NotFound(c, "config_report", raw)
 	}
 	if err != nil {
 		return err
