@@ -8,7 +8,7 @@ package e2e
 //
 // The guest has no disk and runs no real installer. Its "installer" is iPXE: the
 // medium serves ipxe.lkrn as the kernel, and the admin's template overrides (the
-// core's templates_dir) make the PXELinux config hand iPXE a command line that chains
+// core's templates_dir, pxeboot.StandInPXELinux and StandInKickstart) make the PXELinux config hand iPXE a command line that chains
 // the host's provisioning template, itself an iPXE script that calls built, where a
 // kickstart's %post would. Everything else is what production runs.
 
@@ -44,29 +44,6 @@ const (
 	vmBootLimit = 150 * time.Second
 )
 
-// The admin's overrides of two shipped templates (see the file comment).
-const (
-	standInPXELinux = `{{- /* internal/e2e: the medium's kernel is iPXE, which runs its command line as a script. */ -}}
-# {{.Template}} for {{.Host.Name}}: e2e stand-in installer (iPXE)
-DEFAULT install
-PROMPT 0
-TIMEOUT 10
-LABEL install
-  KERNEL {{.Boot.Kernel}}
-  APPEND dhcp && chain {{foreman_url "provision"}}
-`
-	standInKickstart = `#!ipxe
-# {{.Template}} for {{.Host.Name}}: e2e stand-in for Anaconda, reporting the build
-# done the way a kickstart's %post does.
-echo stand-in installer of {{.Host.Name}} at ${net0/ip}
-imgfetch {{foreman_url "built"}} || goto failed
-echo {{param "e2e_marker"}} reported built
-exit
-:failed
-echo {{param "e2e_marker"}} could not report built
-`
-)
-
 func TestVMProvisioningEndToEnd(t *testing.T) {
 	qemu := pxeboot.RequireQEMU(t)
 	for _, f := range []string{pxelinuxBin, ldlinuxC32, ipxeLkrn} {
@@ -88,8 +65,8 @@ func TestVMProvisioningEndToEnd(t *testing.T) {
 	mediumURL := startMedium(t, ns, lkrn)
 
 	templates := t.TempDir()
-	writeFile(t, filepath.Join(templates, "pxelinux.tmpl"), standInPXELinux)
-	writeFile(t, filepath.Join(templates, "kickstart.tmpl"), standInKickstart)
+	writeFile(t, filepath.Join(templates, "pxelinux.tmpl"), pxeboot.StandInPXELinux)
+	writeFile(t, filepath.Join(templates, "kickstart.tmpl"), pxeboot.StandInKickstart)
 	s := startCoreIn(t, ns, fmt.Sprintf("templates_dir: %s\ndns_conflict_servers: ['%s:53']\n", templates, vmServerIP))
 	p, tftproot := s.startVMProxy(t, tap)
 	code, out := s.register(t, p, "--url", p.url)

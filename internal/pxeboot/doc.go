@@ -1,7 +1,7 @@
 // Package pxeboot boots real firmware under QEMU from a smart proxy inside a network
 // namespace. The package holds the shared recipes (NewNetns, StartRouterAdvertiser,
-// InNS/DialIn/Command, RequireQEMU, Boot, BootBIOS), also used by internal/e2e's VM
-// test, and its tests: real firmware (QEMU with SeaBIOS and the iPXE option ROM, or
+// InNS/DialIn/Command, RequireQEMU, Boot, BootBIOS, the stand-in installer templates),
+// also used by the VM tests of internal/e2e and internal/zones, and its tests: real firmware (QEMU with SeaBIOS and the iPXE option ROM, or
 // OVMF) boots from the proxy's embedded DHCP, TFTP and httpboot servers, with the
 // reservation and the per-MAC config written through the REST API the way Foreman
 // writes them:

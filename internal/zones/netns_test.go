@@ -6,13 +6,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/smartproxy/smartproxy/internal/pxeboot"
 )
 
 // The zones' addresses. Only CORE–DMZ and DMZ–PFS are linked; the DMZ forwards nothing.
@@ -77,26 +75,6 @@ func newZones(t *testing.T) *zones {
 	return z
 }
 
-// inNS runs fn on a thread inside ns; sockets fn opens stay in ns.
-func inNS(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		fd, err := unix.Open(filepath.Join("/var/run/netns", ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
-
 // dialIn is an http.Transport DialContext connecting from inside ns, from local
 // address from when it is not empty.
 func dialIn(ns, from string) func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -106,7 +84,7 @@ func dialIn(ns, from string) func(ctx context.Context, network, addr string) (ne
 			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
 		}
 		var c net.Conn
-		err := inNS(ns, func() (err error) {
+		err := pxeboot.InNS(ns, func() (err error) {
 			c, err = d.DialContext(ctx, network, addr)
 			return err
 		})
@@ -127,9 +105,7 @@ func connectFrom(ns, addr string, timeout time.Duration) error {
 }
 
 // inZone is a command run inside ns (`ip netns exec` execs it: the pid is its own).
-func inZone(ns, name string, args ...string) *exec.Cmd {
-	return exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
-}
+var inZone = pxeboot.Command
 
 func run(t *testing.T, name string, args ...string) {
 	t.Helper()

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smartproxy/smartproxy/internal/pxeboot"
 )
 
 const (
@@ -185,7 +187,7 @@ func (c *coreAPI) proxy(name string) (string, []string) {
 func startMedium(t *testing.T, ns, addr string, kernel []byte) string {
 	t.Helper()
 	var ln net.Listener
-	if err := inNS(ns, func() (err error) {
+	if err := pxeboot.InNS(ns, func() (err error) {
 		ln, err = net.Listen("tcp", addr)
 		return err
 	}); err != nil {

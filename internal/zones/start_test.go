@@ -23,6 +23,7 @@ type site struct {
 	certs  map[string]certFiles
 	tftp   string // the PFS proxy's TFTP root
 	medium string // the installation medium's URL, in PFS
+	kernel []byte // its kernel
 
 	dmzSettings, pfsSettings string
 }
@@ -49,6 +50,7 @@ func startSite(t *testing.T, coreExtra string, kernel []byte) *site {
 	s.certs[puppetName] = s.pki.issue(puppetName, puppetIP)
 	s.certs[adminName] = s.pki.issue(adminName)
 	s.certs[revokedName] = s.pki.issue(revokedName, puppetIP)
+	s.kernel = kernel
 	s.medium = startMedium(t, s.z.pfs, pfsLanIP+":8081", kernel)
 	s.startCore(coreExtra)
 	s.startDMZ()

@@ -2,11 +2,15 @@ package zones
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smartproxy/smartproxy/internal/pxeboot"
 )
 
 const (
@@ -26,8 +30,12 @@ func TestZonesEndToEnd(t *testing.T) {
 			t.Fatalf("%s not installed (apt-get install bind9-dnsutils tftp-hpa)", tool)
 		}
 	}
+	qemu, kernel := requireVM(t)
 	began := time.Now()
-	s := startSite(t, "", []byte("kernel placeholder\n"))
+	templates := t.TempDir()
+	writeFile(t, filepath.Join(templates, "pxelinux.tmpl"), pxeboot.StandInPXELinux)
+	writeFile(t, filepath.Join(templates, "kickstart.tmpl"), pxeboot.StandInKickstart)
+	s := startSite(t, "templates_dir: "+templates+"\n", kernel)
 
 	// The zones: the DMZ reaches the core, PFS does not (DMZ forwards nothing), and the
 	// core does not reach the PFS proxy.
@@ -59,10 +67,12 @@ func TestZonesEndToEnd(t *testing.T) {
 	}
 	s.dmz.waitLog("GET /v2/features", 5*time.Second)
 
-	hostID, token := s.createHost(t)
-	_ = hostID
-	_ = token
+	marker := fmt.Sprintf("ZONESVM-%d-%d", os.Getpid(), time.Now().UnixNano())
+	hostID, token := s.createHost(t, marker)
 	t.Logf("zones set up, proxies registered, host created: %v", time.Since(began).Round(100*time.Millisecond))
+
+	s.bootAndBuild(t, qemu, hostID, token, marker)
+	t.Logf("VM built: %v", time.Since(began).Round(100*time.Millisecond))
 
 	s.factsAndReports(t)
 	t.Logf("facts and reports done: %v", time.Since(began).Round(100*time.Millisecond))
@@ -74,7 +84,7 @@ func TestZonesEndToEnd(t *testing.T) {
 // createHost makes the PFS subnet (imported from the PFS proxy's DHCP through the DMZ
 // relay) and a host in build in it through the core's API, then checks DNS, DHCP and
 // TFTP on the PFS proxy from inside PFS. It returns the host's id and build token.
-func (s *site) createHost(t *testing.T) (int64, string) {
+func (s *site) createHost(t *testing.T, marker string) (int64, string) {
 	t.Helper()
 	proxyID := s.api.id("GET", "/api/v2/smart_proxies/"+pfsName, "")
 	status, imported := s.api.call("POST", fmt.Sprintf("/api/v2/smart_proxies/%d/import_subnets", proxyID), "")
@@ -96,8 +106,9 @@ func (s *site) createHost(t *testing.T) (int64, string) {
 	medium := s.api.id("POST", "/api/v2/media", fmt.Sprintf(
 		`{"medium":{"name":"alma","path":"%s/almalinux/$version/BaseOS/$arch/os","os_family":"Redhat","operatingsystem_ids":[%d]}}`, s.medium, opsys))
 	host := s.api.id("POST", "/api/v2/hosts", fmt.Sprintf(`{"host":{"name":"vm01","domain_id":%d,"subnet_id":%d,"mac":%q,"ip":%q,`+
-		`"architecture_id":%d,"operatingsystem_id":%d,"medium_id":%d,"pxe_loader":"PXELinux BIOS","build":true}}`,
-		domain, subnetID, hostMAC, hostIP, arch, opsys, medium))
+		`"architecture_id":%d,"operatingsystem_id":%d,"medium_id":%d,"pxe_loader":"PXELinux BIOS","build":true,`+
+		`"host_parameters_attributes":[{"name":"e2e_marker","value":%q}]}}`,
+		domain, subnetID, hostMAC, hostIP, arch, opsys, medium, marker))
 
 	// DNS, DHCP and TFTP as PFS sees them: dig, the proxy's API, tftp.
 	if a := s.dig(hostName, "A"); a != hostIP {
