@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/smartproxy/smartproxy/internal/durable"
 	"github.com/smartproxy/smartproxy/registry"
 )
 
@@ -122,7 +123,7 @@ func (a *hostnameAutosigner) Remove(certname string) error {
 // otherwise (the usual /etc/puppetlabs/puppet owned by root, the file writable by the
 // proxy) it is rewritten in place, as the Ruby proxy does.
 func (a *hostnameAutosigner) rewrite(data []byte, info fs.FileInfo) error {
-	err := writeFileDurably(a.file, data, info.Mode().Perm())
+	err := durable.WriteFile(a.file, data, info.Mode().Perm())
 	if err == nil {
 		chownLike(a.file, info)
 		return nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smartproxy/smartproxy/httpapi"
+	"github.com/smartproxy/smartproxy/internal/durable"
 	"github.com/smartproxy/smartproxy/registry"
 )
 
@@ -89,7 +90,7 @@ func (a *tokenAutosigner) Start(context.Context) error {
 			return fmt.Errorf("generating token signing key: %w", err)
 		}
 		data := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-		if err := writeFileDurably(a.keyFile, data, 0o600); err != nil {
+		if err := durable.WriteFile(a.keyFile, data, 0o600); err != nil {
 			return fmt.Errorf("saving token signing key: %w", err)
 		}
 		a.key = key

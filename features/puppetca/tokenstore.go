@@ -10,11 +10,13 @@ import (
 	"sync"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/smartproxy/smartproxy/internal/durable"
 )
 
 // tokenStore is the tokens file: a YAML list of tokens, the Ruby proxy's format, so
 // an existing tokens.yml is read as is. Every change rewrites the file durably
-// (writeFileDurably), so a token acknowledged to Foreman survives kill -9 and a crash
+// (internal/durable), so a token acknowledged to Foreman survives kill -9 and a crash
 // never leaves a half-written list. The mutex makes read-modify-write atomic within
 // the process; the file has one writer, this proxy.
 type tokenStore struct {
@@ -59,7 +61,7 @@ func (s *tokenStore) write(tokens []string) error {
 	if err != nil {
 		return fmt.Errorf("encoding tokens: %w", err)
 	}
-	return writeFileDurably(s.path, append([]byte("---\n"), data...), 0o600)
+	return durable.WriteFile(s.path, append([]byte("---\n"), data...), 0o600)
 }
 
 // All returns every stored token.

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/smartproxy/smartproxy/internal/durable"
 )
 
 // The queue holds fire-and-forget requests (facts, reports) between the 201 the client
@@ -291,21 +293,12 @@ func (q *Queue) openCurrent() error {
 		return err
 	}
 	q.f, q.size = f, info.Size()
-	return syncDir(q.dir) // the new file's name must survive a crash too
+	return durable.SyncDir(q.dir) // the new file's name must survive a crash too
 }
 
 // datasync flushes f's data and the metadata needed to read it back (its length), not
 // its times: the position file is rewritten in place after every delivery.
 func datasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
 
 // Append stores rec durably and returns once it is fsynced. ErrQueueFull when a limit
 // would be passed.

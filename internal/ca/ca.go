@@ -21,6 +21,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/smartproxy/smartproxy/internal/durable"
 )
 
 // The CA folder's files. The layout follows openssl ca (serial, index.txt,
@@ -161,12 +163,12 @@ func Init(dir string, opts InitOptions) (*CA, error) {
 		return nil, err
 	}
 	steps := []func() error{
-		func() error { return writeFileDurably(c.path(KeyFile), kp, 0o600) },
+		func() error { return durable.WriteFile(c.path(KeyFile), kp, 0o600) },
 		func() error { return writeCounter(c.path(SerialFile), big.NewInt(1)) },
-		func() error { return writeFileDurably(c.path(IndexFile), nil, 0o644) },
+		func() error { return durable.WriteFile(c.path(IndexFile), nil, 0o644) },
 		func() error { return writeCounter(c.path(CRLNumberFile), big.NewInt(1)) },
 		func() error { _, err := c.writeCRL(opts.CRLValidity); return err },
-		func() error { return writeFileDurably(c.path(CertFile), certPEM(der), 0o644) },
+		func() error { return durable.WriteFile(c.path(CertFile), certPEM(der), 0o644) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -8,6 +8,8 @@ import (
 	"math/big"
 	"os"
 	"time"
+
+	"github.com/smartproxy/smartproxy/internal/durable"
 )
 
 // CRL rewrites crl.pem from the index, valid for validity (DefaultCRLValidity when 0),
@@ -54,7 +56,7 @@ func (c *CA) writeCRL(validity time.Duration) (*x509.RevocationList, error) {
 	if err := writeCounter(c.path(CRLNumberFile), new(big.Int).Add(number, big.NewInt(1))); err != nil {
 		return nil, err
 	}
-	if err := writeFileDurably(c.path(CRLFile), pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o644); err != nil {
+	if err := durable.WriteFile(c.path(CRLFile), pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o644); err != nil {
 		return nil, err
 	}
 	return x509.ParseRevocationList(der)

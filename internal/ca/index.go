@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/smartproxy/smartproxy/internal/durable"
 )
 
 // Status is an index entry's first column, as in openssl ca's index.txt.
@@ -161,5 +163,5 @@ func readCounter(path string) (*big.Int, error) {
 }
 
 func writeCounter(path string, n *big.Int) error {
-	return writeFileDurably(path, []byte(SerialHex(n)+"\n"), 0o644)
+	return durable.WriteFile(path, []byte(SerialHex(n)+"\n"), 0o644)
 }

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/smartproxy/smartproxy/internal/durable"
 )
 
 // IssueRequest says what certificate to issue.
@@ -116,23 +118,23 @@ func (c *CA) Issue(req IssueRequest) (*Issued, error) {
 		return nil, err
 	}
 	index = append(index, Entry{Status: Valid, NotAfter: cert.NotAfter, Serial: serial, Subject: "/CN=" + req.Name})
-	if err := writeFileDurably(c.path(IndexFile), formatIndex(index), 0o644); err != nil {
+	if err := durable.WriteFile(c.path(IndexFile), formatIndex(index), 0o644); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(c.path(CertsDir), 0o700); err != nil {
 		return nil, err
 	}
-	if err := writeFileDurably(filepath.Join(c.path(CertsDir), SerialHex(serial)+".pem"), certPEM(der), 0o644); err != nil {
+	if err := durable.WriteFile(filepath.Join(c.path(CertsDir), SerialHex(serial)+".pem"), certPEM(der), 0o644); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(outDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", outDir, err)
 	}
 	out := &Issued{Cert: cert, CertFile: filepath.Join(outDir, req.Name+".pem"), KeyFile: filepath.Join(outDir, req.Name+"-key.pem")}
-	if err := writeFileDurably(out.KeyFile, kp, 0o600); err != nil {
+	if err := durable.WriteFile(out.KeyFile, kp, 0o600); err != nil {
 		return nil, err
 	}
-	if err := writeFileDurably(out.CertFile, certPEM(der), 0o644); err != nil {
+	if err := durable.WriteFile(out.CertFile, certPEM(der), 0o644); err != nil {
 		return nil, err
 	}
 	return out, nil

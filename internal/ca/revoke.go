@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/smartproxy/smartproxy/internal/durable"
 )
 
 // Revoke marks as revoked every valid certificate named nameOrSerial or, when no
@@ -29,7 +31,7 @@ func (c *CA) Revoke(nameOrSerial string, crlValidity time.Duration) ([]Entry, er
 		index[i].Status, index[i].RevokedAt = Revoked, now
 		revoked = append(revoked, index[i])
 	}
-	if err := writeFileDurably(c.path(IndexFile), formatIndex(index), 0o644); err != nil {
+	if err := durable.WriteFile(c.path(IndexFile), formatIndex(index), 0o644); err != nil {
 		return nil, err
 	}
 	if _, err := c.writeCRL(crlValidity); err != nil {

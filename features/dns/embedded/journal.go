@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/smartproxy/smartproxy/internal/durable"
 )
 
 // The state directory holds a snapshot of every zone's records and a journal of the
@@ -154,51 +156,13 @@ func (j *journal) compact(snap snapshot) error {
 	if err != nil {
 		return fmt.Errorf("encoding snapshot: %w", err)
 	}
-	final := filepath.Join(j.dir, snapshotFile)
-	tmp := final + ".tmp"
-	if err := writeSynced(tmp, data); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, final); err != nil {
+	if err := durable.WriteFile(filepath.Join(j.dir, snapshotFile), data, 0o640); err != nil {
 		return fmt.Errorf("installing snapshot: %w", err)
-	}
-	if err := syncDir(j.dir); err != nil {
-		return err
 	}
 	if err := j.f.Truncate(0); err != nil {
 		return fmt.Errorf("emptying journal: %w", err)
 	}
 	return j.f.Sync()
-}
-
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
-		return fmt.Errorf("writing snapshot: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("writing snapshot %s: %w", path, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing state dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing state dir: %w", err)
-	}
-	return nil
 }
 
 func (j *journal) close() error {

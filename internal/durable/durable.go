@@ -1,4 +1,6 @@
-package ca
+// Package durable writes files so that a crash or kill -9 at any moment leaves either
+// the old or the new content, never a mix, and a finished write survives a power loss.
+package durable
 
 import (
 	"fmt"
@@ -6,11 +8,10 @@ import (
 	"path/filepath"
 )
 
-// writeFileDurably replaces path with data so that a crash at any moment leaves the
-// old or the new content, never a mix: a temporary file in the same folder (created
-// 0600, so a key is never readable by others even for a moment), synced, given perm,
-// renamed over path, and the folder synced so the rename survives a power loss.
-func writeFileDurably(path string, data []byte, perm os.FileMode) error {
+// WriteFile replaces path with data: a temporary file in the same folder (created 0600,
+// so a key is never readable by others even for a moment) is written, given perm,
+// synced, renamed over path, and the folder is synced so the rename survives too.
+func WriteFile(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -34,10 +35,12 @@ func writeFileDurably(path string, data []byte, perm os.FileMode) error {
 	if err := os.Rename(tmpName, path); err != nil {
 		return fmt.Errorf("replacing %s: %w", path, err)
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
-func syncDir(dir string) error {
+// SyncDir makes the names in dir durable: a file created, renamed or removed there is
+// not certain to survive a power loss before its folder is synced.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("syncing %s: %w", dir, err)
