@@ -48,11 +48,11 @@ func findHost(ctx context.Context, st *store.Store, c echo.Context) (found, erro
 		return hostOrNone(st.Host(ctx, tok.HostID))(&tok)
 	}
 	if macs := macList(c.Request().Header, c.QueryParam("mac")); len(macs) > 0 {
-		return hostOrNone(st.NewestHostByMAC(ctx, macs))(nil)
+		return hostOrNone(st.HostByMAC(ctx, macs...))(nil)
 	}
 	ip := c.RealIP()
 	if parsed := net.ParseIP(ip); parsed != nil {
-		return hostOrNone(st.NewestHostByIP(ctx, parsed.String()))(nil)
+		return hostOrNone(st.HostByIP(ctx, parsed.String()))(nil)
 	}
 	return found{}, nil
 }

@@ -28,7 +28,7 @@ func (u *unattended) previewTemplate(c echo.Context) error {
 	var h store.Host
 	var err error
 	if ip := net.ParseIP(c.QueryParam("spoof")); ip != nil {
-		h, err = u.store.NewestHostByIP(ctx, ip.String())
+		h, err = u.store.HostByIP(ctx, ip.String())
 	} else if name := c.QueryParam("hostname"); name != "" {
 		h, err = u.store.HostByName(ctx, name)
 	} else {

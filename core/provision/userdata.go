@@ -18,7 +18,7 @@ func (u *unattended) userdata(c echo.Context) error {
 	var f found
 	var err error
 	if mac := c.Param("mac"); mac != "" {
-		f, err = hostOrNone(u.store.NewestHostByMAC(ctx, []string{normaliseMAC(mac)}))(nil)
+		f, err = hostOrNone(u.store.HostByMAC(ctx, normaliseMAC(mac)))(nil)
 	} else {
 		f, err = findHost(ctx, u.store, c)
 	}

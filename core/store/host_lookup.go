@@ -10,10 +10,10 @@ import (
 // NIC; no real machine has more).
 const maxLookupMACs = 64
 
-// NewestHostByMAC finds the host whose provisioning MAC is one of macs (normalised,
-// lower-case); several match → the most recently created, as Foreman picks.
-// ErrNotFound when none does.
-func (s *Store) NewestHostByMAC(ctx context.Context, macs []string) (Host, error) {
+// HostByMAC finds the host whose provisioning MAC is one of macs (lower-case, colon
+// form, as the API stores it); several match → the most recently created, as Foreman
+// picks. ErrNotFound when none does.
+func (s *Store) HostByMAC(ctx context.Context, macs ...string) (Host, error) {
 	if len(macs) == 0 {
 		return Host{}, ErrNotFound
 	}
@@ -35,7 +35,7 @@ func (s *Store) NewestHostByMAC(ctx context.Context, macs []string) (Host, error
 	return s.Host(ctx, id)
 }
 
-// NewestHostByIP finds the most recently created host with this provisioning IP.
-func (s *Store) NewestHostByIP(ctx context.Context, ip string) (Host, error) {
+// HostByIP finds the most recently created host with this provisioning IP.
+func (s *Store) HostByIP(ctx context.Context, ip string) (Host, error) {
 	return s.loadHost(ctx, `id = (SELECT id FROM hosts WHERE ip = $1 ORDER BY created_at DESC, id DESC LIMIT 1)`, ip)
 }

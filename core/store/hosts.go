@@ -283,17 +283,6 @@ func (s *Store) DeleteHost(ctx context.Context, id int64) error {
 	return s.deleteByID(ctx, "hosts", id)
 }
 
-// HostByMAC loads the host with this MAC (lower-case, colon form, as the API stores it);
-// /unattended finds hosts by the MAC their installer sends.
-func (s *Store) HostByMAC(ctx context.Context, mac string) (Host, error) {
-	return s.loadHost(ctx, `mac = $1`, mac)
-}
-
-// HostByIP loads the host with this IP address (/unattended's last resort).
-func (s *Store) HostByIP(ctx context.Context, ip string) (Host, error) {
-	return s.loadHost(ctx, `ip = $1`, ip)
-}
-
 // HostByCertname loads the host whose Puppet certname is certname (a certname equal to
 // the name is stored empty, so that is a name lookup).
 func (s *Store) HostByCertname(ctx context.Context, certname string) (Host, error) {

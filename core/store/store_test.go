@@ -272,6 +272,39 @@ func TestReferencesAndUsedBy(t *testing.T) {
 	})
 }
 
+// A host rebuilt under a new name keeps its MAC and IP while the old record lingers:
+// Foreman's lookup takes the most recently created one.
+func TestHostByMACAndIPNewestWins(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db storetest.Database) {
+		ctx := context.Background()
+		s := open(t, db)
+		old := Host{Name: "old.example.test", MAC: "52:54:00:00:00:01", IP: "192.0.2.10"}
+		newer := Host{Name: "new.example.test", MAC: "52:54:00:00:00:01", IP: "192.0.2.10"}
+		other := Host{Name: "other.example.test", MAC: "52:54:00:00:00:02"}
+		for _, h := range []*Host{&old, &newer, &other} {
+			if err := s.CreateHost(ctx, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for what, find := range map[string]func() (Host, error){
+			"one MAC":     func() (Host, error) { return s.HostByMAC(ctx, "52:54:00:00:00:01") },
+			"unknown+MAC": func() (Host, error) { return s.HostByMAC(ctx, "52:54:00:00:00:99", "52:54:00:00:00:01") },
+			"IP":          func() (Host, error) { return s.HostByIP(ctx, "192.0.2.10") },
+		} {
+			if found, err := find(); err != nil || found.ID != newer.ID {
+				t.Errorf("%s found %s (%v), want %s", what, found.Name, err, newer.Name)
+			}
+		}
+		// Several MACs naming different hosts: the newest of them.
+		if found, err := s.HostByMAC(ctx, "52:54:00:00:00:02", "52:54:00:00:00:01"); err != nil || found.ID != other.ID {
+			t.Errorf("two MACs found %s (%v), want %s", found.Name, err, other.Name)
+		}
+		if _, err := s.HostByMAC(ctx); err != ErrNotFound {
+			t.Errorf("no MAC: %v", err)
+		}
+	})
+}
+
 func TestListSearchPaging(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db storetest.Database) {
 		ctx := context.Background()
