@@ -414,3 +414,20 @@ func TestRollbackKeepsRecordsItDidNotMake(t *testing.T) {
 		}
 	})
 }
+
+// A host that was never in build has no autosign entry (and the proxy may have no
+// autosign file yet): deleting it asks nothing of the Puppet CA but the certificate.
+func TestDestroyHostNeverInBuild(t *testing.T) {
+	requirePeers(t)
+	storetest.Each(t, func(t *testing.T, db storetest.Database) {
+		e := newEnv(t, db)
+		id := itoa(int64(e.call(http.MethodPost, "/api/v2/hosts", e.hostBody(name, ip, mac, false)).expect(t, http.StatusCreated).JSON["id"].(float64)))
+		if _, err := os.Stat(e.main.Autosign); err == nil {
+			t.Fatal("the test needs a proxy without an autosign file")
+		}
+		e.call(http.MethodDelete, "/api/v2/hosts/"+id, nil).expect(t, http.StatusOK)
+		if left := e.leftovers(e.main, name, ip, mac); len(left) > 0 {
+			t.Errorf("left after delete: %q", left)
+		}
+	})
+}

@@ -88,6 +88,11 @@ func (o *Orchestrator) record(ctx context.Context, hostName, operation string, q
 // boot files and the post-queue (autosign). Any failure undoes the completed steps,
 // the save included, so the host is not stored.
 func (o *Orchestrator) Create(ctx context.Context, h *store.Host, save func(context.Context) error) error {
+	if _, err := o.store.HostByName(ctx, h.Name); err == nil {
+		// Refused before any proxy is asked: the records of the host holding the name
+		// look like this one's, and a rollback would delete them.
+		return &store.ConflictError{Field: "name"}
+	}
 	t, err := o.resolve(ctx, *h)
 	if err != nil {
 		return err
@@ -97,11 +102,6 @@ func (o *Orchestrator) Create(ctx context.Context, h *store.Host, save func(cont
 	res, hasRes, err := o.reservationOf(ctx, t, servers{})
 	if err != nil {
 		return taskError(err)
-	}
-	if _, err := o.store.HostByName(ctx, h.Name); err == nil {
-		// Checked before any proxy is asked: the records of the host holding the name
-		// look like this one's, and a rollback would delete them.
-		return &store.ConflictError{Field: "name"}
 	}
 	present, err := o.checkConflicts(ctx, q, h.Name, records, nil, res, hasRes, nil)
 	if err != nil {
@@ -142,6 +142,11 @@ func (o *Orchestrator) Create(ctx context.Context, h *store.Host, save func(cont
 // on entering build, and removed on leaving it. A failure undoes every step, the
 // save included (the old row is written back), which restores the old records.
 func (o *Orchestrator) Update(ctx context.Context, old store.Host, h *store.Host, save func(context.Context) error) error {
+	if h.Name != old.Name {
+		if _, err := o.store.HostByName(ctx, h.Name); err == nil {
+			return &store.ConflictError{Field: "name"}
+		}
+	}
 	was, err := o.resolve(ctx, old)
 	if err != nil {
 		return err
@@ -168,11 +173,6 @@ func (o *Orchestrator) Update(ctx context.Context, old store.Host, h *store.Host
 		oldResPtr = &oldRes
 	}
 	checkRes := hasRes && resChanged
-	if h.Name != old.Name {
-		if _, err := o.store.HostByName(ctx, h.Name); err == nil {
-			return &store.ConflictError{Field: "name"}
-		}
-	}
 	present, err := o.checkConflicts(ctx, q, h.Name, addedRecords, oldRecords, res, checkRes, oldResPtr)
 	if err != nil {
 		return err
@@ -220,7 +220,7 @@ func (o *Orchestrator) Update(ctx context.Context, old store.Host, h *store.Host
 }
 
 // Destroy removes the host's records: DNS at 1, the reservation at 5, PXE configs at
-// 20, the autosign entry at 50, then the row, then (best effort) its certificate. The
+// 20, the autosign entry at 50 (in build only), then the row, then (best effort) its certificate. The
 // autosign entry goes before the row, unlike Foreman's post-queue, so that a failure
 // can still be undone with the host kept.
 func (o *Orchestrator) Destroy(ctx context.Context, h store.Host, remove func(context.Context) error) error {
@@ -242,7 +242,9 @@ func (o *Orchestrator) Destroy(ctx context.Context, h store.Host, remove func(co
 	if t.tftpProxy != "" && h.MAC != "" {
 		o.queueDeleteTFTP(q, 20, t)
 	}
-	if t.caProxy != "" {
+	if t.caProxy != "" && h.Build {
+		// Only a host in build has an entry; asking for another one is an error with
+		// the hostname autosigner when its file does not exist yet (406).
 		o.queueDisableAutosign(q, t, false)
 	}
 	q.add("Delete host "+h.Name, 55, remove, nil)
