@@ -34,13 +34,17 @@ const reportCount = 1000
 // 300th report and started again after the 800th, no sooner than the outage; the PFS
 // proxy is killed with SIGKILL after the 600th and started again. The core must store
 // each report once, in the order posted, and see the Puppet server's address as the
-// client's (its request log, which uses trusted_proxies, the X-Forwarded-For chain).
+// client's (its request log, which uses trusted_proxies, the X-Forwarded-For chain),
+// not the address the Puppet server claims in its own X-Forwarded-For.
 func (s *site) factsAndReports(t *testing.T) {
 	t.Helper()
 	puppet := s.pki.client(s.z.pfs, puppetIP, s.certs[puppetName])
 	post := func(what, path, body string) {
 		t.Helper()
-		a, err := do(puppet, "POST", pfsLanURL+path, "application/json", body, map[string]string{"Accept": "application/json"})
+		// A claim of another address must not become the client's: the Puppet server is
+		// not a trusted relay.
+		a, err := do(puppet, "POST", pfsLanURL+path, "application/json", body,
+			map[string]string{"Accept": "application/json", "X-Forwarded-For": "198.51.100.9"})
 		if err != nil || a.status != http.StatusCreated || !strings.Contains(a.body, `"queued":true`) {
 			t.Fatalf("%s to the PFS relay: %v %d %s", what, err, a.status, a.body)
 		}
