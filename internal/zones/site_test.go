@@ -167,7 +167,7 @@ func (c *coreAPI) id(method, path, body string) int64 {
 	return int64(v["id"].(float64))
 }
 
-// features is the feature names the core stored for the proxy named name, and its URL.
+// proxy is the URL and the feature names the core stored for the proxy named name.
 func (c *coreAPI) proxy(name string) (string, []string) {
 	c.t.Helper()
 	status, v := c.call("GET", "/api/v2/smart_proxies/"+name, "")
