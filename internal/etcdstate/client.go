@@ -76,16 +76,41 @@ func (c *Client) withTimeout(ctx context.Context) (context.Context, context.Canc
 	return context.WithTimeout(ctx, c.cfg.Timeout)
 }
 
+// attempt runs one request in a share of the timeout and retries it until the
+// timeout: a request forwarded to a leader that just died is never answered
+// (the member gives up only after several seconds), while the next attempt
+// reaches the newly elected leader. Retrying is safe for reads, and for writes
+// through compareAnd (see there).
+func (c *Client) attempt(ctx context.Context, what string, req func(context.Context) error) error {
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	each := max(c.cfg.Timeout/3, 500*time.Millisecond)
+	for {
+		actx, acancel := context.WithTimeout(ctx, each)
+		err := req(actx)
+		acancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return c.unavailable(what, err)
+		}
+		sleep(ctx, 50*time.Millisecond)
+	}
+}
+
 // Revision is the cluster's current revision, read through the leader (a
 // linearizable read needs quorum, so this is also the health check).
 func (c *Client) Revision(ctx context.Context) (int64, error) {
-	ctx, cancel := c.withTimeout(ctx)
-	defer cancel()
-	resp, err := c.cli.Get(ctx, c.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
-	if err != nil {
-		return 0, c.unavailable("reading the revision", err)
-	}
-	return resp.Header.Revision, nil
+	var rev int64
+	err := c.attempt(ctx, "reading the revision", func(ctx context.Context) error {
+		resp, err := c.cli.Get(ctx, c.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err == nil {
+			rev = resp.Header.Revision
+		}
+		return err
+	})
+	return rev, err
 }
 
 // ClaimResult is the outcome of Claim or Release.
@@ -114,56 +139,49 @@ func (c *Client) Release(ctx context.Context, key string, expectRev int64) (Clai
 }
 
 func (c *Client) compareAnd(ctx context.Context, key string, expectRev int64, op clientv3.Op, what string) (ClaimResult, error) {
-	ctx, cancel := c.withTimeout(ctx)
-	defer cancel()
 	full := c.cfg.Prefix + key
-	retried := false
-	for {
-		resp, err := c.cli.Txn(ctx).
+	tries := 0
+	var resp *clientv3.TxnResponse
+	err := c.attempt(ctx, what, func(ctx context.Context) error {
+		tries++
+		var err error
+		resp, err = c.cli.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(full), "=", expectRev)).
 			Then(op).
 			Else(clientv3.OpGet(full)).
 			Commit()
-		if err != nil {
-			// A member dying or a leader election fails a request that another
-			// member can take; retrying the same compare is safe (see below).
-			if ctx.Err() == nil {
-				retried = true
-				sleep(ctx, 50*time.Millisecond)
-				continue
-			}
-			return ClaimResult{}, c.unavailable(what, err)
-		}
-		if resp.Succeeded {
-			// A transaction with one write makes one revision: the key's mod revision.
-			return ClaimResult{Won: true, Revision: resp.Header.Revision}, nil
-		}
-		res := ClaimResult{}
-		if r := resp.Responses[0].GetResponseRange(); r != nil && len(r.Kvs) == 1 {
-			res.Revision, res.Value = r.Kvs[0].ModRevision, r.Kvs[0].Value
-		}
-		// The failed attempt may have been applied before its answer was lost:
-		// then the key holds exactly what we wrote (or is gone, for a release).
-		if retried && op.IsPut() && res.Revision != 0 && string(res.Value) == string(op.ValueBytes()) {
-			res.Won = true
-		}
-		if retried && op.IsDelete() && res.Revision == 0 {
-			res.Won = true
-		}
-		return res, nil
+		return err
+	})
+	if err != nil {
+		return ClaimResult{}, err
 	}
+	if resp.Succeeded {
+		// A transaction with one write makes one revision: the key's mod revision.
+		return ClaimResult{Won: true, Revision: resp.Header.Revision}, nil
+	}
+	res := ClaimResult{}
+	if r := resp.Responses[0].GetResponseRange(); r != nil && len(r.Kvs) == 1 {
+		res.Revision, res.Value = r.Kvs[0].ModRevision, r.Kvs[0].Value
+	}
+	// An attempt that failed may have been applied before its answer was lost:
+	// then the key holds exactly what we wrote (or is gone, for a release).
+	if tries > 1 && op.IsPut() && res.Revision != 0 && string(res.Value) == string(op.ValueBytes()) {
+		res.Won = true
+	}
+	if tries > 1 && op.IsDelete() && res.Revision == 0 {
+		res.Won = true
+	}
+	return res, nil
 }
 
 // Get reads one key (linearizable); rev 0 means absent.
 func (c *Client) Get(ctx context.Context, key string) (value []byte, rev int64, err error) {
-	ctx, cancel := c.withTimeout(ctx)
-	defer cancel()
-	resp, err := c.cli.Get(ctx, c.cfg.Prefix+key)
-	if err != nil {
-		return nil, 0, c.unavailable("reading "+key, err)
-	}
-	if len(resp.Kvs) == 0 {
-		return nil, 0, nil
-	}
-	return resp.Kvs[0].Value, resp.Kvs[0].ModRevision, nil
+	err = c.attempt(ctx, "reading "+key, func(ctx context.Context) error {
+		resp, err := c.cli.Get(ctx, c.cfg.Prefix+key)
+		if err == nil && len(resp.Kvs) == 1 {
+			value, rev = resp.Kvs[0].Value, resp.Kvs[0].ModRevision
+		}
+		return err
+	})
+	return value, rev, err
 }

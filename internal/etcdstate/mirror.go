@@ -43,9 +43,10 @@ type Mirror struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu      sync.Mutex
-	state   string
-	lastErr string
+	mu          sync.Mutex
+	state       string
+	lastErr     string
+	cancelWatch context.CancelFunc // ends the current watch (see pollServer)
 
 	applied   atomic.Int64 // revision the local copy is complete up to
 	server    atomic.Int64 // the cluster's revision when last asked
@@ -84,12 +85,15 @@ func (m *Mirror) Stop() {
 
 // resync reads the whole sub-prefix and applies the difference to the local copy.
 func (m *Mirror) resync(ctx context.Context) (int64, error) {
-	rctx, cancel := m.c.withTimeout(ctx)
-	defer cancel()
 	full := m.c.cfg.Prefix + m.sub
-	resp, err := m.c.cli.Get(rctx, full, clientv3.WithPrefix())
+	var resp *clientv3.GetResponse
+	err := m.c.attempt(ctx, "reading "+m.sub, func(ctx context.Context) error {
+		var err error
+		resp, err = m.c.cli.Get(ctx, full, clientv3.WithPrefix())
+		return err
+	})
 	if err != nil {
-		return 0, m.c.unavailable("reading "+m.sub, err)
+		return 0, err
 	}
 	var events []Event
 	seen := make(map[string]struct{}, len(resp.Kvs))
@@ -146,6 +150,9 @@ func (m *Mirror) run(ctx context.Context, rev int64) {
 func (m *Mirror) watch(ctx context.Context, rev int64) int64 {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
+	m.mu.Lock()
+	m.cancelWatch = cancel
+	m.mu.Unlock()
 	full := m.c.cfg.Prefix + m.sub
 	wch := m.c.cli.Watch(wctx, full, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
 	for resp := range wch {
@@ -176,7 +183,7 @@ func (m *Mirror) watch(ctx context.Context, rev int64) int64 {
 		m.server.Store(max(m.server.Load(), rev))
 		m.reachable.Store(true)
 	}
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && wctx.Err() == nil {
 		m.setError("watch channel closed")
 	}
 	return rev
@@ -195,7 +202,16 @@ func (m *Mirror) pollServer(ctx context.Context) {
 		}
 		rev, err := m.c.Revision(ctx)
 		if err != nil {
+			// The client re-creates a watch refused for want of a leader without
+			// telling us, so a watch on the surviving member of a cluster without
+			// quorum would look alive: end it, and run's resync reports the state.
 			m.reachable.Store(false)
+			m.mu.Lock()
+			if m.state == WatchWatching && m.cancelWatch != nil {
+				m.lastErr = err.Error()
+				m.cancelWatch()
+			}
+			m.mu.Unlock()
 			continue
 		}
 		m.reachable.Store(true)

@@ -128,6 +128,46 @@ func (m *Member) Restart(t testing.TB) {
 	m.start(t)
 }
 
+// Leader is the member that leads now (asked of the first member that answers).
+func (c *Cluster) Leader() *Member {
+	c.t.Helper()
+	cli := c.Connect("/health/")
+	for _, m := range c.Members {
+		if m.cmd == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		st, err := cli.Raw().Status(ctx, m.ClientURL)
+		cancel()
+		if err != nil {
+			continue
+		}
+		for _, x := range c.Members {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			xs, err := cli.Raw().Status(ctx, x.ClientURL)
+			cancel()
+			if err == nil && xs.Header.MemberId == st.Leader {
+				return x
+			}
+		}
+	}
+	c.t.Fatal("no member knows a leader")
+	return nil
+}
+
+// Follower is a running member that does not lead.
+func (c *Cluster) Follower() *Member {
+	c.t.Helper()
+	leader := c.Leader()
+	for _, m := range c.Members {
+		if m != leader && m.cmd != nil {
+			return m
+		}
+	}
+	c.t.Fatal("no running follower")
+	return nil
+}
+
 // Log is the member's log, for failure messages.
 func (m *Member) Log() string {
 	b, _ := os.ReadFile(filepath.Join(m.dir, "etcd.log"))
