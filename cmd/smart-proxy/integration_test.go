@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smartproxy/smartproxy/internal/testbin"
 	"github.com/smartproxy/smartproxy/internal/testpki"
 )
 
@@ -31,22 +32,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "smart-proxy-it")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "smart-proxy")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building smart-proxy:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, map[string]*string{"github.com/smartproxy/smartproxy/cmd/smart-proxy": &binary})
 }
 
 // --- certificates ---------------------------------------------------------------

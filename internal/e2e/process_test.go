@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -15,30 +14,17 @@ import (
 	"time"
 
 	"github.com/smartproxy/smartproxy/internal/pxeboot"
+	"github.com/smartproxy/smartproxy/internal/testbin"
 )
 
 // bin holds the binaries built once by TestMain.
 var bin struct{ core, proxy string }
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "smartproxy-e2e")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin.core, bin.proxy = filepath.Join(dir, "foreman-core"), filepath.Join(dir, "smart-proxy")
-	for out, pkg := range map[string]string{bin.core: "../../cmd/foreman-core", bin.proxy: "../../cmd/smart-proxy"} {
-		build := exec.Command("go", "build", "-o", out, pkg)
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "building", pkg+":", err)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, map[string]*string{
+		"github.com/smartproxy/smartproxy/cmd/foreman-core": &bin.core,
+		"github.com/smartproxy/smartproxy/cmd/smart-proxy":  &bin.proxy,
+	})
 }
 
 // process is a running binary; its output is shown if the test fails.
