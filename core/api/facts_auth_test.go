@@ -10,6 +10,7 @@ import (
 	"github.com/dghubble/oauth1"
 
 	"github.com/smartproxy/smartproxy/core/store/storetest"
+	"github.com/smartproxy/smartproxy/internal/coretest"
 )
 
 // oauthClient signs as the installer's registration does (two-legged OAuth 1.0,
@@ -30,29 +31,29 @@ func TestAuthentication(t *testing.T) {
 		c := newCore(t, db)
 		anonymous := c.client(t, nil, nil)
 		for _, path := range []string{"/api/v2/smart_proxies", "/api/hosts", "/api/v2/subnets/1", "/api/v2/media"} {
-			got := do(t, anonymous, "GET", c.URL+path, nil).expect(t, 401)
+			got := coretest.Do(t, anonymous, "GET", c.URL+path, nil).Expect(t, 401)
 			if got.Body != `{"error":{"message":"Unable to authenticate user "}}`+"\n" {
 				t.Errorf("%s: 401 body %q", path, got.Body)
 			}
 		}
 		wrong := c.client(t, nil, basicAuth("admin", "wrong"))
-		if got := do(t, wrong, "POST", c.URL+"/api/v2/architectures", map[string]any{"name": "x"}).expect(t, 401); !strings.Contains(got.Body, "Unable to authenticate user admin") {
+		if got := coretest.Do(t, wrong, "POST", c.URL+"/api/v2/architectures", map[string]any{"name": "x"}).Expect(t, 401); !strings.Contains(got.Body, "Unable to authenticate user admin") {
 			t.Errorf("wrong password: %s", got.Body)
 		}
 		// OAuth as the installer: search with quotes, then create.
 		signed := oauthClient(c, t, consumerSecret)
 		search := c.URL + "/api/v2/architectures?search=" + url.QueryEscape(`name="x 86"`)
-		do(t, signed, "GET", search, nil).expect(t, 200)
-		do(t, signed, "POST", c.URL+"/api/v2/architectures", map[string]any{"architecture": map[string]any{"name": "x86_64"}}).expect(t, 201)
-		do(t, oauthClient(c, t, "not-the-secret"), "POST", c.URL+"/api/v2/architectures", map[string]any{"architecture": map[string]any{"name": "arm"}}).expect(t, 401)
-		if list := do(t, c.User, "GET", c.URL+"/api/v2/architectures", nil).expect(t, 200); list.JSON["total"] != 1.0 {
+		coretest.Do(t, signed, "GET", search, nil).Expect(t, 200)
+		coretest.Do(t, signed, "POST", c.URL+"/api/v2/architectures", map[string]any{"architecture": map[string]any{"name": "x86_64"}}).Expect(t, 201)
+		coretest.Do(t, oauthClient(c, t, "not-the-secret"), "POST", c.URL+"/api/v2/architectures", map[string]any{"architecture": map[string]any{"name": "arm"}}).Expect(t, 401)
+		if list := coretest.Do(t, c.User, "GET", c.URL+"/api/v2/architectures", nil).Expect(t, 200); list.JSON["total"] != 1.0 {
 			t.Fatalf("a refused request wrote: %s", list.Body)
 		}
 		// Unknown routes and methods keep the JSON layout.
-		if got := do(t, c.User, "GET", c.URL+"/api/v2/nothing", nil).expect(t, 404); got.JSON["error"] == nil {
+		if got := coretest.Do(t, c.User, "GET", c.URL+"/api/v2/nothing", nil).Expect(t, 404); got.JSON["error"] == nil {
 			t.Errorf("404 body %s", got.Body)
 		}
-		do(t, c.User, "PATCH", c.URL+"/api/v2/architectures", nil).expect(t, 404)
+		coretest.Do(t, c.User, "PATCH", c.URL+"/api/v2/architectures", nil).Expect(t, 404)
 	})
 }
 

@@ -6,10 +6,8 @@ package api_test
 // of the test CA. Smart proxies are the real proxy (registry + server) over https.
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -124,102 +122,6 @@ func basicAuth(login, password string) func(http.RoundTripper) http.RoundTripper
 			return next.RoundTrip(r)
 		})
 	}
-}
-
-// answer is a finished request: status and body, decoded when JSON.
-type answer struct {
-	Status int
-	Body   string
-	JSON   map[string]any
-}
-
-// do sends body (a Go value marshalled to JSON, a string sent as is, or nil).
-func do(t *testing.T, client *http.Client, method, url string, body any) answer {
-	t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if r != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	a := answer{Status: resp.StatusCode, Body: string(data)}
-	json.Unmarshal(data, &a.JSON)
-	return a
-}
-
-// expect checks the status; on a mismatch it shows the body.
-func (a answer) expect(t *testing.T, status int) answer {
-	t.Helper()
-	if a.Status != status {
-		t.Fatalf("status %d, want %d; body %s", a.Status, status, a.Body)
-	}
-	return a
-}
-
-// fullMessages are error.full_messages of a 404/422.
-func (a answer) fullMessages() []string {
-	e, _ := a.JSON["error"].(map[string]any)
-	list, _ := e["full_messages"].([]any)
-	out := make([]string, len(list))
-	for i, m := range list {
-		out[i] = fmt.Sprint(m)
-	}
-	return out
-}
-
-// expectMessages checks a 422/404 and its full messages, in order.
-func (a answer) expectMessages(t *testing.T, status int, want ...string) {
-	t.Helper()
-	a.expect(t, status)
-	got := a.fullMessages()
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("full_messages\n%q\nwant\n%q", got, want)
-	}
-	e, _ := a.JSON["error"].(map[string]any)
-	if _, ok := e["errors"].(map[string]any); !ok {
-		t.Fatalf("no error.errors object in %s", a.Body)
-	}
-	if _, ok := e["id"]; !ok {
-		t.Fatalf("no error.id in %s", a.Body)
-	}
-}
-
-func (a answer) id(t *testing.T) int64 {
-	t.Helper()
-	id, ok := a.JSON["id"].(float64)
-	if !ok {
-		t.Fatalf("no id in %s", a.Body)
-	}
-	return int64(id)
-}
-
-func results(a answer) []map[string]any {
-	list, _ := a.JSON["results"].([]any)
-	out := make([]map[string]any, len(list))
-	for i, r := range list {
-		out[i], _ = r.(map[string]any)
-	}
-	return out
 }
 
 func featureNames(obj map[string]any) string {

@@ -11,20 +11,21 @@ import (
 	"github.com/smartproxy/smartproxy/core/api"
 	"github.com/smartproxy/smartproxy/core/store"
 	"github.com/smartproxy/smartproxy/core/store/storetest"
+	"github.com/smartproxy/smartproxy/internal/coretest"
 )
 
 func TestHosts(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db storetest.Database) {
 		c := newCore(t, db)
 		v2 := c.URL + "/api/v2"
-		d := do(t, c.User, "POST", v2+"/domains", map[string]any{"domain": map[string]any{"name": "example.test"}}).expect(t, 201).id(t)
-		n := do(t, c.User, "POST", v2+"/subnets", map[string]any{"subnet": map[string]any{"name": "lan", "network": "192.0.2.0", "cidr": 24}}).expect(t, 201).id(t)
-		osID := do(t, c.User, "POST", v2+"/operatingsystems", map[string]any{"operatingsystem": map[string]any{"name": "CentOS", "major": "9",
-			"family": "Redhat", "pxe_loaders": []string{"PXELinux BIOS"}}}).expect(t, 201).id(t)
+		d := coretest.Do(t, c.User, "POST", v2+"/domains", map[string]any{"domain": map[string]any{"name": "example.test"}}).Expect(t, 201).ID(t)
+		n := coretest.Do(t, c.User, "POST", v2+"/subnets", map[string]any{"subnet": map[string]any{"name": "lan", "network": "192.0.2.0", "cidr": 24}}).Expect(t, 201).ID(t)
+		osID := coretest.Do(t, c.User, "POST", v2+"/operatingsystems", map[string]any{"operatingsystem": map[string]any{"name": "CentOS", "major": "9",
+			"family": "Redhat", "pxe_loaders": []string{"PXELinux BIOS"}}}).Expect(t, 201).ID(t)
 
-		created := do(t, c.User, "POST", v2+"/hosts", map[string]any{"host": map[string]any{"name": "Web01", "domain_id": d, "subnet_id": n,
+		created := coretest.Do(t, c.User, "POST", v2+"/hosts", map[string]any{"host": map[string]any{"name": "Web01", "domain_id": d, "subnet_id": n,
 			"mac": "52-54-00-AA-BB-01", "ip": "192.0.2.10", "operatingsystem_id": osID, "pxe_loader": "PXELinux BIOS", "build": true,
-			"host_parameters_attributes": []map[string]string{{"name": "role", "value": "web"}, {"name": "tier", "value": "1"}}}}).expect(t, 201)
+			"host_parameters_attributes": []map[string]string{{"name": "role", "value": "web"}, {"name": "tier", "value": "1"}}}}).Expect(t, 201)
 		want := map[string]any{"name": "web01.example.test", "certname": "web01.example.test", "mac": "52:54:00:aa:bb:01", "ip": "192.0.2.10",
 			"domain_name": "example.test", "subnet_name": "lan", "operatingsystem_name": "CentOS 9", "pxe_loader": "PXELinux BIOS", "build": true,
 			"architecture_id": nil, "medium_name": nil}
@@ -37,7 +38,7 @@ func TestHosts(t *testing.T) {
 		if len(params) != 2 || params[0].(map[string]any)["name"] != "role" || params[1].(map[string]any)["value"] != "1" {
 			t.Errorf("parameters %v", params)
 		}
-		id := created.id(t)
+		id := created.ID(t)
 
 		cases := []struct {
 			attrs map[string]any
@@ -57,29 +58,29 @@ func TestHosts(t *testing.T) {
 			{map[string]any{"name": "h2", "build": "yes"}, []string{"Build is invalid (expected bool, got a JSON string)"}},
 		}
 		for _, tc := range cases {
-			do(t, c.User, "POST", v2+"/hosts", map[string]any{"host": tc.attrs}).expectMessages(t, 422, tc.want...)
+			coretest.Do(t, c.User, "POST", v2+"/hosts", map[string]any{"host": tc.attrs}).ExpectFull(t, 422, tc.want...)
 		}
 
 		// Update: only what is sent changes; parameters are replaced when sent.
-		up := do(t, c.User, "PUT", fmt.Sprint(v2, "/hosts/", id), map[string]any{"host": map[string]any{"build": false,
-			"host_parameters_attributes": []map[string]string{{"name": "role", "value": "db"}}}}).expect(t, 200)
+		up := coretest.Do(t, c.User, "PUT", fmt.Sprint(v2, "/hosts/", id), map[string]any{"host": map[string]any{"build": false,
+			"host_parameters_attributes": []map[string]string{{"name": "role", "value": "db"}}}}).Expect(t, 200)
 		if up.JSON["build"] != false || up.JSON["mac"] != "52:54:00:aa:bb:01" || len(up.JSON["parameters"].([]any)) != 1 {
 			t.Fatalf("update %s", up.Body)
 		}
-		do(t, c.User, "PUT", fmt.Sprint(v2, "/hosts/", id), map[string]any{"host": map[string]any{"ip": "10.0.0.1"}}).
-			expectMessages(t, 422, "Ip does not match selected subnet")
-		show := do(t, c.User, "GET", v2+"/hosts/web01.example.test", nil).expect(t, 200)
-		if show.JSON["ip"] != "192.0.2.10" || show.id(t) != id {
+		coretest.Do(t, c.User, "PUT", fmt.Sprint(v2, "/hosts/", id), map[string]any{"host": map[string]any{"ip": "10.0.0.1"}}).
+			ExpectFull(t, 422, "Ip does not match selected subnet")
+		show := coretest.Do(t, c.User, "GET", v2+"/hosts/web01.example.test", nil).Expect(t, 200)
+		if show.JSON["ip"] != "192.0.2.10" || show.ID(t) != id {
 			t.Fatalf("show %s", show.Body)
 		}
-		do(t, c.User, "GET", v2+"/hosts/nope.example.test", nil).expectMessages(t, 404, "Resource host not found by id 'nope.example.test'")
+		coretest.Do(t, c.User, "GET", v2+"/hosts/nope.example.test", nil).ExpectFull(t, 404, "Resource host not found by id 'nope.example.test'")
 
 		// Index: search, paging, order.
 		for i := 2; i <= 25; i++ {
-			do(t, c.User, "POST", v2+"/hosts", map[string]any{"host": map[string]any{"name": fmt.Sprintf("node%02d", i), "domain_id": d}}).expect(t, 201)
+			coretest.Do(t, c.User, "POST", v2+"/hosts", map[string]any{"host": map[string]any{"name": fmt.Sprintf("node%02d", i), "domain_id": d}}).Expect(t, 201)
 		}
-		page := do(t, c.User, "GET", v2+"/hosts?page=2&per_page=10&order=name+DESC", nil).expect(t, 200)
-		r := results(page)
+		page := coretest.Do(t, c.User, "GET", v2+"/hosts?page=2&per_page=10&order=name+DESC", nil).Expect(t, 200)
+		r := page.Results()
 		if page.JSON["total"] != 25.0 || page.JSON["subtotal"] != 25.0 || page.JSON["page"] != 2.0 || page.JSON["per_page"] != 10.0 ||
 			len(r) != 10 || r[0]["name"] != "node16.example.test" || !reflect.DeepEqual(page.JSON["sort"], map[string]any{"by": "name", "order": "DESC"}) {
 			t.Fatalf("page %s", page.Body)
@@ -94,20 +95,20 @@ func TestHosts(t *testing.T) {
 			`os = CentOS`:                             1,
 			`node2`:                                   6,
 		} {
-			got := do(t, c.User, "GET", v2+"/hosts?search="+url.QueryEscape(q), nil).expect(t, 200)
+			got := coretest.Do(t, c.User, "GET", v2+"/hosts?search="+url.QueryEscape(q), nil).Expect(t, 200)
 			if got.JSON["subtotal"] != want || got.JSON["total"] != 25.0 {
 				t.Errorf("search %q: subtotal %v, want %v", q, got.JSON["subtotal"], want)
 			}
 		}
-		do(t, c.User, "GET", v2+"/hosts?search="+url.QueryEscape("colour = red"), nil).expectMessages(t, 422, "Field 'colour' not recognized for searching!")
-		do(t, c.User, "GET", v2+"/hosts?order=colour", nil).expectMessages(t, 422, "Field 'colour' not recognized for sorting!")
-		do(t, c.User, "GET", v2+"/hosts?search="+url.QueryEscape(`name = "x`), nil).expect(t, 422)
+		coretest.Do(t, c.User, "GET", v2+"/hosts?search="+url.QueryEscape("colour = red"), nil).ExpectFull(t, 422, "Field 'colour' not recognized for searching!")
+		coretest.Do(t, c.User, "GET", v2+"/hosts?order=colour", nil).ExpectFull(t, 422, "Field 'colour' not recognized for sorting!")
+		coretest.Do(t, c.User, "GET", v2+"/hosts?search="+url.QueryEscape(`name = "x`), nil).Expect(t, 422)
 
-		deleted := do(t, c.User, "DELETE", fmt.Sprint(v2, "/hosts/", id), nil).expect(t, 200)
+		deleted := coretest.Do(t, c.User, "DELETE", fmt.Sprint(v2, "/hosts/", id), nil).Expect(t, 200)
 		if deleted.JSON["name"] != "web01.example.test" {
 			t.Fatalf("delete %s", deleted.Body)
 		}
-		do(t, c.User, "DELETE", fmt.Sprint(v2, "/hosts/", id), nil).expect(t, 404)
+		coretest.Do(t, c.User, "DELETE", fmt.Sprint(v2, "/hosts/", id), nil).Expect(t, 404)
 	})
 }
 
@@ -126,16 +127,16 @@ func (failingOrchestrator) Destroy(context.Context, store.Host, func(context.Con
 func TestOrchestratorSeam(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db storetest.Database) {
 		c := newCore(t, db, coreOptions{orchestrator: failingOrchestrator{}})
-		do(t, c.User, "POST", c.URL+"/api/v2/hosts", map[string]any{"host": map[string]any{"name": "web.example.test"}}).
-			expectMessages(t, 422, "Create DHCP Settings for web.example.test task failed with the following error: 409 Conflict")
+		coretest.Do(t, c.User, "POST", c.URL+"/api/v2/hosts", map[string]any{"host": map[string]any{"name": "web.example.test"}}).
+			ExpectFull(t, 422, "Create DHCP Settings for web.example.test task failed with the following error: 409 Conflict")
 		if _, err := c.Store.HostByName(context.Background(), "web.example.test"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("host saved despite the failed orchestration: %v", err)
 		}
 		// Update goes through (NoOrchestrator), destroy fails as a server error without internals.
 		h := store.Host{Name: "db.example.test"}
 		c.Store.CreateHost(context.Background(), &h)
-		do(t, c.User, "PUT", fmt.Sprint(c.URL, "/api/v2/hosts/", h.ID), map[string]any{"host": map[string]any{"mac": "52:54:00:00:00:09"}}).expect(t, 200)
-		gone := do(t, c.User, "DELETE", fmt.Sprint(c.URL, "/api/v2/hosts/", h.ID), nil).expect(t, 500)
+		coretest.Do(t, c.User, "PUT", fmt.Sprint(c.URL, "/api/v2/hosts/", h.ID), map[string]any{"host": map[string]any{"mac": "52:54:00:00:00:09"}}).Expect(t, 200)
+		gone := coretest.Do(t, c.User, "DELETE", fmt.Sprint(c.URL, "/api/v2/hosts/", h.ID), nil).Expect(t, 500)
 		if gone.Body != `{"error":{"message":"Internal server error, see the log of foreman-core"}}`+"\n" {
 			t.Fatalf("500 body %q", gone.Body)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smartproxy/smartproxy/core/store/storetest"
+	"github.com/smartproxy/smartproxy/internal/coretest"
 	"github.com/smartproxy/smartproxy/internal/testpki"
 )
 
@@ -58,7 +59,7 @@ func TestENCScript(t *testing.T) {
 	}
 
 	out, errOut, code := run("web01.example.test")
-	want := do(t, c.User, "GET", c.URL+"/node/web01.example.test?format=yml", nil).expect(t, 200).Body
+	want := coretest.Do(t, c.User, "GET", c.URL+"/node/web01.example.test?format=yml", nil).Expect(t, 200).Body
 	if code != 0 || out != want || errOut != "" {
 		t.Fatalf("exit %d stderr %q\n%s", code, errOut, out)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/smartproxy/smartproxy/core/puppet"
 	"github.com/smartproxy/smartproxy/core/store/storetest"
+	"github.com/smartproxy/smartproxy/internal/coretest"
 )
 
 // world is a host with a domain, subnet and OS, each level with parameters.
@@ -21,13 +22,13 @@ type world struct {
 func setupWorld(t *testing.T, c *core) world {
 	t.Helper()
 	var w world
-	w.domain = do(t, c.User, "POST", c.URL+"/api/v2/domains", map[string]any{"domain": map[string]any{"name": "example.test"}}).expect(t, 201).id(t)
-	w.subnet = do(t, c.User, "POST", c.URL+"/api/v2/subnets", map[string]any{"subnet": map[string]any{"name": "net-a",
-		"network": "192.0.2.0", "mask": "255.255.255.0", "gateway": "192.0.2.1", "domain_ids": []int64{w.domain}}}).expect(t, 201).id(t)
-	w.os = do(t, c.User, "POST", c.URL+"/api/v2/operatingsystems", map[string]any{"operatingsystem": map[string]any{"name": "Debian", "major": "12"}}).expect(t, 201).id(t)
-	w.host = do(t, c.User, "POST", c.URL+"/api/v2/hosts", map[string]any{"host": map[string]any{"name": "web01", "domain_id": w.domain,
+	w.domain = coretest.Do(t, c.User, "POST", c.URL+"/api/v2/domains", map[string]any{"domain": map[string]any{"name": "example.test"}}).Expect(t, 201).ID(t)
+	w.subnet = coretest.Do(t, c.User, "POST", c.URL+"/api/v2/subnets", map[string]any{"subnet": map[string]any{"name": "net-a",
+		"network": "192.0.2.0", "mask": "255.255.255.0", "gateway": "192.0.2.1", "domain_ids": []int64{w.domain}}}).Expect(t, 201).ID(t)
+	w.os = coretest.Do(t, c.User, "POST", c.URL+"/api/v2/operatingsystems", map[string]any{"operatingsystem": map[string]any{"name": "Debian", "major": "12"}}).Expect(t, 201).ID(t)
+	w.host = coretest.Do(t, c.User, "POST", c.URL+"/api/v2/hosts", map[string]any{"host": map[string]any{"name": "web01", "domain_id": w.domain,
 		"subnet_id": w.subnet, "operatingsystem_id": w.os, "ip": "192.0.2.10", "mac": "52:54:00:12:34:56",
-		"host_parameters_attributes": []map[string]string{{"name": "level", "value": "host"}}}}).expect(t, 201).id(t)
+		"host_parameters_attributes": []map[string]string{{"name": "level", "value": "host"}}}}).Expect(t, 201).ID(t)
 	for path, params := range map[string]map[string]string{
 		"/api/v2/common_parameters":                                 {"level": "global", "a": "global"},
 		fmt.Sprintf("/api/v2/domains/%d/parameters", w.domain):      {"level": "domain", "b": "domain"},
@@ -35,11 +36,11 @@ func setupWorld(t *testing.T, c *core) world {
 		fmt.Sprintf("/api/v2/operatingsystems/%d/parameters", w.os): {"level": "os", "d": "os"},
 	} {
 		for name, value := range params {
-			do(t, c.User, "POST", c.URL+path, map[string]any{"parameter": map[string]any{"name": name, "value": value}}).expect(t, 201)
+			coretest.Do(t, c.User, "POST", c.URL+path, map[string]any{"parameter": map[string]any{"name": name, "value": value}}).Expect(t, 201)
 		}
 	}
-	do(t, c.User, "PUT", fmt.Sprintf("%s/api/v2/hosts/%d/puppet", c.URL, w.host), map[string]any{"environment": "staging",
-		"puppet_classes": map[string]any{"motd": map[string]any{"message": "classified by the core", "port": 8141}, "ntp": nil}}).expect(t, 200)
+	coretest.Do(t, c.User, "PUT", fmt.Sprintf("%s/api/v2/hosts/%d/puppet", c.URL, w.host), map[string]any{"environment": "staging",
+		"puppet_classes": map[string]any{"motd": map[string]any{"message": "classified by the core", "port": 8141}, "ntp": nil}}).Expect(t, 200)
 	return w
 }
 
@@ -57,9 +58,9 @@ type encAnswer struct {
 	Environment string                    `yaml:"environment"`
 }
 
-func parseENC(t *testing.T, a answer) encAnswer {
+func parseENC(t *testing.T, a coretest.Answer) encAnswer {
 	t.Helper()
-	a.expect(t, 200)
+	a.Expect(t, 200)
 	if a.ContentType != "text/plain; charset=utf-8" || !strings.HasPrefix(a.Body, "---\n") {
 		t.Fatalf("ENC answer %q:\n%s", a.ContentType, a.Body)
 	}
@@ -94,15 +95,15 @@ func TestENC(t *testing.T) {
 		}
 
 		// The host's own value goes: the OS's shows through, and so on down.
-		params := results(do(t, c.User, "GET", fmt.Sprintf("%s/api/v2/hosts/%d/parameters", c.URL, w.host), nil).expect(t, 200))
-		do(t, c.User, "DELETE", fmt.Sprintf("%s/api/v2/hosts/%d/parameters/%v", c.URL, w.host, params[0]["id"]), nil).expect(t, 200)
+		params := coretest.Do(t, c.User, "GET", fmt.Sprintf("%s/api/v2/hosts/%d/parameters", c.URL, w.host), nil).Expect(t, 200).Results()
+		coretest.Do(t, c.User, "DELETE", fmt.Sprintf("%s/api/v2/hosts/%d/parameters/%v", c.URL, w.host, params[0]["id"]), nil).Expect(t, 200)
 		enc = parseENC(t, c.replay(t, &c.Puppet, strings.Replace(encRequest, "NAME", "web01.example.test", 1), ""))
 		if enc.Parameters["level"] != "os" {
 			t.Fatalf("level after deleting the host's: %v", enc.Parameters["level"])
 		}
 
 		// Found by certname before name; unknown and malformed names are 404.
-		do(t, c.User, "PUT", fmt.Sprintf("%s/api/v2/hosts/%d", c.URL, w.host), map[string]any{"host": map[string]any{"certname": "agent-cert.example.test"}}).expect(t, 200)
+		coretest.Do(t, c.User, "PUT", fmt.Sprintf("%s/api/v2/hosts/%d", c.URL, w.host), map[string]any{"host": map[string]any{"certname": "agent-cert.example.test"}}).Expect(t, 200)
 		parseENC(t, c.replay(t, &c.Puppet, strings.Replace(encRequest, "NAME", "agent-cert.example.test", 1), ""))
 		parseENC(t, c.replay(t, &c.Puppet, strings.Replace(encRequest, "NAME", "web01.example.test", 1), ""))
 		for _, name := range []string{"nope.example.test", ".hidden", "bad%20name"} {
@@ -111,27 +112,27 @@ func TestENC(t *testing.T) {
 			}
 		}
 		// Without format=yml Foreman shows the YAML in HTML.
-		html := do(t, c.client(t, &c.Puppet, "", ""), "GET", c.URL+"/node/web01.example.test", nil).expect(t, 200)
+		html := coretest.Do(t, c.client(t, &c.Puppet, "", ""), "GET", c.URL+"/node/web01.example.test", nil).Expect(t, 200)
 		if !strings.HasPrefix(html.ContentType, "text/html") || !strings.HasPrefix(html.Body, "<pre>---\n") {
 			t.Fatalf("html: %s %s", html.ContentType, html.Body)
 		}
 
 		// Who may ask: the Puppet proxy's certificate or a user; not another proxy, not anyone.
-		do(t, c.User, "GET", c.URL+"/node/web01.example.test?format=yml", nil).expect(t, 200)
-		do(t, c.client(t, &c.Other, "", ""), "GET", c.URL+"/node/web01.example.test?format=yml", nil).expect(t, 403)
-		do(t, c.Anon, "GET", c.URL+"/node/web01.example.test?format=yml", nil).expect(t, 403)
-		do(t, c.client(t, nil, "admin", "wrong"), "GET", c.URL+"/node/web01.example.test?format=yml", nil).expect(t, 403)
+		coretest.Do(t, c.User, "GET", c.URL+"/node/web01.example.test?format=yml", nil).Expect(t, 200)
+		coretest.Do(t, c.client(t, &c.Other, "", ""), "GET", c.URL+"/node/web01.example.test?format=yml", nil).Expect(t, 403)
+		coretest.Do(t, c.Anon, "GET", c.URL+"/node/web01.example.test?format=yml", nil).Expect(t, 403)
+		coretest.Do(t, c.client(t, nil, "admin", "wrong"), "GET", c.URL+"/node/web01.example.test?format=yml", nil).Expect(t, 403)
 
 		// The API form, by id or name.
 		for _, prefix := range prefixes {
 			for _, ref := range []string{fmt.Sprint(w.host), "web01.example.test"} {
-				data := do(t, c.User, "GET", c.URL+prefix+"/hosts/"+ref+"/enc", nil).expect(t, 200).JSON["data"].(map[string]any)
+				data := coretest.Do(t, c.User, "GET", c.URL+prefix+"/hosts/"+ref+"/enc", nil).Expect(t, 200).JSON["data"].(map[string]any)
 				if data["environment"] != "staging" || data["parameters"].(map[string]any)["a"] != "global" {
 					t.Fatalf("enc API: %v", data)
 				}
 			}
-			do(t, c.User, "GET", c.URL+prefix+"/hosts/nope/enc", nil).expectFull(t, 404, "Resource host not found by id 'nope'")
-			do(t, c.Anon, "GET", c.URL+prefix+"/hosts/web01.example.test/enc", nil).expect(t, 401)
+			coretest.Do(t, c.User, "GET", c.URL+prefix+"/hosts/nope/enc", nil).ExpectFull(t, 404, "Resource host not found by id 'nope'")
+			coretest.Do(t, c.Anon, "GET", c.URL+prefix+"/hosts/web01.example.test/enc", nil).Expect(t, 401)
 		}
 
 		// A classification that cannot be built is 412 with Foreman's text.
@@ -140,7 +141,7 @@ func TestENC(t *testing.T) {
 		if broken.Status != 412 || broken.Body != "Unable to generate output, Check log files" {
 			t.Fatalf("broken: %d %q", broken.Status, broken.Body)
 		}
-		do(t, c.User, "GET", fmt.Sprintf("%s/api/v2/hosts/%d/enc", c.URL, w.host), nil).expectMessage(t, 412, "Unable to generate output, Check log files")
+		coretest.Do(t, c.User, "GET", fmt.Sprintf("%s/api/v2/hosts/%d/enc", c.URL, w.host), nil).ExpectMessage(t, 412, "Unable to generate output, Check log files")
 	})
 }
 

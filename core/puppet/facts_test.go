@@ -11,6 +11,7 @@ import (
 	"github.com/smartproxy/smartproxy/core/puppet"
 	"github.com/smartproxy/smartproxy/core/store"
 	"github.com/smartproxy/smartproxy/core/store/storetest"
+	"github.com/smartproxy/smartproxy/internal/coretest"
 	"github.com/smartproxy/smartproxy/internal/testpki"
 )
 
@@ -39,11 +40,11 @@ func TestFacts(t *testing.T) {
 		c := newCore(t, db)
 		ctx := context.Background()
 		// Unknown host: created from the facts, 201 with it.
-		created := c.replay(t, &c.Puppet, factsRequest, factsBody).expect(t, 201)
+		created := c.replay(t, &c.Puppet, factsRequest, factsBody).Expect(t, 201)
 		if created.JSON["name"] != "web01.example.test" || created.JSON["ip"] != "192.0.2.2" || created.JSON["mac"] != "02:fc:00:00:00:01" {
 			t.Fatalf("created %s", created.Body)
 		}
-		id := created.id(t)
+		id := created.ID(t)
 		stored, _, err := c.Store.Facts(ctx, id)
 		if err != nil {
 			t.Fatal(err)
@@ -56,26 +57,26 @@ func TestFacts(t *testing.T) {
 
 		for _, prefix := range prefixes {
 			// The same host again (by certname, upper case as sent by some clients): replaced.
-			again := do(t, c.client(t, &c.Puppet, "", ""), "POST", c.URL+prefix+"/hosts/facts", map[string]any{
-				"name": "WEB01.example.test", "certname": "web01.example.test", "facts": map[string]any{"uptime": prefix}}).expect(t, 201)
-			if again.id(t) != id {
-				t.Fatalf("second upload made host %d, want %d", again.id(t), id)
+			again := coretest.Do(t, c.client(t, &c.Puppet, "", ""), "POST", c.URL+prefix+"/hosts/facts", map[string]any{
+				"name": "WEB01.example.test", "certname": "web01.example.test", "facts": map[string]any{"uptime": prefix}}).Expect(t, 201)
+			if again.ID(t) != id {
+				t.Fatalf("second upload made host %d, want %d", again.ID(t), id)
 			}
-			list := do(t, c.User, "GET", fmt.Sprintf("%s%s/hosts/%d/facts", c.URL, prefix, id), nil).expect(t, 200)
+			list := coretest.Do(t, c.User, "GET", fmt.Sprintf("%s%s/hosts/%d/facts", c.URL, prefix, id), nil).Expect(t, 200)
 			if got := list.JSON["results"].(map[string]any)["web01.example.test"].(map[string]any); got["uptime"] != prefix || len(got) != 1 {
 				t.Fatalf("facts after second upload: %s", list.Body)
 			}
 		}
 		// A user may upload too: Basic, or OAuth as the installer's foreman_host.
-		do(t, c.User, "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"name": "db01.example.test", "facts": map[string]any{}}).expect(t, 201)
-		do(t, c.oauthClient(t), "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"name": "proxy.example.test", "facts": map[string]any{}}).expect(t, 201)
+		coretest.Do(t, c.User, "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"name": "db01.example.test", "facts": map[string]any{}}).Expect(t, 201)
+		coretest.Do(t, c.oauthClient(t), "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"name": "proxy.example.test", "facts": map[string]any{}}).Expect(t, 201)
 		// Refused: a registered proxy without the Puppet feature, an unregistered name,
 		// nobody; a certificate of another CA does not get through TLS as a proxy.
 		intruder := c.CA.Issue(t, testpki.Spec{CN: "intruder.example.test", DNSNames: []string{"intruder.example.test"}}).TLS
 		foreign := testpki.NewCA(t, "Other CA").Issue(t, testpki.Spec{CN: "puppet.example.test", DNSNames: []string{"puppet.example.test"}}).TLS
 		for who, client := range map[string]*http.Client{"proxy without Puppet": c.client(t, &c.Other, "", ""),
 			"unregistered name": c.client(t, &intruder, "", ""), "nobody": c.Anon} {
-			got := do(t, client, "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"name": "evil.example.test", "facts": map[string]any{}})
+			got := coretest.Do(t, client, "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"name": "evil.example.test", "facts": map[string]any{}})
 			if got.Status != 403 || !strings.Contains(got.Body, `"message":"Access denied"`) {
 				t.Errorf("%s: %d %s", who, got.Status, got.Body)
 			}
@@ -93,18 +94,18 @@ func TestFacts(t *testing.T) {
 
 		// Import problems are 422 {"message"}; a body that is not JSON is 400.
 		puppetClient := c.client(t, &c.Puppet, "", "")
-		do(t, puppetClient, "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"facts": map[string]any{}}).expectMessage(t, 422, "Invalid Hostname, must be a String")
-		do(t, puppetClient, "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"name": "bad name!", "facts": map[string]any{}}).expectMessage(t, 422, `Invalid Hostname "bad name!"`)
-		do(t, puppetClient, "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"name": "y.example.test", "facts": []int{1}}).expectMessage(t, 422, "Invalid facts: must be a JSON object")
-		do(t, puppetClient, "POST", c.URL+"/api/v2/hosts/facts", `{"name":`).expect(t, 400)
-		do(t, puppetClient, "POST", c.URL+"/api/v2/hosts/facts", `{"name": 5, "facts": {}}`).expect(t, 422)
+		coretest.Do(t, puppetClient, "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"facts": map[string]any{}}).ExpectMessage(t, 422, "Invalid Hostname, must be a String")
+		coretest.Do(t, puppetClient, "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"name": "bad name!", "facts": map[string]any{}}).ExpectMessage(t, 422, `Invalid Hostname "bad name!"`)
+		coretest.Do(t, puppetClient, "POST", c.URL+"/api/v2/hosts/facts", map[string]any{"name": "y.example.test", "facts": []int{1}}).ExpectMessage(t, 422, "Invalid facts: must be a JSON object")
+		coretest.Do(t, puppetClient, "POST", c.URL+"/api/v2/hosts/facts", `{"name":`).Expect(t, 400)
+		coretest.Do(t, puppetClient, "POST", c.URL+"/api/v2/hosts/facts", `{"name": 5, "facts": {}}`).Expect(t, 422)
 
 		// A host in build takes no facts.
-		do(t, c.User, "PUT", fmt.Sprintf("%s/api/v2/hosts/%d", c.URL, id), map[string]any{"host": map[string]any{"build": true}}).expect(t, 200)
-		c.replay(t, &c.Puppet, factsRequest, factsBody).expectMessage(t, 422, "Host is pending for Build")
+		coretest.Do(t, c.User, "PUT", fmt.Sprintf("%s/api/v2/hosts/%d", c.URL, id), map[string]any{"host": map[string]any{"build": true}}).Expect(t, 200)
+		c.replay(t, &c.Puppet, factsRequest, factsBody).ExpectMessage(t, 422, "Host is pending for Build")
 
-		do(t, c.User, "GET", c.URL+"/api/v2/hosts/nope/facts", nil).expectFull(t, 404, "Resource host not found by id 'nope'")
-		if empty := do(t, c.User, "GET", c.URL+"/api/v2/hosts/db01.example.test/facts", nil).expect(t, 200); empty.JSON["total"] != 0.0 {
+		coretest.Do(t, c.User, "GET", c.URL+"/api/v2/hosts/nope/facts", nil).ExpectFull(t, 404, "Resource host not found by id 'nope'")
+		if empty := coretest.Do(t, c.User, "GET", c.URL+"/api/v2/hosts/db01.example.test/facts", nil).Expect(t, 200); empty.JSON["total"] != 0.0 {
 			t.Fatalf("db01 facts: %s", empty.Body)
 		}
 	})
@@ -112,10 +113,10 @@ func TestFacts(t *testing.T) {
 
 func TestFactsDoNotCreateHostsWhenOff(t *testing.T) {
 	c := newCore(t, storetest.SQLite(t), func(o *puppet.Options) { o.CreateHostsFromFacts = false })
-	c.replay(t, &c.Puppet, factsRequest, factsBody).expectMessage(t, 422,
+	c.replay(t, &c.Puppet, factsRequest, factsBody).ExpectMessage(t, 422,
 		"Host web01.example.test not found and create_new_host_when_facts_are_uploaded is off")
-	do(t, c.User, "POST", c.URL+"/api/v2/hosts", map[string]any{"host": map[string]any{"name": "web01.example.test"}}).expect(t, 201)
-	if a := c.replay(t, &c.Puppet, factsRequest, factsBody).expect(t, 201); !strings.HasPrefix(a.ContentType, "application/json") {
+	coretest.Do(t, c.User, "POST", c.URL+"/api/v2/hosts", map[string]any{"host": map[string]any{"name": "web01.example.test"}}).Expect(t, 201)
+	if a := c.replay(t, &c.Puppet, factsRequest, factsBody).Expect(t, 201); !strings.HasPrefix(a.ContentType, "application/json") {
 		t.Fatalf("content type %s", a.ContentType)
 	}
 }

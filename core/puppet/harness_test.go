@@ -7,10 +7,8 @@ package puppet_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,6 +25,7 @@ import (
 	"github.com/smartproxy/smartproxy/core/puppet"
 	"github.com/smartproxy/smartproxy/core/store"
 	"github.com/smartproxy/smartproxy/core/store/storetest"
+	"github.com/smartproxy/smartproxy/internal/coretest"
 	"github.com/smartproxy/smartproxy/internal/testpki"
 )
 
@@ -135,110 +134,10 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// answer is a finished request: status, content type and body, decoded when JSON.
-type answer struct {
-	Status      int
-	ContentType string
-	Body        string
-	JSON        map[string]any
-}
-
-// do sends body (a Go value marshalled to JSON, a string sent as is, or nil).
-func do(t *testing.T, client *http.Client, method, url string, body any) answer {
-	t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if r != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	return read(t, resp)
-}
-
-func read(t *testing.T, resp *http.Response) answer {
-	t.Helper()
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := answer{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: string(data)}
-	json.Unmarshal(data, &a.JSON)
-	return a
-}
-
-func (a answer) expect(t *testing.T, status int) answer {
-	t.Helper()
-	if a.Status != status {
-		t.Fatalf("status %d, want %d; body %s", a.Status, status, a.Body)
-	}
-	return a
-}
-
-// expectMessage checks a status and Foreman's render_message body {"message": msg}.
-func (a answer) expectMessage(t *testing.T, status int, msg string) {
-	t.Helper()
-	a.expect(t, status)
-	if a.JSON["message"] != msg {
-		t.Fatalf("message %q, want %q (body %s)", a.JSON["message"], msg, a.Body)
-	}
-}
-
-// expectFull checks a 404/422 in the record layout and its full messages.
-func (a answer) expectFull(t *testing.T, status int, want ...string) {
-	t.Helper()
-	a.expect(t, status)
-	e, _ := a.JSON["error"].(map[string]any)
-	list, _ := e["full_messages"].([]any)
-	var got []string
-	for _, m := range list {
-		got = append(got, fmt.Sprint(m))
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("full_messages %q, want %q", got, want)
-	}
-}
-
-func (a answer) id(t *testing.T) int64 {
-	t.Helper()
-	id, ok := a.JSON["id"].(float64)
-	if !ok {
-		t.Fatalf("no id in %s", a.Body)
-	}
-	return int64(id)
-}
-
-func results(a answer) []map[string]any {
-	list, _ := a.JSON["results"].([]any)
-	out := make([]map[string]any, len(list))
-	for i, r := range list {
-		out[i], _ = r.(map[string]any)
-	}
-	return out
-}
-
 // replay writes raw, a request exactly as a recorded client sent it, on a new TLS
 // connection presenting cert, with "HOSTPORT" replaced by the listener's address and
 // Content-Length filled in; it returns the response.
-func (c *core) replay(t *testing.T, cert *tls.Certificate, head, body string) answer {
+func (c *core) replay(t *testing.T, cert *tls.Certificate, head, body string) coretest.Answer {
 	t.Helper()
 	conf := &tls.Config{RootCAs: c.CA.Pool, ServerName: "localhost"}
 	if cert != nil {
@@ -259,7 +158,7 @@ func (c *core) replay(t *testing.T, cert *tls.Certificate, head, body string) an
 	if err != nil {
 		t.Fatal(err)
 	}
-	return read(t, resp)
+	return coretest.Read(t, resp)
 }
 
 var prefixes = []string{"/api/v2", "/api"}

@@ -13,6 +13,7 @@ import (
 	"github.com/smartproxy/smartproxy/core/puppet"
 	"github.com/smartproxy/smartproxy/core/store"
 	"github.com/smartproxy/smartproxy/core/store/storetest"
+	"github.com/smartproxy/smartproxy/internal/coretest"
 )
 
 // reportRequest is foreman-clients.md §2 as report.rb sends it, with the recorded body
@@ -46,7 +47,7 @@ const reportBody = `{"config_report": {
              "messages": {"message": "change from 'notrun' to ['0'] failed: '/bin/false' returned 1 instead of one of [0]"}}},
     {"log": {"level": "notice", "sources": {"source": "Puppet"}, "messages": {"message": "Applied catalog in 0.03 seconds"}}}]}}`
 
-func status(a answer) string {
+func status(a coretest.Answer) string {
 	s, _ := a.JSON["status"].(map[string]any)
 	return fmt.Sprintf("applied=%v restarted=%v failed=%v failed_restarts=%v skipped=%v pending=%v",
 		s["applied"], s["restarted"], s["failed"], s["failed_restarts"], s["skipped"], s["pending"])
@@ -68,7 +69,7 @@ func TestConfigReports(t *testing.T) {
 		pc := c.client(t, &c.Puppet, "", "")
 
 		// The processor's exact request: stored with the counters it computed, host created.
-		first := c.replay(t, &c.Puppet, reportRequest, reportBody).expect(t, 201)
+		first := c.replay(t, &c.Puppet, reportRequest, reportBody).Expect(t, 201)
 		if status(first) != failedRunStatus || first.JSON["host_name"] != "web01.example.test" ||
 			first.JSON["reported_at"] != "2026-12-06 00:37:21 UTC" || first.JSON["origin"] != "Puppet" {
 			t.Fatalf("created %s", first.Body)
@@ -91,7 +92,7 @@ func TestConfigReports(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fromYAML := read(t, resp).expect(t, 201)
+		fromYAML := coretest.Read(t, resp).Expect(t, 201)
 		if status(fromYAML) != failedRunStatus || fromYAML.JSON["host_name"] != "web02.example.test" || fromYAML.JSON["reported_at"] != "2026-12-06 00:37:17 UTC" {
 			t.Fatalf("from YAML %s", fromYAML.Body)
 		}
@@ -103,13 +104,13 @@ func TestConfigReports(t *testing.T) {
 		// as Foreman's bit field; missing counters computed from the metrics (noop run).
 		noop := map[string]any{"resources": map[string]any{"total": 4}, "changes": map[string]any{"total": 0},
 			"events": map[string]any{"noop": 2, "total": 2}}
-		do(t, pc, "POST", c.URL+"/api/reports", map[string]any{"report": report("web01.example.test", "2026-12-06 00:40:00 UTC", nil, noop)}).expect(t, 201)
-		capped := do(t, pc, "POST", c.URL+"/api/v2/config_reports", map[string]any{"config_report": report("web01.example.test", "2026-12-06T00:41:00Z",
-			map[string]int{"applied": 100, "failed": -1}, noop)}).expect(t, 201)
+		coretest.Do(t, pc, "POST", c.URL+"/api/reports", map[string]any{"report": report("web01.example.test", "2026-12-06 00:40:00 UTC", nil, noop)}).Expect(t, 201)
+		capped := coretest.Do(t, pc, "POST", c.URL+"/api/v2/config_reports", map[string]any{"config_report": report("web01.example.test", "2026-12-06T00:41:00Z",
+			map[string]int{"applied": 100, "failed": -1}, noop)}).Expect(t, 201)
 		if status(capped) != "applied=63 restarted=0 failed=0 failed_restarts=0 skipped=0 pending=0" {
 			t.Fatalf("capped %s", status(capped))
 		}
-		computed := do(t, pc, "POST", c.URL+"/api/config_reports", report("web01.example.test", "2026-12-06 00:42:00 UTC", nil, noop)).expect(t, 201)
+		computed := coretest.Do(t, pc, "POST", c.URL+"/api/config_reports", report("web01.example.test", "2026-12-06 00:42:00 UTC", nil, noop)).Expect(t, 201)
 		if status(computed) != "applied=0 restarted=0 failed=0 failed_restarts=0 skipped=0 pending=2" {
 			t.Fatalf("computed %s", status(computed))
 		}
@@ -121,7 +122,7 @@ func TestConfigReports(t *testing.T) {
 		for logs, want := range map[int]string{1: "skipped=0", 2: "skipped=3"} {
 			r := report("skips.example.test", "2026-12-06 00:43:00 UTC", nil, skips)
 			r["logs"] = append(oneLog, oneLog...)[:logs]
-			if got := status(do(t, pc, "POST", c.URL+"/api/v2/config_reports", r).expect(t, 201)); !strings.Contains(got, want) {
+			if got := status(coretest.Do(t, pc, "POST", c.URL+"/api/v2/config_reports", r).Expect(t, 201)); !strings.Contains(got, want) {
 				t.Errorf("%d logs: %s, want %s", logs, got, want)
 			}
 		}
@@ -134,62 +135,62 @@ func TestConfigReports(t *testing.T) {
 			`{"config_report": {"host": "web01.example.test", "reported_at": "yesterday", "metrics": {}}}`:     `Invalid report: reported_at "yesterday" is not a time (e.g. "2026-12-06 00:37:21 UTC")`,
 			`{"config_report": {"host": "bad host", "reported_at": "2026-12-06 00:37:21 UTC", "metrics": {}}}`: `Invalid report: host "bad host" is not a valid name`,
 		} {
-			do(t, pc, "POST", c.URL+"/api/v2/config_reports", body).expectMessage(t, 422, msg)
+			coretest.Do(t, pc, "POST", c.URL+"/api/v2/config_reports", body).ExpectMessage(t, 422, msg)
 		}
-		do(t, pc, "POST", c.URL+"/api/v2/config_reports", `{"config_report": `).expect(t, 400)
-		do(t, pc, "POST", c.URL+"/api/v2/config_reports", `{"config_report": {"logs": "x"}}`).expect(t, 422)
+		coretest.Do(t, pc, "POST", c.URL+"/api/v2/config_reports", `{"config_report": `).Expect(t, 400)
+		coretest.Do(t, pc, "POST", c.URL+"/api/v2/config_reports", `{"config_report": {"logs": "x"}}`).Expect(t, 422)
 		req, _ = http.NewRequest("POST", c.URL+"/api/v2/config_reports", strings.NewReader("- [unclosed"))
 		req.Header.Set("Content-Type", "application/x-yaml")
 		resp, err = pc.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a := read(t, resp); a.Status != 422 || !strings.HasPrefix(fmt.Sprint(a.JSON["message"]), "Invalid report: not a Puppet report in YAML") {
+		if a := coretest.Read(t, resp); a.Status != 422 || !strings.HasPrefix(fmt.Sprint(a.JSON["message"]), "Invalid report: not a Puppet report in YAML") {
 			t.Fatalf("bad YAML: %d %s", a.Status, a.Body)
 		}
-		do(t, c.client(t, &c.Other, "", ""), "POST", c.URL+"/api/v2/config_reports", reportBody).expect(t, 403)
-		do(t, c.Anon, "POST", c.URL+"/api/v2/config_reports", reportBody).expect(t, 403)
-		do(t, c.Anon, "POST", c.URL+"/api/reports", reportBody).expect(t, 403)
+		coretest.Do(t, c.client(t, &c.Other, "", ""), "POST", c.URL+"/api/v2/config_reports", reportBody).Expect(t, 403)
+		coretest.Do(t, c.Anon, "POST", c.URL+"/api/v2/config_reports", reportBody).Expect(t, 403)
+		coretest.Do(t, c.Anon, "POST", c.URL+"/api/reports", reportBody).Expect(t, 403)
 
 		for _, prefix := range prefixes {
 			base := c.URL + prefix
 			// Index by host: web01 has 4 reports, newest first; web02 one.
-			byHost := do(t, c.User, "GET", base+"/config_reports?search="+url.QueryEscape("host=web01.example.test"), nil).expect(t, 200)
-			list := results(byHost)
+			byHost := coretest.Do(t, c.User, "GET", base+"/config_reports?search="+url.QueryEscape("host=web01.example.test"), nil).Expect(t, 200)
+			list := byHost.Results()
 			if byHost.JSON["total"] != 7.0 || byHost.JSON["subtotal"] != 4.0 || len(list) != 4 || list[0]["id"] != computed.JSON["id"] {
 				t.Fatalf("index by host: %s", byHost.Body)
 			}
 			if _, full := list[0]["logs"]; full {
 				t.Fatalf("index shows logs: %v", list[0])
 			}
-			nested := do(t, c.User, "GET", fmt.Sprintf("%s/hosts/%d/config_reports", base, hostID), nil).expect(t, 200)
+			nested := coretest.Do(t, c.User, "GET", fmt.Sprintf("%s/hosts/%d/config_reports", base, hostID), nil).Expect(t, 200)
 			if nested.JSON["subtotal"] != 4.0 {
 				t.Fatalf("nested index: %s", nested.Body)
 			}
-			if r := results(do(t, c.User, "GET", base+"/config_reports?search="+url.QueryEscape("host=web02.example.test"), nil).expect(t, 200)); len(r) != 1 || r[0]["host_name"] != "web02.example.test" {
+			if r := coretest.Do(t, c.User, "GET", base+"/config_reports?search="+url.QueryEscape("host=web02.example.test"), nil).Expect(t, 200).Results(); len(r) != 1 || r[0]["host_name"] != "web02.example.test" {
 				t.Fatalf("web02: %v", r)
 			}
-			if r := results(do(t, c.User, "GET", base+"/config_reports?search="+url.QueryEscape("failed = 3"), nil).expect(t, 200)); len(r) != 2 {
+			if r := coretest.Do(t, c.User, "GET", base+"/config_reports?search="+url.QueryEscape("failed = 3"), nil).Expect(t, 200).Results(); len(r) != 2 {
 				t.Fatalf("failed = 3: %v", r)
 			}
-			do(t, c.User, "GET", base+"/config_reports?search=nosuchfield%3D1", nil).expectFull(t, 422, "Field 'nosuchfield' not recognized for searching!")
-			last := do(t, c.User, "GET", fmt.Sprintf("%s/hosts/web01.example.test/config_reports/last", base), nil).expect(t, 200)
+			coretest.Do(t, c.User, "GET", base+"/config_reports?search=nosuchfield%3D1", nil).ExpectFull(t, 422, "Field 'nosuchfield' not recognized for searching!")
+			last := coretest.Do(t, c.User, "GET", fmt.Sprintf("%s/hosts/web01.example.test/config_reports/last", base), nil).Expect(t, 200)
 			if last.JSON["reported_at"] != "2026-12-06 00:42:00 UTC" {
 				t.Fatalf("last %s", last.Body)
 			}
-			show := do(t, c.User, "GET", fmt.Sprintf("%s/config_reports/%d", base, first.id(t)), nil).expect(t, 200)
+			show := coretest.Do(t, c.User, "GET", fmt.Sprintf("%s/config_reports/%d", base, first.ID(t)), nil).Expect(t, 200)
 			if status(show) != failedRunStatus || len(show.JSON["logs"].([]any)) != 5 {
 				t.Fatalf("show %s", show.Body)
 			}
-			do(t, c.User, "GET", base+"/config_reports/999999", nil).expectFull(t, 404, "Resource config_report not found by id '999999'")
-			do(t, c.User, "GET", base+"/config_reports/abc", nil).expectFull(t, 404, "Resource config_report not found by id 'abc'")
-			do(t, c.User, "GET", base+"/hosts/nope/config_reports", nil).expectFull(t, 404, "Resource host not found by id 'nope'")
-			do(t, c.Anon, "GET", base+"/config_reports", nil).expect(t, 401)
+			coretest.Do(t, c.User, "GET", base+"/config_reports/999999", nil).ExpectFull(t, 404, "Resource config_report not found by id '999999'")
+			coretest.Do(t, c.User, "GET", base+"/config_reports/abc", nil).ExpectFull(t, 404, "Resource config_report not found by id 'abc'")
+			coretest.Do(t, c.User, "GET", base+"/hosts/nope/config_reports", nil).ExpectFull(t, 404, "Resource host not found by id 'nope'")
+			coretest.Do(t, c.Anon, "GET", base+"/config_reports", nil).Expect(t, 401)
 		}
-		do(t, c.User, "GET", c.URL+"/api/v2/hosts/web02.example.test/config_reports/last", nil).expect(t, 200)
-		do(t, c.User, "DELETE", fmt.Sprintf("%s/api/v2/config_reports/%d", c.URL, fromYAML.id(t)), nil).expect(t, 200)
-		do(t, c.User, "DELETE", fmt.Sprintf("%s/api/v2/config_reports/%d", c.URL, fromYAML.id(t)), nil).expect(t, 404)
-		do(t, c.User, "GET", c.URL+"/api/v2/hosts/web02.example.test/config_reports/last", nil).expectFull(t, 404, "Resource config_report not found by id 'last'")
+		coretest.Do(t, c.User, "GET", c.URL+"/api/v2/hosts/web02.example.test/config_reports/last", nil).Expect(t, 200)
+		coretest.Do(t, c.User, "DELETE", fmt.Sprintf("%s/api/v2/config_reports/%d", c.URL, fromYAML.ID(t)), nil).Expect(t, 200)
+		coretest.Do(t, c.User, "DELETE", fmt.Sprintf("%s/api/v2/config_reports/%d", c.URL, fromYAML.ID(t)), nil).Expect(t, 404)
+		coretest.Do(t, c.User, "GET", c.URL+"/api/v2/hosts/web02.example.test/config_reports/last", nil).ExpectFull(t, 404, "Resource config_report not found by id 'last'")
 	})
 }
 
@@ -201,8 +202,8 @@ func TestConfigReportRetention(t *testing.T) {
 		metrics := map[string]any{"changes": map[string]any{"total": 1}}
 		old := time.Now().UTC().Add(-8 * 24 * time.Hour).Format("2006-01-02 15:04:05 UTC")
 		recent := time.Now().UTC().Add(-6 * 24 * time.Hour).Format("2006-01-02 15:04:05 UTC")
-		oldID := do(t, pc, "POST", c.URL+"/api/v2/config_reports", report("web01.example.test", old, nil, metrics)).expect(t, 201).id(t)
-		recentID := do(t, pc, "POST", c.URL+"/api/v2/config_reports", report("web01.example.test", recent, nil, metrics)).expect(t, 201).id(t)
+		oldID := coretest.Do(t, pc, "POST", c.URL+"/api/v2/config_reports", report("web01.example.test", old, nil, metrics)).Expect(t, 201).ID(t)
+		recentID := coretest.Do(t, pc, "POST", c.URL+"/api/v2/config_reports", report("web01.example.test", recent, nil, metrics)).Expect(t, 201).ID(t)
 		n, err := c.Service.ExpireReports(ctx)
 		if err != nil || n != 1 {
 			t.Fatalf("expired %d, %v; want 1", n, err)
@@ -217,8 +218,8 @@ func TestConfigReportRetention(t *testing.T) {
 	t.Run("zero keeps everything", func(t *testing.T) {
 		c := newCore(t, storetest.SQLite(t), func(o *puppet.Options) { o.ReportRetention = 0 })
 		old := time.Now().UTC().Add(-800 * 24 * time.Hour).Format("2006-01-02 15:04:05 UTC")
-		do(t, c.client(t, &c.Puppet, "", ""), "POST", c.URL+"/api/v2/config_reports",
-			report("web01.example.test", old, nil, map[string]any{})).expect(t, 201)
+		coretest.Do(t, c.client(t, &c.Puppet, "", ""), "POST", c.URL+"/api/v2/config_reports",
+			report("web01.example.test", old, nil, map[string]any{})).Expect(t, 201)
 		if n, err := c.Service.ExpireReports(context.Background()); n != 0 || err != nil {
 			t.Fatalf("expired %d, %v", n, err)
 		}
@@ -227,6 +228,6 @@ func TestConfigReportRetention(t *testing.T) {
 
 func TestReportsDoNotCreateHostsWhenOff(t *testing.T) {
 	c := newCore(t, storetest.SQLite(t), func(o *puppet.Options) { o.CreateHostsFromReports = false })
-	c.replay(t, &c.Puppet, reportRequest, reportBody).expectMessage(t, 422,
+	c.replay(t, &c.Puppet, reportRequest, reportBody).ExpectMessage(t, 422,
 		"Host web01.example.test not found and create_new_host_when_report_is_uploaded is off")
 }
