@@ -243,6 +243,9 @@ func (m *Mirror) Status() Status {
 		Resyncs: m.resyncs.Load(), LastError: lastErr}
 }
 
+// Reachable reports whether the cluster answered the last read (cheap: for hot paths).
+func (m *Mirror) Reachable() bool { return m.reachable.Load() }
+
 // Revision is the revision the local copy is complete up to.
 func (m *Mirror) Revision() int64 { return m.applied.Load() }
 

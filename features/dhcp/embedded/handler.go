@@ -201,6 +201,10 @@ func (e *engine) offer(x *exchange) bool {
 		}
 		return false
 	}
+	if res == nil && !e.st.offersNewLeases(x.subnet, ip, x.mac, x.now) {
+		e.log.Debugf("DHCPDISCOVER from %s: no offer of %s while the shared state has no quorum", x.mac, ip)
+		return false
+	}
 	if res == nil {
 		e.st.holdOffer(x.subnet, ip, x.mac, x.now)
 	}

@@ -35,7 +35,7 @@ func (p *Provider) WriteMetrics(w *metrics.Writer) {
 	w.Counter("smartproxy_dhcp_etcd_commits_total", "Leases and reservations written to etcd (one transaction each).", float64(sh.commits.Load()))
 	w.Counter("smartproxy_dhcp_etcd_claims_lost_total", "Writes another proxy's write beat (that client got no ACK and retries).", float64(sh.lost.Load()))
 	w.Gauge("smartproxy_dhcp_etcd_renewals_owed", "Renewals acknowledged from the local copy without etcd quorum, not yet written.", float64(sh.owed()))
-	w.Gauge("smartproxy_dhcp_etcd_writable", "1 while writes reach etcd, 0 after one found no quorum (new leases and API writes refused).", boolGauge(!sh.down.Load()))
+	w.Gauge("smartproxy_dhcp_etcd_writable", "1 while writes reach etcd, 0 after one found no quorum (new leases and API writes refused).", boolGauge(sh.writable()))
 	w.Gauge("smartproxy_dhcp_etcd_revision", "etcd revision the node's local copy is complete up to.", float64(st.Revision))
 	w.Gauge("smartproxy_dhcp_etcd_revision_lag", "Revisions the cluster is ahead of the local copy (asked every 2 s).", float64(st.Lag))
 	w.Gauge("smartproxy_dhcp_etcd_watch_up", "1 while the watch runs, 0 while it resyncs (member lost, no quorum).", boolGauge(st.Watch == etcdstate.WatchWatching))

@@ -190,13 +190,13 @@ func (sh *sharedState) write(e *entry, done func(error)) {
 	if done == nil {
 		done = func(error) {}
 	}
-	if sh.down.Load() {
+	if !sh.writable() {
 		if e.renewal {
 			sh.addRetry(e)
 			done(nil)
 			return
 		}
-		done(fmt.Errorf("%w: the last write found no quorum; the watch has not recovered yet", etcdstate.ErrUnavailable))
+		done(fmt.Errorf("%w: the last write or read found no quorum; waiting for the cluster to answer again", etcdstate.ErrUnavailable))
 		return
 	}
 	sh.mu.Lock()
@@ -211,6 +211,22 @@ func (sh *sharedState) write(e *entry, done func(error)) {
 	case sh.kick <- struct{}{}:
 	default:
 	}
+}
+
+// writable: the last write reached etcd and the cluster answered the last read
+// (the mirror asks every 2 s), so a write is worth trying.
+func (sh *sharedState) writable() bool { return !sh.down.Load() && sh.mirror.Reachable() }
+
+// offersNewLeases: without quorum a DISCOVER is answered only with the client's
+// own live lease (or its reservation, which needs no write): an offer the REQUEST
+// could not honour would only keep the client from a node that can. The caller
+// holds st.mu.
+func (st *store) offersNewLeases(sub *subnetState, ip netip.Addr, mac string, now int64) bool {
+	if st.shared == nil || st.shared.writable() {
+		return true
+	}
+	b := sub.byIP[ip]
+	return b != nil && b.mac == mac && b.state == stateActive && b.holds(now)
 }
 
 func (sh *sharedState) addRetry(e *entry) {
@@ -355,7 +371,10 @@ func (sh *sharedState) forget(e *entry) {
 // acknowledged meanwhile (each only if the local copy still gives the address to
 // that client: a newer write from another node wins).
 func (sh *sharedState) recover(ctx context.Context) {
-	if !sh.down.Load() || sh.mirror.Status().Watch != etcdstate.WatchWatching {
+	if sh.mirror.Status().Watch != etcdstate.WatchWatching || !sh.mirror.Reachable() {
+		return
+	}
+	if !sh.down.Load() && sh.owed() == 0 {
 		return
 	}
 	sh.mu.Lock()

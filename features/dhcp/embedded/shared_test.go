@@ -226,6 +226,15 @@ func TestTwoNodesOnEtcd(t *testing.T) {
 			_, okB := b.st.leaseByMAC(netip.MustParsePrefix("10.99.0.0/16"), mac)
 			return okA && okB
 		})
+		reserved := record.Reservation{Name: "reserved-host", IP: netip.MustParseAddr("10.99.2.20"), MAC: "02:00:00:03:00:04",
+			Subnet: record.Subnet{Prefix: netip.MustParsePrefix("10.99.0.0/16")}}
+		if err := a.st.addReservation(context.Background(), reserved); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 5*time.Second, "B has the reservation", func() bool {
+			_, ok := b.st.reservationByMAC(reserved.Subnet.Prefix, reserved.MAC)
+			return ok
+		})
 		original := leaseInEtcd(t, cli, ip)
 		cluster.Members[1].Kill()
 		cluster.Members[2].Kill()
@@ -237,8 +246,17 @@ func TestTwoNodesOnEtcd(t *testing.T) {
 			t.Fatalf("renewal without quorum: %v", ack)
 		}
 		t.Logf("renewal without quorum answered after %s (the first write waits out :etcd_timeout:)", time.Since(start).Round(time.Millisecond))
+		for _, n := range nodes {
+			if o := n.ask(t, request(t, dhcpv4.MessageTypeDiscover, "02:00:00:03:00:02")); o != nil {
+				t.Fatalf("a new client got an OFFER of %s without quorum", o.YourIPAddr)
+			}
+		}
 		if got, _ := segmentDORA(t, nodes, "02:00:00:03:00:02", rand.New(rand.NewSource(4))); got.IsValid() {
 			t.Fatalf("a new client got %s without quorum", got)
+		}
+		// A reserved client needs no write: it is served.
+		if got, _ := segmentDORA(t, nodes, reserved.MAC, rand.New(rand.NewSource(6))); got != reserved.IP {
+			t.Fatalf("the reserved client got %v without quorum, want %s", got, reserved.IP)
 		}
 		err := a.st.addReservation(context.Background(), record.Reservation{Name: "h", IP: netip.MustParseAddr("10.99.2.11"),
 			MAC: "02:00:00:03:00:03", Subnet: record.Subnet{Prefix: netip.MustParsePrefix("10.99.0.0/16")}})
