@@ -3,6 +3,7 @@ package zones
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,25 @@ func (s *site) refusals(t *testing.T) {
 	// The others, still valid, go on.
 	if a, err := do(s.pki.client(s.z.pfs, puppetIP, s.certs[puppetName]), "GET", pfsLanURL+"/node/"+puppetName+"?format=yml", "", "", nil); err != nil || a.status != 200 {
 		t.Fatalf("ENC after the revocation of another certificate: %v %d %s", err, a.status, a.body)
+	}
+
+	// A revoked relay: once the DMZ relay's certificate is revoked (and it restarted, so
+	// no connection from before lingers), the PFS proxy no longer hands it anything: a
+	// report posted in PFS is acknowledged, stays queued there and never reaches the core.
+	s.pki.run("revoke", dmzName)
+	s.dmz.stop()
+	s.dmz.start()
+	report := fmt.Sprintf(`{"config_report":{"host":%q,"reported_at":%q,"status":{"applied":0,"restarted":0,"failed":0,"failed_restarts":0,"skipped":0,"pending":0},`+
+		`"metrics":{"resources":{"total":1},"time":{"total":0.1},"changes":{"total":0},"events":{"total":0}},"logs":[]}}`,
+		puppetName, time.Now().UTC().Format("2006-01-02 15:04:05 UTC"))
+	if a, err := do(s.pki.client(s.z.pfs, puppetIP, s.certs[puppetName]), "POST", pfsLanURL+"/api/config_reports", "application/json", report, nil); err != nil || a.status != 201 {
+		t.Fatalf("a report with the DMZ relay revoked: %v %d %s", err, a.status, a.body)
+	}
+	refused := regexp.MustCompile(`Relay: delivering POST /api/config_reports to ` + regexp.QuoteMeta(dmzFromPFS) + ` failed: .*certificate revoked: serial \w+, CN=` + dmzName + `;`)
+	waitFor(t, "the PFS proxy refusing the revoked DMZ relay", 10*time.Second, func() bool { return refused.MatchString(s.pfs.log()) })
+	t.Logf("the PFS proxy with the DMZ relay revoked: %s", refused.FindString(s.pfs.log()))
+	if n := len(s.storedReports()); n != reportCount {
+		t.Fatalf("the core has %d reports, want %d: a report went through a revoked relay", n, reportCount)
 	}
 
 	// PFS straight to the core: no route through the DMZ, whatever the certificate.
