@@ -74,7 +74,7 @@ func (s *Store) loadHost(ctx context.Context, cond string, arg any) (Host, error
 	if err != nil {
 		return h, err
 	}
-	if h.Parameters, err = s.hostParameters(ctx, h.ID); err != nil {
+	if h.Parameters, err = s.Parameters(ctx, HostScope, h.ID); err != nil {
 		return h, err
 	}
 	var f InfrastructureFacet
@@ -145,23 +145,6 @@ func (s *Store) hostsByID(ctx context.Context, ids []int64) ([]Host, error) {
 		}
 	}
 	return out, nil
-}
-
-func (s *Store) hostParameters(ctx context.Context, hostID int64) ([]Parameter, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, value FROM host_parameters WHERE host_id = $1 ORDER BY name`, hostID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Parameter{}
-	for rows.Next() {
-		var p Parameter
-		if err := rows.Scan(&p.ID, &p.Name, &p.Value); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
 }
 
 // ListHosts returns one page of hosts.
