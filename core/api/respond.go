@@ -20,18 +20,14 @@ type TaskError struct{ Messages []string }
 
 func (e *TaskError) Error() string { return strings.Join(e.Messages, "; ") }
 
-// saveFailed answers a failed store write: a taken unique value or an orchestration
-// failure is the client's 422; anything else is a server error.
+// saveFailed answers a failed store write: an orchestration failure is the client's
+// 422 too, each message in errors.base.
 func saveFailed(c echo.Context, id any, err error) error {
-	var conflict *store.ConflictError
 	var task *TaskError
-	switch {
-	case errors.As(err, &conflict):
-		return respond.FieldError(c, id, conflict.Field, "has already been taken")
-	case errors.As(err, &task):
+	if errors.As(err, &task) {
 		return respond.BaseError(c, id, task.Messages...)
 	}
-	return err
+	return respond.SaveFailed(c, id, err)
 }
 
 // inUse answers a refused destroy: "<record> is used by <what>", one message each.

@@ -90,7 +90,7 @@ func (s *Service) createClass(c echo.Context) error {
 		return respond.FieldError(c, nil, "name", "is not a Puppet class name")
 	}
 	if err := s.store.CreatePuppetClass(c.Request().Context(), &pc); err != nil {
-		return saveFailed(c, nil, err)
+		return respond.SaveFailed(c, nil, err)
 	}
 	return c.JSON(http.StatusCreated, classView(pc))
 }
@@ -162,7 +162,7 @@ func (s *Service) addHostClass(c echo.Context) error {
 		return err
 	}
 	if err := s.store.AddHostClass(ctx, h.ID, store.HostClass{PuppetClass: pc}); err != nil {
-		return saveFailed(c, h.ID, err)
+		return respond.SaveFailed(c, h.ID, err)
 	}
 	return c.JSON(http.StatusCreated, map[string]any{"host_id": h.ID, "puppetclass_id": pc.ID})
 }

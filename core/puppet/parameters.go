@@ -178,7 +178,7 @@ func (s *Service) createParameter(c echo.Context, ps parameterScope) error {
 		return err
 	}
 	if err := s.store.CreateParameter(c.Request().Context(), ps.scope, owner, &p); err != nil {
-		return saveFailed(c, nil, err)
+		return respond.SaveFailed(c, nil, err)
 	}
 	return c.JSON(http.StatusCreated, parameterView(p))
 }
@@ -204,7 +204,7 @@ func (s *Service) updateParameter(c echo.Context, ps parameterScope) error {
 		return err
 	}
 	if err := s.store.UpdateParameter(c.Request().Context(), ps.scope, owner, p); err != nil {
-		return saveFailed(c, p.ID, err)
+		return respond.SaveFailed(c, p.ID, err)
 	}
 	return c.JSON(http.StatusOK, parameterView(p))
 }
@@ -222,13 +222,4 @@ func (s *Service) destroyParameter(c echo.Context, ps parameterScope) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, parameterView(p))
-}
-
-// saveFailed answers a taken name as Rails does; other errors are the server's.
-func saveFailed(c echo.Context, id any, err error) error {
-	var conflict *store.ConflictError
-	if errors.As(err, &conflict) {
-		return respond.FieldError(c, id, conflict.Field, "has already been taken")
-	}
-	return err
 }

@@ -3,11 +3,14 @@
 package respond
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/smartproxy/smartproxy/core/store"
 )
 
 // Foreman's API error layouts:
@@ -91,6 +94,16 @@ func BaseError(c echo.Context, id any, messages ...string) error {
 		v.Add("base", "%s", m)
 	}
 	return Unprocessable(c, id, v)
+}
+
+// SaveFailed answers a failed store write: a taken unique value is the client's 422
+// ("Name has already been taken", as Rails says); any other error is the server's.
+func SaveFailed(c echo.Context, id any, err error) error {
+	var conflict *store.ConflictError
+	if errors.As(err, &conflict) {
+		return FieldError(c, id, conflict.Field, "has already been taken")
+	}
+	return err
 }
 
 // NotFound answers 404 in the 422 layout, plus Foreman's message.

@@ -2,6 +2,8 @@ package respond
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -69,6 +71,20 @@ func TestErrorLayouts(t *testing.T) {
 	code, body = answer(t, "/", func(c echo.Context) error { return BadRequest(c, "unreadable") })
 	if code != 400 || body["error"].(map[string]any)["message"] != "unreadable" {
 		t.Fatalf("400: %d %v", code, body)
+	}
+}
+
+func TestSaveFailed(t *testing.T) {
+	code, body := answer(t, "/", func(c echo.Context) error {
+		return SaveFailed(c, nil, fmt.Errorf("creating: %w", &store.ConflictError{Field: "name"}))
+	})
+	if code != 422 || body["error"].(map[string]any)["full_messages"].([]any)[0] != "Name has already been taken" {
+		t.Fatalf("conflict: %d %v", code, body)
+	}
+	broken := errors.New("disk full")
+	c := echo.New().NewContext(httptest.NewRequest(http.MethodPost, "/", nil), httptest.NewRecorder())
+	if err := SaveFailed(c, nil, broken); err != broken {
+		t.Fatalf("a server error came back as %v", err)
 	}
 }
 
