@@ -140,6 +140,35 @@ func TestBackend(t *testing.T) {
 		}
 	})
 
+	t.Run("ClaimAll writes every change or none", func(t *testing.T) {
+		cli := cluster.Connect("/sp-all/")
+		first, err := cli.Claim(ctx, "a", 0, []byte("a0"))
+		if err != nil || !first.Won {
+			t.Fatal(first, err)
+		}
+		// "a" is not absent any more: the whole transaction fails, "b" stays unwritten.
+		won, _, err := cli.ClaimAll(ctx, []etcdstate.Change{{Key: "a", ExpectRev: 0, Value: []byte("a1")}, {Key: "b", Value: []byte("b1")}})
+		if err != nil || won {
+			t.Fatalf("stale compare: won %v, %v", won, err)
+		}
+		if _, rev, _ := cli.Get(ctx, "b"); rev != 0 {
+			t.Fatal("a failed ClaimAll wrote b")
+		}
+		won, rev, err := cli.ClaimAll(ctx, []etcdstate.Change{{Key: "a", ExpectRev: first.Revision}, {Key: "b", Value: []byte("b1")}})
+		if err != nil || !won {
+			t.Fatalf("fresh compares: won %v, %v", won, err)
+		}
+		if v, _, _ := cli.Get(ctx, "a"); v != nil {
+			t.Fatalf("a change without a value deletes: a holds %q", v)
+		}
+		if v, brev, _ := cli.Get(ctx, "b"); string(v) != "b1" || brev != rev {
+			t.Fatalf("b holds %q@%d, want b1@%d", v, brev, rev)
+		}
+		if _, _, err := cli.ClaimAll(ctx, make([]etcdstate.Change, etcdstate.MaxChanges+1)); err == nil {
+			t.Fatal("a transaction over MaxChanges was sent")
+		}
+	})
+
 	t.Run("a node cut off while history is compacted resyncs by revision", func(t *testing.T) {
 		writer := cluster.Connect("/sp-resync/", cluster.Members[1], cluster.Members[2])
 		for i := 0; i < 10; i++ {

@@ -32,7 +32,8 @@ func (p *Provider) WriteMetrics(w *metrics.Writer) {
 		return
 	}
 	st := sh.mirror.Status()
-	w.Counter("smartproxy_dhcp_etcd_commits_total", "Leases and reservations written to etcd (one transaction each).", float64(sh.commits.Load()))
+	w.Counter("smartproxy_dhcp_etcd_commits_total", "Leases and reservations written to etcd.", float64(sh.commits.Load()))
+	w.Counter("smartproxy_dhcp_etcd_transactions_total", "etcd transactions that wrote them (a turn's leases go in one while no compare fails).", float64(sh.txns.Load()))
 	w.Counter("smartproxy_dhcp_etcd_claims_lost_total", "Writes another proxy's write beat (that client got no ACK and retries).", float64(sh.lost.Load()))
 	w.Gauge("smartproxy_dhcp_etcd_renewals_owed", "Renewals acknowledged from the local copy without etcd quorum, not yet written.", float64(sh.owed()))
 	w.Gauge("smartproxy_dhcp_etcd_writable", "1 while writes reach etcd, 0 after one found no quorum (new leases and API writes refused).", boolGauge(sh.writable()))

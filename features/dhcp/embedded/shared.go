@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,7 +40,8 @@ type sharedState struct {
 	// down: the last write found no quorum. Until the watch is back, new writes
 	// fail at once instead of each waiting out the timeout.
 	down    atomic.Bool
-	commits atomic.Uint64
+	commits atomic.Uint64 // entries written
+	txns    atomic.Uint64 // etcd transactions that wrote them
 	lost    atomic.Uint64 // claims another node won first
 }
 
@@ -257,7 +259,11 @@ func (sh *sharedState) run(ctx context.Context, afterTurn func()) {
 	}
 }
 
-// flush writes everything queued, at most 64 keys at a time.
+// flush writes everything queued. The first write of each key goes into
+// all-or-nothing transactions of up to etcdstate.MaxChanges writes (one raft
+// entry each: the group commit of etcd mode); a transaction that loses a compare
+// falls back to one claim per write, to learn which lost. Later writes of a key
+// in the same turn (a lease and its release) follow one by one, in order.
 func (sh *sharedState) flush(ctx context.Context) {
 	sh.mu.Lock()
 	batch := sh.queue
@@ -266,16 +272,81 @@ func (sh *sharedState) flush(ctx context.Context) {
 	if len(batch) == 0 {
 		return
 	}
-	byKey := map[string][]int{}
-	var order []string
+	errs := make([]error, len(batch))
+	var firsts, single []int
+	later := map[int]bool{}
+	seen := map[string]bool{}
 	for i, w := range batch {
 		k := entryKey(w.e)
+		if seen[k] {
+			later[i] = true
+			single = append(single, i)
+			continue
+		}
+		seen[k] = true
+		firsts = append(firsts, i)
+	}
+	for start := 0; start < len(firsts); start += etcdstate.MaxChanges {
+		chunk := firsts[start:min(start+etcdstate.MaxChanges, len(firsts))]
+		if !sh.commitAll(ctx, batch, chunk, errs) {
+			single = append(single, chunk...)
+		}
+	}
+	sort.Ints(single)
+	sh.commitEach(ctx, batch, single, later, errs)
+	for i, w := range batch {
+		w.done(errs[i])
+	}
+}
+
+// commitAll writes the entries idx of batch in one transaction; false when a
+// compare failed (nothing written). Without quorum the whole chunk fails (its
+// renewals are owed instead).
+func (sh *sharedState) commitAll(ctx context.Context, batch []sharedWrite, idx []int, errs []error) bool {
+	changes := make([]etcdstate.Change, len(idx))
+	for j, i := range idx {
+		e := batch[i].e
+		changes[j] = etcdstate.Change{Key: entryKey(e), ExpectRev: e.expect}
+		if e.Kind != kindUnreserve {
+			changes[j].Value = e.encode()
+		}
+	}
+	won, rev, err := sh.cli.ClaimAll(ctx, changes)
+	if err != nil {
+		for _, i := range idx {
+			errs[i] = sh.unavailable(batch[i].e, err)
+		}
+		return true
+	}
+	if !won {
+		return false
+	}
+	sh.commits.Add(uint64(len(idx)))
+	sh.txns.Add(1)
+	sh.st.mu.Lock()
+	for _, ch := range changes {
+		if ch.Value == nil {
+			sh.st.revs[ch.Key] = keyRev{seen: max(rev, sh.st.revs[ch.Key].seen)}
+		} else {
+			sh.st.noteRev(ch.Key, rev)
+		}
+	}
+	sh.st.mu.Unlock()
+	return true
+}
+
+// commitEach claims the entries idx one by one, 64 keys at a time, each key's
+// writes in order (a later one on the revision the earlier one made).
+func (sh *sharedState) commitEach(ctx context.Context, batch []sharedWrite, idx []int, later map[int]bool, errs []error) {
+	byKey := map[string][]int{}
+	var order []string
+	for _, i := range idx {
+		k := entryKey(batch[i].e)
 		if _, ok := byKey[k]; !ok {
 			order = append(order, k)
 		}
 		byKey[k] = append(byKey[k], i)
 	}
-	errs := make([]error, len(batch))
 	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
 	for _, k := range order {
@@ -283,9 +354,8 @@ func (sh *sharedState) flush(ctx context.Context) {
 		sem <- struct{}{}
 		go func(idx []int) {
 			defer func() { <-sem; wg.Done() }()
-			for n, i := range idx {
-				if n > 0 {
-					// The earlier write of this key moved its revision.
+			for _, i := range idx {
+				if later[i] {
 					sh.st.mu.Lock()
 					sh.st.stamp(batch[i].e)
 					sh.st.mu.Unlock()
@@ -295,9 +365,19 @@ func (sh *sharedState) flush(ctx context.Context) {
 		}(byKey[k])
 	}
 	wg.Wait()
-	for i, w := range batch {
-		w.done(errs[i])
+}
+
+// unavailable is the outcome of a write etcd did not answer: a renewal is owed
+// (acknowledged from the local copy), anything else fails and is taken back.
+func (sh *sharedState) unavailable(e *entry, err error) error {
+	sh.down.Store(true)
+	if e.renewal {
+		sh.log.Warnf("DHCP renewal of %s by %s acknowledged from the local copy, etcd has it later: %v", e.IP, e.MAC, err)
+		sh.addRetry(e)
+		return nil
 	}
+	sh.forget(e)
+	return err
 }
 
 // commit writes one entry on the revision it was decided on.
@@ -312,17 +392,16 @@ func (sh *sharedState) commit(ctx context.Context, e *entry) error {
 			res, err = sh.cli.Claim(ctx, key, e.expect, e.encode())
 		}
 		if err != nil {
-			sh.down.Store(true)
-			if e.renewal {
-				sh.log.Warnf("DHCP renewal of %s by %s acknowledged from the local copy, etcd has it later: %v", e.IP, e.MAC, err)
-				sh.addRetry(e)
-				return nil
-			}
-			sh.forget(e)
-			return err
+			return sh.unavailable(e, err)
+		}
+		// A transaction of this turn that timed out may have been applied after
+		// all: then the key holds exactly this entry, which is a win.
+		if !res.Won && e.Kind != kindUnreserve && res.Revision != 0 && string(res.Value) == string(e.encode()) {
+			res.Won = true
 		}
 		if res.Won {
 			sh.commits.Add(1)
+			sh.txns.Add(1)
 			sh.st.mu.Lock()
 			if e.Kind == kindUnreserve {
 				sh.st.revs[key] = keyRev{seen: sh.st.revs[key].seen}
