@@ -4,7 +4,6 @@ package main
 // certificates from internal/testpki.
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -19,7 +18,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -79,25 +77,7 @@ type proxy struct {
 	cmd               *exec.Cmd
 	exited            chan struct{} // closed when the process has exited
 	waitErr           error
-	out               *syncBuffer
-}
-
-// syncBuffer collects the process output from two pipes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	out               *testbin.Output
 }
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -168,7 +148,7 @@ func startProxyWith(t *testing.T, p *pki, extra string, files map[string]string,
 		httpsURL: fmt.Sprintf("https://127.0.0.1:%d", httpsPort),
 		cmd:      exec.Command(binary, "--settings", path),
 		exited:   make(chan struct{}),
-		out:      &syncBuffer{},
+		out:      &testbin.Output{},
 	}
 	px.cmd.Stdout, px.cmd.Stderr = px.out, px.out
 	if tune != nil {

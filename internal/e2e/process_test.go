@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,25 +28,8 @@ func TestMain(m *testing.M) {
 // process is a running binary; its output is shown if the test fails.
 type process struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testbin.Output
 	exited chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // start runs path with args and waits until addr accepts TLS connections (the
@@ -66,7 +47,7 @@ func startIn(t *testing.T, ns, name, addr, path string, args ...string) *process
 	if ns != "" {
 		cmd, dial = pxeboot.Command(ns, path, args...), pxeboot.DialIn(ns)
 	}
-	p := &process{cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{cmd: cmd, out: &testbin.Output{}, exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
