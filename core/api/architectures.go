@@ -75,7 +75,7 @@ func (a *API) saveArchitecture(c echo.Context, x store.Architecture, status int)
 	var in struct {
 		Name *string `json:"name"`
 	}
-	if handled, err := decodeBody(c, "architecture", &in); handled {
+	if handled, err := respond.DecodeBody(c, &in, "architecture"); handled {
 		return err
 	}
 	setString(&x.Name, in.Name)

@@ -97,7 +97,7 @@ var domainName = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[
 
 func (a *API) saveDomain(c echo.Context, d store.Domain, status int) error {
 	var in domainParams
-	if handled, err := decodeBody(c, "domain", &in); handled {
+	if handled, err := respond.DecodeBody(c, &in, "domain"); handled {
 		return err
 	}
 	setString(&d.Name, in.Name)

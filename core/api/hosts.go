@@ -238,7 +238,7 @@ var hostName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9
 // when it answered (400, 422).
 func (a *API) readHost(c echo.Context, h *store.Host) (handled bool, err error) {
 	var in hostParams
-	if handled, err := decodeBody(c, "host", &in); handled {
+	if handled, err := respond.DecodeBody(c, &in, "host"); handled {
 		return true, err
 	}
 	setString(&h.Name, in.Name)

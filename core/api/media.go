@@ -108,7 +108,7 @@ func (a *API) updateMedium(c echo.Context) error {
 
 func (a *API) saveMedium(c echo.Context, m store.Medium, status int) error {
 	var in mediumParams
-	if handled, err := decodeBody(c, "medium", &in); handled {
+	if handled, err := respond.DecodeBody(c, &in, "medium"); handled {
 		return err
 	}
 	setString(&m.Name, in.Name)

@@ -128,7 +128,7 @@ var (
 
 func (a *API) saveOperatingSystem(c echo.Context, o store.OperatingSystem, status int) error {
 	var in operatingSystemParams
-	if handled, err := decodeBody(c, "operatingsystem", &in); handled {
+	if handled, err := respond.DecodeBody(c, &in, "operatingsystem"); handled {
 		return err
 	}
 	setString(&o.Name, in.Name)

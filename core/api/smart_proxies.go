@@ -98,7 +98,7 @@ func (a *API) showSmartProxy(c echo.Context) error {
 
 func (a *API) createSmartProxy(c echo.Context) error {
 	var in smartProxyParams
-	if handled, err := decodeBody(c, "smart_proxy", &in); handled {
+	if handled, err := respond.DecodeBody(c, &in, "smart_proxy"); handled {
 		return err
 	}
 	p := store.SmartProxy{}
@@ -116,7 +116,7 @@ func (a *API) updateSmartProxy(c echo.Context) error {
 		return err
 	}
 	var in smartProxyParams
-	if handled, err := decodeBody(c, "smart_proxy", &in); handled {
+	if handled, err := respond.DecodeBody(c, &in, "smart_proxy"); handled {
 		return err
 	}
 	oldURL := p.URL

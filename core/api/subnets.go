@@ -165,7 +165,7 @@ func (a *API) updateSubnet(c echo.Context) error {
 
 func (a *API) saveSubnet(c echo.Context, n store.Subnet, status int) error {
 	var in subnetParams
-	if handled, err := decodeBody(c, "subnet", &in); handled {
+	if handled, err := respond.DecodeBody(c, &in, "subnet"); handled {
 		return err
 	}
 	for _, f := range []struct {

@@ -72,14 +72,14 @@ func (s *Service) showClass(c echo.Context) error {
 
 // createClass is POST /api/v2/puppetclasses {"puppetclass": {"name": "motd"}}.
 func (s *Service) createClass(c echo.Context) error {
-	data, handled, err := readBody(c)
+	data, handled, err := respond.ReadBody(c)
 	if handled {
 		return err
 	}
 	var in struct {
 		Name string `json:"name"`
 	}
-	if handled, err := decodeJSON(c, data, &in, "puppetclass"); handled {
+	if handled, err := respond.DecodeJSON(c, data, &in, "puppetclass"); handled {
 		return err
 	}
 	pc := store.PuppetClass{Name: strings.TrimSpace(in.Name)}
@@ -139,14 +139,14 @@ func (s *Service) addHostClass(c echo.Context) error {
 	if handled {
 		return err
 	}
-	data, handled, err := readBody(c)
+	data, handled, err := respond.ReadBody(c)
 	if handled {
 		return err
 	}
 	var in struct {
 		ID json.Number `json:"puppetclass_id"`
 	}
-	if handled, err := decodeJSON(c, data, &in); handled {
+	if handled, err := respond.DecodeJSON(c, data, &in); handled {
 		return err
 	}
 	ctx := c.Request().Context()
@@ -228,7 +228,7 @@ func (s *Service) updateHostPuppet(c echo.Context) error {
 	if handled {
 		return err
 	}
-	data, handled, err := readBody(c)
+	data, handled, err := respond.ReadBody(c)
 	if handled {
 		return err
 	}
@@ -237,7 +237,7 @@ func (s *Service) updateHostPuppet(c echo.Context) error {
 		PuppetclassIDs *[]json.Number  `json:"puppetclass_ids"`
 		PuppetClasses  json.RawMessage `json:"puppet_classes"`
 	}
-	if handled, err := decodeJSON(c, data, &in, "puppet", "host"); handled {
+	if handled, err := respond.DecodeJSON(c, data, &in, "puppet", "host"); handled {
 		return err
 	}
 	byName, handled, err := readClassValues(c, h.ID, in.PuppetClasses)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smartproxy/smartproxy/core/respond"
 	"github.com/smartproxy/smartproxy/core/store"
 )
 
@@ -24,7 +25,7 @@ var hostName = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]*[a-z0-9])?(\.[a-z0-9]([a
 // (then with the IP and MAC the facts name). Facts are stored as sent, replacing the
 // last upload. 201 with the host; 422 {"message"} for what Foreman refuses to import.
 func (s *Service) uploadFacts(c echo.Context) error {
-	data, handled, err := readBody(c)
+	data, handled, err := respond.ReadBody(c)
 	if handled {
 		return err
 	}
@@ -33,7 +34,7 @@ func (s *Service) uploadFacts(c echo.Context) error {
 		Certname string          `json:"certname"`
 		Facts    json.RawMessage `json:"facts"`
 	}
-	if handled, err := decodeJSON(c, data, &in); handled {
+	if handled, err := respond.DecodeJSON(c, data, &in); handled {
 		return err
 	}
 	if in.Name == nil {

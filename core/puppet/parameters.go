@@ -165,12 +165,12 @@ func (s *Service) createParameter(c echo.Context, ps parameterScope) error {
 	if handled {
 		return err
 	}
-	data, handled, err := readBody(c)
+	data, handled, err := respond.ReadBody(c)
 	if handled {
 		return err
 	}
 	var in parameterIn
-	if handled, err := decodeJSON(c, data, &in, ps.wrapper, "parameter"); handled {
+	if handled, err := respond.DecodeJSON(c, data, &in, ps.wrapper, "parameter"); handled {
 		return err
 	}
 	var p store.Parameter
@@ -192,12 +192,12 @@ func (s *Service) updateParameter(c echo.Context, ps parameterScope) error {
 	if handled {
 		return err
 	}
-	data, handled, err := readBody(c)
+	data, handled, err := respond.ReadBody(c)
 	if handled {
 		return err
 	}
 	var in parameterIn
-	if handled, err := decodeJSON(c, data, &in, ps.wrapper, "parameter"); handled {
+	if handled, err := respond.DecodeJSON(c, data, &in, ps.wrapper, "parameter"); handled {
 		return err
 	}
 	if handled, err := in.apply(c, &p); handled {

@@ -23,7 +23,7 @@ import (
 // then name and created when unknown if create_new_host_when_report_is_uploaded.
 // 201 with the report; 422 {"message"} when it cannot be imported.
 func (s *Service) createReport(c echo.Context) error {
-	data, handled, err := readBody(c)
+	data, handled, err := respond.ReadBody(c)
 	if handled {
 		return err
 	}
@@ -36,7 +36,7 @@ func (s *Service) createReport(c echo.Context) error {
 		}
 	default:
 		in = &reportIn{}
-		if handled, err := decodeJSON(c, data, in, "config_report", "report"); handled {
+		if handled, err := respond.DecodeJSON(c, data, in, "config_report", "report"); handled {
 			return err
 		}
 	}
