@@ -11,6 +11,7 @@ import (
 
 	"github.com/smartproxy/smartproxy/features/dns/rr"
 	"github.com/smartproxy/smartproxy/httpapi"
+	"github.com/smartproxy/smartproxy/internal/etcdstate"
 )
 
 // create is POST /dns: form fqdn, value, type. 200 with an empty body when the record
@@ -38,6 +39,8 @@ func (f *Feature) create(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &conflict):
 		httpapi.Logger(r).Infof("dns: %s not created: %v", rec, err)
 		httpapi.Error(w, r, http.StatusConflict, fmt.Sprintf("'%s 'is already in use", owner))
+	case errors.Is(err, etcdstate.ErrUnavailable):
+		unavailable(w, r, err)
 	case err != nil:
 		httpapi.Error(w, r, http.StatusBadRequest, err.Error())
 	default:
@@ -85,8 +88,19 @@ func (f *Feature) remove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := f.provider.Delete(r.Context(), miekg.Fqdn(name), t); err != nil {
+		if errors.Is(err, etcdstate.ErrUnavailable) {
+			unavailable(w, r, err)
+			return
+		}
 		httpapi.Error(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 	httpapi.Empty(w)
+}
+
+// unavailable answers 503 when the shared state (dns_embedded on etcd) has no
+// quorum: the record was not changed, and the message says why.
+func unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	httpapi.Logger(r).Errorf("dns: record not changed: %v", err)
+	httpapi.Error(w, r, http.StatusServiceUnavailable, "DNS record not changed: "+err.Error())
 }

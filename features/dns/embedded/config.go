@@ -9,6 +9,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/smartproxy/smartproxy/features/dns/tsigkey"
+	"github.com/smartproxy/smartproxy/internal/etcdstate"
 	"github.com/smartproxy/smartproxy/settings"
 )
 
@@ -18,6 +19,7 @@ type config struct {
 	stateDir string
 	zones    []zoneConfig
 	keys     []tsigkey.Key
+	state    etcdstate.Config // :state_backend: journal (state_dir) or etcd
 }
 
 // zoneConfig is one served zone. Its SOA and NS records come from here, not from
@@ -34,7 +36,8 @@ const defaultListen = "0.0.0.0:53"
 // parseConfig reads the provider's settings, recording every problem in s:
 //
 //	:listen:     address:port for UDP and TCP (default 0.0.0.0:53)
-//	:state_dir:  where records are kept (required; relative to the settings file)
+//	:state_dir:  where records are kept (required with the journal backend; relative to the settings file)
+//	:state_backend: journal (default) or etcd, with the :etcd_*: keys of internal/etcdstate
 //	:zones:      list of zone names, or maps with :name:, :ns: (list), :hostmaster:, :ttl:
 //	:tsig_keys:  list of BIND key file paths, or maps with :name:, :algorithm:, :secret:;
 //	             RFC 2136 updates signed with one of them are accepted
@@ -43,8 +46,9 @@ func parseConfig(s *settings.Section) config {
 	if _, port, err := net.SplitHostPort(c.listen); err != nil || port == "" {
 		s.Fail("listen", "must be address:port, got %q", c.listen)
 	}
-	if c.stateDir == "" {
-		s.Fail("state_dir", "is required: the directory where records survive restarts")
+	c.state = etcdstate.Parse(s)
+	if c.stateDir == "" && !c.state.Etcd() {
+		s.Fail("state_dir", "is required: the directory where records survive restarts (or :state_backend: etcd)")
 	}
 	c.zones = parseZones(s)
 	c.keys = parseKeys(s)

@@ -59,7 +59,11 @@ func (p *Provider) Start(ctx context.Context) error {
 		return err
 	}
 	p.listener = l
-	p.log.Infof("dns_embedded: serving %s on %s (udp, tcp); records in %s", strings.Join(store.ZoneNames(), ", "), l.Addr(), p.cfg.stateDir)
+	where := p.cfg.stateDir
+	if p.cfg.state.Etcd() {
+		where = "etcd " + strings.Join(p.cfg.state.Endpoints, ",") + " under " + p.cfg.state.Prefix + zonesPrefix
+	}
+	p.log.Infof("dns_embedded: serving %s on %s (udp, tcp); records in %s", strings.Join(store.ZoneNames(), ", "), l.Addr(), where)
 	return nil
 }
 
@@ -159,6 +163,10 @@ func (p *Provider) apply(name string, m *dns.Msg) error {
 		return fmt.Errorf("update of %s: %w", name, err)
 	}
 	reply := new(dns.Msg)
-	reply.Rcode = p.store.Update(msg.Question[0].Name, msg.Answer, msg.Ns)
+	rcode, err := p.store.update(msg.Question[0].Name, msg.Answer, msg.Ns)
+	if err != nil {
+		return fmt.Errorf("update of %s: %w", name, err)
+	}
+	reply.Rcode = rcode
 	return rr.CheckReply(name, reply)
 }

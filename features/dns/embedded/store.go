@@ -20,10 +20,14 @@ type Store struct {
 	journal *journal
 	changed func() // called after every applied change (drops cached answers)
 	log     *logrus.Entry
+	shared  *sharedZones // set with :state_backend: etcd (journal is nil then)
 }
 
 // openStore loads the state directory and compacts it.
 func openStore(cfg config, log *logrus.Entry) (*Store, error) {
+	if cfg.state.Etcd() {
+		return openSharedStore(cfg, log)
+	}
 	j, snap, entries, err := openJournal(cfg.stateDir)
 	if err != nil {
 		return nil, err
@@ -125,6 +129,9 @@ func (s *Store) snapshot() snapshot {
 
 // Close releases the state directory.
 func (s *Store) Close() error {
+	if s.shared != nil {
+		return s.shared.close() // stops the mirror, which takes writeMu itself
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	return s.journal.close()
@@ -154,15 +161,25 @@ func (s *Store) ZoneNames() []string {
 // Update applies an RFC 2136 update to zoneName and returns the rcode. A change is in
 // the journal, on disk, before it is visible or acknowledged.
 func (s *Store) Update(zoneName string, prereq, updates []dns.RR) int {
+	rcode, _ := s.update(zoneName, prereq, updates)
+	return rcode
+}
+
+// update is Update with the reason of a SERVFAIL (etcdstate.ErrUnavailable
+// without quorum), for the API.
+func (s *Store) update(zoneName string, prereq, updates []dns.RR) (int, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	z := s.zones[dns.CanonicalName(zoneName)]
 	if z == nil {
-		return dns.RcodeNotAuth
+		return dns.RcodeNotAuth, nil
+	}
+	if s.shared != nil {
+		return s.shared.update(z, prereq, updates)
 	}
 	dels, adds, rcode := z.plan(prereq, updates)
 	if rcode != dns.RcodeSuccess || len(dels)+len(adds) == 0 {
-		return rcode
+		return rcode, nil
 	}
 	serial := z.serial + 1
 	if serial == 0 {
@@ -177,12 +194,12 @@ func (s *Store) Update(zoneName string, prereq, updates []dns.RR) int {
 	}
 	if err := s.journal.append(e); err != nil {
 		s.log.Errorf("dns_embedded: update of %s not applied: %v", z.name, err)
-		return dns.RcodeServerFailure
+		return dns.RcodeServerFailure, err
 	}
 	s.mu.Lock()
 	z.applyDiff(dels, adds)
 	z.serial = serial
 	s.mu.Unlock()
 	s.changed()
-	return dns.RcodeSuccess
+	return dns.RcodeSuccess, nil
 }

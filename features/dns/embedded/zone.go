@@ -9,6 +9,7 @@ import (
 type zone struct {
 	zoneConfig
 	serial uint32
+	rev    int64 // with etcd: the zone key's mod revision the records are at (0: absent)
 	nodes  map[string]*node
 	// ents counts, for each name between a node and the apex, the nodes below it:
 	// such a name exists (NODATA, not NXDOMAIN) although it owns no record.
