@@ -57,16 +57,7 @@ func newHop(rawURL string, id hopTLS, timeout time.Duration) (*hop, error) {
 		}
 		tlsConf.VerifyConnection = list.VerifyConnection
 	}
-	transport := &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tlsConf,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: timeout,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          64,
-		MaxIdleConnsPerHost:   32,
-		IdleConnTimeout:       90 * time.Second,
-	}
+	transport := tlsclient.Transport(tlsConf, timeout)
 	return &hop{base: base, http: &http.Client{
 		Transport: transport,
 		// The answer goes back as it is; following a redirect would resend the

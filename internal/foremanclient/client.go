@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -48,17 +47,8 @@ func New(g *settings.Global) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: TLS to Foreman: %w", g.File, err)
 	}
-	transport := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment, // as Ruby's Net::HTTP honours http_proxy
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tlsConf,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: responseHeaderTimeout,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          64,
-		MaxIdleConnsPerHost:   32, // installers of a whole rack fetch their kickstarts at once
-		IdleConnTimeout:       90 * time.Second,
-	}
+	transport := tlsclient.Transport(tlsConf, responseHeaderTimeout)
+	transport.Proxy = http.ProxyFromEnvironment // as Ruby's Net::HTTP honours http_proxy
 	return &Client{
 		base: base,
 		http: &http.Client{
