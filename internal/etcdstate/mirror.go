@@ -52,6 +52,7 @@ type Mirror struct {
 	server    atomic.Int64 // the cluster's revision when last asked
 	resyncs   atomic.Uint64
 	reachable atomic.Bool
+	lastOK    atomic.Int64 // unix nanoseconds of the last answer from the cluster
 }
 
 // NewMirror watches sub (relative to the prefix); apply gets batches of events.
@@ -116,7 +117,7 @@ func (m *Mirror) resync(ctx context.Context) (int64, error) {
 	}
 	m.applied.Store(resp.Header.Revision)
 	m.server.Store(max(m.server.Load(), resp.Header.Revision))
-	m.reachable.Store(true)
+	m.answered()
 	return resp.Header.Revision, nil
 }
 
@@ -181,7 +182,7 @@ func (m *Mirror) watch(ctx context.Context, rev int64) int64 {
 		rev = max(rev, resp.Header.Revision)
 		m.applied.Store(rev)
 		m.server.Store(max(m.server.Load(), rev))
-		m.reachable.Store(true)
+		m.answered()
 	}
 	if ctx.Err() == nil && wctx.Err() == nil {
 		m.setError("watch channel closed")
@@ -214,7 +215,7 @@ func (m *Mirror) pollServer(ctx context.Context) {
 			m.mu.Unlock()
 			continue
 		}
-		m.reachable.Store(true)
+		m.answered()
 		m.server.Store(rev)
 	}
 }
@@ -242,6 +243,16 @@ func (m *Mirror) Status() Status {
 		Watch: state, Revision: applied, Lag: max(0, server-applied), Reachable: m.reachable.Load(),
 		Resyncs: m.resyncs.Load(), LastError: lastErr}
 }
+
+// answered notes an answer from the cluster.
+func (m *Mirror) answered() {
+	m.reachable.Store(true)
+	m.lastOK.Store(time.Now().UnixNano())
+}
+
+// LastAnswer is when the cluster last answered the mirror (a read, a resync or a
+// watch response).
+func (m *Mirror) LastAnswer() time.Time { return time.Unix(0, m.lastOK.Load()) }
 
 // Reachable reports whether the cluster answered the last read (cheap: for hot paths).
 func (m *Mirror) Reachable() bool { return m.reachable.Load() }

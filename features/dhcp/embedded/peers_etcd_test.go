@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"github.com/smartproxy/smartproxy/internal/etcdtest"
 )
@@ -208,6 +211,71 @@ func TestTwoProxiesOneSegmentKill9(t *testing.T) {
 	if env["ip"] != "10.99.7.7" || env["hostname"] != "ha-host.example.test" || env["serverid"] != "10.99.0.2" {
 		t.Fatalf("udhcpc after A died: ip %s hostname %s server %s, want 10.99.7.7 ha-host.example.test from 10.99.0.2", env["ip"], env["hostname"], env["serverid"])
 	}
+
+	// Quorum lost (one member of three is already down): B still ACKs a renewal
+	// from its copy, and the ACK leaves through the server's socket.
+	for _, m := range cluster.Members {
+		if m != follower {
+			m.Kill()
+			break
+		}
+	}
+	// The first renewal waits out the timeout; the second is answered at once
+	// from the copy (the node knows the cluster is silent).
+	renewed := 0
+	for mac, ip := range again {
+		start := time.Now()
+		reply := relayedRenewal(t, seg.client.clientNS, mac, ip, "10.99.0.2")
+		if reply == nil || reply.MessageType() != dhcpv4.MessageTypeAck || reply.YourIPAddr.String() != ip {
+			t.Fatalf("renewal of %s by %s without quorum: %v", ip, mac, reply)
+		}
+		t.Logf("without quorum B ACKed the renewal of %s after %s", ip, time.Since(start).Round(time.Millisecond))
+		if renewed++; renewed == 2 {
+			break
+		}
+	}
 	t.Logf("survivor: %d ACKs %s after the kill (etcd follower %s killed 1 s in; %d of %d REQUESTs answered), %d of them returning clients with their old address",
 		len(again), time.Since(killedAt).Round(time.Second), follower.Name, stats["REQUEST-ACK"].received, stats["REQUEST-ACK"].sent, returning)
+}
+
+// relayedRenewal sends a RENEWING-state REQUEST (ciaddr set) for mac and ip to the
+// server as a relay on the client's bridge address, and returns the reply (nil
+// after 15 s).
+func relayedRenewal(t *testing.T, ns, mac, ip, server string) *dhcpv4.DHCPv4 {
+	t.Helper()
+	hw, err := net.ParseMAC(mac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest), dhcpv4.WithHwAddr(hw),
+		dhcpv4.WithClientIP(net.ParseIP(ip)), dhcpv4.WithGatewayIP(net.ParseIP("10.99.0.3")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reply *dhcpv4.DHCPv4
+	inNS(t, ns, func() {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP("10.99.0.3"), Port: 67})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		if _, err := conn.WriteToUDP(req.ToBytes(), &net.UDPAddr{IP: net.ParseIP(server), Port: 67}); err != nil {
+			t.Error(err)
+			return
+		}
+		buf := make([]byte, 1500)
+		_ = conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+		for {
+			n, _, err := conn.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			if r, err := dhcpv4.FromBytes(buf[:n]); err == nil && r.TransactionID == req.TransactionID {
+				reply = r
+				return
+			}
+		}
+	})
+	return reply
 }

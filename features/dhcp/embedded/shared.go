@@ -40,6 +40,7 @@ type sharedState struct {
 	// down: the last write found no quorum. Until the watch is back, new writes
 	// fail at once instead of each waiting out the timeout.
 	down    atomic.Bool
+	downAt  atomic.Int64  // unix nanoseconds when down was last set
 	commits atomic.Uint64 // entries written
 	txns    atomic.Uint64 // etcd transactions that wrote them
 	lost    atomic.Uint64 // claims another node won first
@@ -48,6 +49,9 @@ type sharedState struct {
 type sharedWrite struct {
 	e    *entry
 	done func(error)
+	// settled: decided without etcd (no quorum), with outcome as the answer.
+	settled bool
+	outcome error
 }
 
 // keyRev is what the store knows of one etcd key: its mod revision (0: absent)
@@ -187,19 +191,20 @@ func (st *store) startCursorsApart() {
 
 // write queues e for the committer; done runs once etcd holds it (or it failed).
 // Without quorum a renewal of the client's own lease is acknowledged from the
-// local copy and written later; anything else fails at once.
+// local copy and written later; anything else fails at once. Either way done runs
+// on the committer's turn, whose end sends the ACKs its callbacks queued.
 func (sh *sharedState) write(e *entry, done func(error)) {
 	if done == nil {
 		done = func(error) {}
 	}
+	w := sharedWrite{e: e, done: done}
 	if !sh.writable() {
+		w.settled = true
 		if e.renewal {
 			sh.addRetry(e)
-			done(nil)
-			return
+		} else {
+			w.outcome = fmt.Errorf("%w: the last write or read found no quorum; waiting for the cluster to answer again", etcdstate.ErrUnavailable)
 		}
-		done(fmt.Errorf("%w: the last write or read found no quorum; waiting for the cluster to answer again", etcdstate.ErrUnavailable))
-		return
 	}
 	sh.mu.Lock()
 	if sh.closed {
@@ -207,12 +212,17 @@ func (sh *sharedState) write(e *entry, done func(error)) {
 		done(errSharedClose)
 		return
 	}
-	sh.queue = append(sh.queue, sharedWrite{e: e, done: done})
+	sh.queue = append(sh.queue, w)
 	sh.mu.Unlock()
 	select {
 	case sh.kick <- struct{}{}:
 	default:
 	}
+}
+
+func (sh *sharedState) markDown() {
+	sh.downAt.Store(time.Now().UnixNano())
+	sh.down.Store(true)
 }
 
 // writable: the last write reached etcd and the cluster answered the last read
@@ -277,6 +287,12 @@ func (sh *sharedState) flush(ctx context.Context) {
 	later := map[int]bool{}
 	seen := map[string]bool{}
 	for i, w := range batch {
+		if w.settled {
+			if errs[i] = w.outcome; errs[i] != nil {
+				sh.forget(w.e) // write may run under st.mu: forget takes it here
+			}
+			continue
+		}
 		k := entryKey(w.e)
 		if seen[k] {
 			later[i] = true
@@ -370,7 +386,7 @@ func (sh *sharedState) commitEach(ctx context.Context, batch []sharedWrite, idx 
 // unavailable is the outcome of a write etcd did not answer: a renewal is owed
 // (acknowledged from the local copy), anything else fails and is taken back.
 func (sh *sharedState) unavailable(e *entry, err error) error {
-	sh.down.Store(true)
+	sh.markDown()
 	if e.renewal {
 		sh.log.Warnf("DHCP renewal of %s by %s acknowledged from the local copy, etcd has it later: %v", e.IP, e.MAC, err)
 		sh.addRetry(e)
@@ -454,6 +470,11 @@ func (sh *sharedState) recover(ctx context.Context) {
 		return
 	}
 	if !sh.down.Load() && sh.owed() == 0 {
+		return
+	}
+	// Only an answer newer than the failure says the cluster is back: trying
+	// earlier would stall this committer (and every ACK) for another timeout.
+	if sh.down.Load() && sh.mirror.LastAnswer().UnixNano() <= sh.downAt.Load() {
 		return
 	}
 	sh.mu.Lock()
