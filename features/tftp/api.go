@@ -8,6 +8,7 @@ import (
 	"net/url"
 
 	"github.com/smartproxy/smartproxy/httpapi"
+	"github.com/smartproxy/smartproxy/internal/etcdstate"
 )
 
 // resolve checks the MAC (when the route has one) and then the variant, in the Ruby
@@ -65,17 +66,14 @@ func (f *Feature) setConfig(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, http.StatusBadRequest, failed+err.Error())
 		return
 	}
-	for _, rel := range v.hostFiles(mac) {
-		if err := f.store.write(rel, []byte(content)); err != nil {
-			httpapi.Error(w, r, http.StatusBadRequest, failed+err.Error())
-			return
-		}
+	if f.shared != nil {
+		err = f.shared.setHost(v, mac, newHostValue(content, boot, withBoot))
+	} else {
+		err = f.writeHost(v, mac, content, boot, withBoot)
 	}
-	if withBoot && v.name == "pxegrub2" {
-		if err := f.setupHostConfig(mac, []byte(content), boot); err != nil {
-			httpapi.Error(w, r, http.StatusBadRequest, failed+err.Error())
-			return
-		}
+	if err != nil {
+		f.apiError(w, r, failed, err)
+		return
 	}
 	httpapi.Logger(r).Infof("TFTP: %s config for %s written", v.name, mac)
 	httpapi.Empty(w)
@@ -114,17 +112,15 @@ func (f *Feature) deleteConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer unlock()
-	for _, rel := range v.hostFiles(mac) {
-		if err := f.store.remove(rel); err != nil {
-			httpapi.Error(w, r, http.StatusBadRequest, failed+err.Error())
-			return
-		}
+	var err error
+	if f.shared != nil {
+		err = f.shared.deleteHost(v, mac)
+	} else {
+		err = f.removeHost(v, mac)
 	}
-	if v.name == "pxegrub2" {
-		if err := f.store.removeAll(hostConfigDir(mac)); err != nil {
-			httpapi.Error(w, r, http.StatusBadRequest, failed+err.Error())
-			return
-		}
+	if err != nil {
+		f.apiError(w, r, failed, err)
+		return
 	}
 	httpapi.Logger(r).Infof("TFTP: %s config for %s removed", v.name, mac)
 	httpapi.Empty(w)
@@ -143,14 +139,66 @@ func (f *Feature) createDefault(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, http.StatusBadRequest, failed+"Default config not supplied")
 		return
 	}
-	for _, rel := range v.defaults {
-		if err := f.store.write(rel, []byte(menu)); err != nil {
-			httpapi.Error(w, r, http.StatusBadRequest, failed+err.Error())
-			return
-		}
+	var err error
+	if f.shared != nil {
+		err = f.shared.setDefault(v, menu)
+	} else {
+		err = f.writeDefault(v, menu)
+	}
+	if err != nil {
+		f.apiError(w, r, failed, err)
+		return
 	}
 	httpapi.Logger(r).Infof("TFTP: %s default menu written", v.name)
 	httpapi.Empty(w)
+}
+
+// writeHost writes the host's config files of variant v (and, for pxegrub2 with the
+// bootloader fields, its host-config tree).
+func (f *Feature) writeHost(v variant, mac, content string, boot bootloader, withBoot bool) error {
+	for _, rel := range v.hostFiles(mac) {
+		if err := f.store.write(rel, []byte(content)); err != nil {
+			return err
+		}
+	}
+	if withBoot && v.name == "pxegrub2" {
+		return f.setupHostConfig(mac, []byte(content), boot)
+	}
+	return nil
+}
+
+// removeHost removes the host's config files of variant v; missing ones are fine.
+func (f *Feature) removeHost(v variant, mac string) error {
+	for _, rel := range v.hostFiles(mac) {
+		if err := f.store.remove(rel); err != nil {
+			return err
+		}
+	}
+	if v.name == "pxegrub2" {
+		return f.store.removeAll(hostConfigDir(mac))
+	}
+	return nil
+}
+
+// writeDefault writes the default menu files of variant v.
+func (f *Feature) writeDefault(v variant, menu string) error {
+	for _, rel := range v.defaults {
+		if err := f.store.write(rel, []byte(menu)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apiError answers a failed write: 503 when the shared state (etcd) has no quorum,
+// else 400 as the Ruby proxy answers I/O errors.
+func (f *Feature) apiError(w http.ResponseWriter, r *http.Request, failed string, err error) {
+	if errors.Is(err, etcdstate.ErrUnavailable) {
+		httpapi.Logger(r).Errorf("%s%v", failed, err)
+		httpapi.Error(w, r, http.StatusServiceUnavailable, failed+err.Error())
+		return
+	}
+	httpapi.Error(w, r, http.StatusBadRequest, failed+err.Error())
 }
 
 // serverNameReply is GET /tftp/serverName.

@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/smartproxy/smartproxy/features/tftp/tftpd"
+	"github.com/smartproxy/smartproxy/internal/etcdstate"
 	"github.com/smartproxy/smartproxy/registry"
 )
 
@@ -28,6 +29,7 @@ type Feature struct {
 	fetcher *fetcher
 	dynamic []dynamicFile
 	hosts   hostLocks
+	shared  *sharedConfigs // with :state_backend: etcd
 
 	mu     sync.Mutex
 	server *tftpd.Server
@@ -42,6 +44,7 @@ type config struct {
 	connectTimeout time.Duration
 	verifyCert     bool
 	server         tftpd.Config // Addr "" = no embedded server
+	state          etcdstate.Config
 }
 
 var (
@@ -65,6 +68,7 @@ func (f *Feature) Configure(env *registry.Env) error {
 		serverName:     s.String("tftp_servername", ""),
 		connectTimeout: time.Duration(positive(s.Int("tftp_connect_timeout", 10), 10)) * time.Second,
 		verifyCert:     s.Bool("verify_server_cert", true),
+		state:          etcdstate.Parse(s),
 	}
 	listen := s.String("listen", "0.0.0.0:69")
 	if listen == "false" {
@@ -108,12 +112,18 @@ func positive(n, def int) int {
 	return n
 }
 
-// ExposedSettings: Foreman reads tftp_servername as the next-server for DHCP.
+// ExposedSettings: Foreman reads tftp_servername as the next-server for DHCP. With
+// etcd the node's copy's state is shown too (read when the page is).
 func (f *Feature) ExposedSettings() map[string]any {
-	if f.cfg.serverName == "" {
-		return map[string]any{"tftp_servername": nil}
+	out := map[string]any{"tftp_servername": nil}
+	if f.cfg.serverName != "" {
+		out["tftp_servername"] = f.cfg.serverName
 	}
-	return map[string]any{"tftp_servername": f.cfg.serverName}
+	if f.cfg.state.Etcd() {
+		out["state_backend"] = etcdstate.BackendEtcd
+		out["etcd_state"] = liveState{f}
+	}
+	return out
 }
 
 // Routes: literal segments (fetch_boot_file, fetch_system_image, system_image,
@@ -143,6 +153,12 @@ func (f *Feature) Start(ctx context.Context) error {
 	f.mu.Lock()
 	f.cancel = cancel
 	f.mu.Unlock()
+	if f.cfg.state.Etcd() {
+		if err := f.startShared(ctx); err != nil {
+			cancel()
+			return fmt.Errorf("tftp on etcd: %w", err)
+		}
+	}
 	if f.cfg.server.Addr == "" {
 		f.log.Info("TFTP: no :listen: address, the embedded TFTP server is off")
 		return nil
@@ -159,6 +175,10 @@ func (f *Feature) Start(ctx context.Context) error {
 	}
 	if err != nil {
 		cancel()
+		if f.shared != nil {
+			f.shared.close()
+			f.shared = nil
+		}
 		return fmt.Errorf("tftp server: %w", err)
 	}
 	f.mu.Lock()
@@ -185,6 +205,9 @@ func (f *Feature) Stop(ctx context.Context) error {
 	}
 	if f.fetcher != nil {
 		errs = append(errs, f.fetcher.wait(ctx))
+	}
+	if f.shared != nil {
+		errs = append(errs, f.shared.close())
 	}
 	return errors.Join(errs...)
 }
