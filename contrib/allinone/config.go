@@ -68,13 +68,14 @@ oauth_consumer_key: %q
 oauth_consumer_secret: %q
 oauth_map_users: true
 proxy_request_timeout: 60
+unattended_url: http://127.0.0.1:%d   # foreman_url in the PXE configs written at host create
 ssl_certificate: %s
 ssl_priv_key: %s
 ssl_ca_file: %s
 log_level: INFO
 log_file: STDOUT
 `, coreHTTPPort, coreHTTPSPort, s.pki.path("core.pem"), s.pki.path("core-key.pem"), s.pki.path("ca.pem"), s.stateDir,
-		s.adminPassword, s.oauthKey, s.oauthSecret, s.pki.path("core.pem"), s.pki.path("core-key.pem"), s.pki.path("ca.pem"))
+		s.adminPassword, s.oauthKey, s.oauthSecret, coreHTTPPort, s.pki.path("core.pem"), s.pki.path("core-key.pem"), s.pki.path("ca.pem"))
 	proxy := fmt.Sprintf(`---
 # Written by make run (contrib/allinone) at every start: config/settings.yml plus https
 # with the all-in-one CA and the core as foreman_url.

@@ -25,7 +25,8 @@ func TestPrepareWritesValidConfigsOnce(t *testing.T) {
 		t.Fatalf("foreman-core.yml does not load: %v", err)
 	}
 	if !core.OAuthActive || core.OAuthConsumerKey != s.oauthKey || core.OAuthConsumerSecret != s.oauthSecret ||
-		core.AdminPassword != s.adminPassword || len(s.oauthSecret) != 32 || core.HTTPSPort != coreHTTPSPort {
+		core.AdminPassword != s.adminPassword || len(s.oauthSecret) != 32 || core.HTTPSPort != coreHTTPSPort ||
+		core.UnattendedURL != "http://127.0.0.1:3000" {
 		t.Fatalf("core config %+v", core)
 	}
 	global, err := settings.LoadGlobal(s.proxySettings(), func(w string) { t.Errorf("settings.yml: %s", w) })
