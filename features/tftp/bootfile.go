@@ -51,9 +51,14 @@ func (f *Feature) fetchBootFile(w http.ResponseWriter, r *http.Request) {
 	log := httpapi.Logger(r)
 	switch scheme {
 	case "http", "https", "ftp":
-		started, err := f.fetcher.start(f.store, rel, src)
+		var started bool
+		if f.shared != nil {
+			started, err = f.shared.shareFetch("boot", rel, fetchRequest{URL: src}, func() (bool, error) { return f.shared.startBoot(rel, src) })
+		} else {
+			started, err = f.fetcher.start(f.store, rel, src)
+		}
 		if err != nil {
-			httpapi.Error(w, r, http.StatusBadRequest, failed+err.Error())
+			f.apiError(w, r, failed, err)
 			return
 		}
 		if !started {

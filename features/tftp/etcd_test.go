@@ -2,9 +2,11 @@ package tftp
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,12 +26,12 @@ type etcdNode struct {
 	port int // TFTP
 }
 
-func startEtcdNode(t *testing.T, c *etcdtest.Cluster, root string) etcdNode {
+func startEtcdNode(t *testing.T, c *etcdtest.Cluster, name, root string) etcdNode {
 	t.Helper()
 	f := New()
 	tftpYML := fmt.Sprintf(":enabled: true\n:tftproot: %s\n:listen: 127.0.0.1:0\n:state_backend: etcd\n:etcd_endpoints: [%s]\n"+
-		":etcd_ca: %s\n:etcd_cert: %s\n:etcd_key: %s\n:etcd_prefix: /tftpha/\n:etcd_timeout: 2\n",
-		root, strings.Join(c.Endpoints(), ", "), c.CA.CAFile, c.Client.CertFile, c.Client.KeyFile)
+		":etcd_ca: %s\n:etcd_cert: %s\n:etcd_key: %s\n:etcd_prefix: /tftpha/\n:etcd_timeout: 2\n:etcd_node_name: %s\n",
+		root, strings.Join(c.Endpoints(), ", "), c.CA.CAFile, c.Client.CertFile, c.Client.KeyFile, name)
 	px := proxytest.Start(t, "", map[string]string{
 		"tftp.yml":     tftpYML,
 		"httpboot.yml": ":enabled: http\n:root_dir: " + root + "\n",
@@ -86,8 +88,8 @@ func TestConfigsOnEtcdServedByEveryNode(t *testing.T) {
 		t.Skip("curl not installed")
 	}
 	cluster := etcdtest.Start(t, 3)
-	a := startEtcdNode(t, cluster, newRoot(t))
-	b := startEtcdNode(t, cluster, newRoot(t))
+	a := startEtcdNode(t, cluster, "a", newRoot(t))
+	b := startEtcdNode(t, cluster, "b", newRoot(t))
 
 	var worst time.Duration
 	for i := 1; i <= 10; i++ {
@@ -112,13 +114,13 @@ func TestConfigsOnEtcdServedByEveryNode(t *testing.T) {
 
 	// A third node that was down while a config was deleted and another written.
 	cRoot := newRoot(t)
-	c := startEtcdNode(t, cluster, cRoot)
+	c := startEtcdNode(t, cluster, "c", cRoot)
 	c.waitTFTP(t, "pxelinux.cfg/01-aa-bb-cc-dd-ee-02", "DEFAULT host2\n")
 	c.px.Registry.Stop(context.Background())
 	expect(t, b.px.Do(t, "DELETE", "/tftp/pxelinux/aa:bb:cc:dd:ee:02", nil), 200, "")
 	a.waitTFTP(t, "pxelinux.cfg/01-aa-bb-cc-dd-ee-02", "")
 	expect(t, a.px.Do(t, "POST", "/tftp/pxelinux/aa:bb:cc:dd:ee:30", form("pxeconfig", "late\n")), 200, "")
-	c = startEtcdNode(t, cluster, cRoot)
+	c = startEtcdNode(t, cluster, "c", cRoot)
 	c.waitTFTP(t, "pxelinux.cfg/01-aa-bb-cc-dd-ee-30", "late\n")
 	if _, err := os.Stat(filepath.Join(cRoot, "pxelinux.cfg/01-aa-bb-cc-dd-ee-02")); !os.IsNotExist(err) {
 		t.Errorf("config deleted while node C was down is still on C: %v", err)
@@ -165,5 +167,83 @@ func TestConfigsOnEtcdServedByEveryNode(t *testing.T) {
 	}
 	if m := a.px.Do(t, "GET", "/metrics", nil); !strings.Contains(m.Body, "smartproxy_tftp_etcd_watch_up 1") {
 		t.Errorf("metrics of A lack the watch state:\n%s", m.Body)
+	}
+}
+
+// fetchStatusesOf reads the per-node fetch outcomes a node shows in /v2/features.
+func fetchStatusesOf(t *testing.T, n etcdNode) map[string]map[string]fetchStatus {
+	t.Helper()
+	r := n.px.Do(t, "GET", "/v2/features", nil)
+	var v map[string]struct {
+		Settings struct {
+			EtcdState struct {
+				Fetches map[string]map[string]fetchStatus `json:"fetches"`
+			} `json:"etcd_state"`
+		} `json:"settings"`
+	}
+	if err := json.Unmarshal([]byte(r.Body), &v); err != nil {
+		t.Fatalf("/v2/features: %v: %s", err, r.Body)
+	}
+	return v["tftp"].Settings.EtcdState.Fetches
+}
+
+// fetch_boot_file and fetch_system_image sent to one node run on every node, each
+// keeping its own copy, and every node shows each node's outcome.
+func TestFetchesOnEtcdRunOnEveryNode(t *testing.T) {
+	if _, ok := run("curl", "--version"); !ok {
+		t.Skip("curl not installed")
+	}
+	cluster := etcdtest.Start(t, 3)
+	a := startEtcdNode(t, cluster, "a", newRoot(t))
+	b := startEtcdNode(t, cluster, "b", newRoot(t))
+
+	m := newMediaServer(t, "kernel bytes")
+	expect(t, a.px.Do(t, "POST", "/tftp/fetch_boot_file", form("prefix", "boot/centos-abc", "path", m.URL+"/media/vmlinuz")), 200, "")
+	for _, n := range []etcdNode{a, b} {
+		n.waitTFTP(t, "boot/centos-abc-vmlinuz", "kernel bytes")
+	}
+	waitFor(t, "both nodes report the boot file done", func() bool {
+		st := fetchStatusesOf(t, b)
+		return st["a"]["boot/boot/centos-abc-vmlinuz"].State == "done" && st["b"]["boot/boot/centos-abc-vmlinuz"].State == "done"
+	})
+
+	if _, err := exec.LookPath("xorriso"); err != nil {
+		t.Skip("xorriso not installed: fetch_system_image not tried")
+	}
+	iso := makeISO(t, isoContent, "-R", "-J")
+	media := newMediaServer(t, string(iso))
+	imgForm := imageForm(media.URL+"/media/ubuntu.iso", "ubuntu/ubuntu-24.04.iso", "boot/ubuntu-abc", "/casper/vmlinuz")
+	pollUntilDone(t, b.px, imgForm)
+	a.waitTFTP(t, "boot/ubuntu-abc-vmlinuz", isoContent["casper/vmlinuz"])
+	waitFor(t, "both nodes report the image done", func() bool {
+		st := fetchStatusesOf(t, a)
+		return st["a"]["image/ubuntu/ubuntu-24.04.iso"].State == "done" && st["b"]["image/ubuntu/ubuntu-24.04.iso"].State == "done"
+	})
+	if got := readFile(t, filepath.Join(imageRoot(a.root), "ubuntu/ubuntu-24.04.iso")); got != string(iso) {
+		t.Errorf("node A's copy of the image: %d bytes, want %d", len(got), len(iso))
+	}
+	if got := media.hits.Load(); got != 2 {
+		t.Errorf("media server asked %d times, want once per node", got)
+	}
+
+	// A failed download is reported per node.
+	m.mu.Lock()
+	m.status = []int{404, 404}
+	m.mu.Unlock()
+	expect(t, b.px.Do(t, "POST", "/tftp/fetch_boot_file", form("prefix", "boot/missing", "path", m.URL+"/media/vmlinuz")), 200, "")
+	waitFor(t, "both nodes report the failure", func() bool {
+		st := fetchStatusesOf(t, a)
+		return st["a"]["boot/boot/missing-vmlinuz"].State == "failed" && st["b"]["boot/boot/missing-vmlinuz"].State == "failed"
+	})
+
+	// Without quorum the request is refused (503), not run on one node only.
+	cluster.Members[0].Kill()
+	cluster.Members[1].Kill()
+	got := a.px.Do(t, "POST", "/tftp/fetch_boot_file", form("prefix", "boot/lost", "path", m.URL+"/media/vmlinuz"))
+	if got.Status != 503 || !strings.HasPrefix(got.Body, "TFTP: Failed to fetch boot file: etcd is unavailable") {
+		t.Fatalf("fetch_boot_file without quorum = %d %q", got.Status, got.Body)
+	}
+	if _, err := os.Stat(filepath.Join(a.root, "boot/lost-vmlinuz")); !os.IsNotExist(err) {
+		t.Errorf("a refused fetch ran: %v", err)
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -45,6 +47,7 @@ type config struct {
 	verifyCert     bool
 	server         tftpd.Config // Addr "" = no embedded server
 	state          etcdstate.Config
+	node           string // :etcd_node_name:, this node in fetch status keys
 }
 
 var (
@@ -69,6 +72,13 @@ func (f *Feature) Configure(env *registry.Env) error {
 		connectTimeout: time.Duration(positive(s.Int("tftp_connect_timeout", 10), 10)) * time.Second,
 		verifyCert:     s.Bool("verify_server_cert", true),
 		state:          etcdstate.Parse(s),
+	}
+	if f.cfg.state.Etcd() {
+		host, _ := os.Hostname()
+		f.cfg.node = s.String("etcd_node_name", host)
+		if f.cfg.node == "" || strings.Contains(f.cfg.node, "/") {
+			s.Fail("etcd_node_name", "must be a name without \"/\" (default: the host name), got %q", f.cfg.node)
+		}
 	}
 	listen := s.String("listen", "0.0.0.0:69")
 	if listen == "false" {

@@ -53,15 +53,17 @@ type liveState struct{ f *Feature }
 func (l liveState) MarshalJSON() ([]byte, error) {
 	type status struct {
 		etcdstate.Status
-		LastApplyError string `json:"last_apply_error,omitempty"`
+		LastApplyError string                            `json:"last_apply_error,omitempty"`
+		Node           string                            `json:"node"`
+		Fetches        map[string]map[string]fetchStatus `json:"fetches"` // node -> boot|image/<file> -> outcome
 	}
 	sh := l.f.shared
 	if sh == nil {
 		c := l.f.cfg.state
 		return json.Marshal(etcdstate.Status{Backend: etcdstate.BackendEtcd, Endpoints: strings.Join(c.Endpoints, ","),
-			Prefix: c.Prefix + configPrefix, Watch: etcdstate.WatchStopped})
+			Prefix: c.Prefix + sharedPrefix, Watch: etcdstate.WatchStopped})
 	}
-	st := status{Status: sh.mirror.Status()}
+	st := status{Status: sh.mirror.Status(), Node: sh.node, Fetches: sh.fetchStatuses()}
 	if e := sh.lastApplyError.Load(); e != nil {
 		st.LastApplyError = *e
 	}

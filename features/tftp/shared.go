@@ -29,7 +29,10 @@ import (
 // server reading the root serve them from the local disk, as with one proxy. The
 // node that took the API call writes its files as soon as etcd accepted the key;
 // the others when the watch brings it (measured in the tests).
-const configPrefix = "tftp/config/"
+const (
+	sharedPrefix = "tftp/" // the mirror's: configs and fetches
+	configPrefix = sharedPrefix + "config/"
+)
 
 // maxWriteRounds bounds how often one API write retries after another node's
 // write of the same key came between its read and its transaction.
@@ -60,12 +63,16 @@ type sharedConfigs struct {
 	mirror *etcdstate.Mirror
 	log    *logrus.Entry
 	index  string // file listing the keys whose files this node wrote (see loadIndex)
+	node   string // this node's name in fetch status keys
 
 	mu      sync.Mutex       // orders applying keys: API writes and watch events
 	applied map[string]int64 // key -> revision whose files are on disk
 
 	applies, applyErrors atomic.Uint64
 	lastApplyError       atomic.Pointer[string]
+
+	statusMu sync.Mutex
+	statuses map[string]map[string]fetchStatus // node -> "boot/<file>" or "image/<file>" -> status
 }
 
 // startShared connects, writes every key's files and watches for changes. Keys
@@ -76,10 +83,11 @@ func (f *Feature) startShared(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sh := &sharedConfigs{f: f, cli: cli, log: f.log, applied: map[string]int64{},
-		index: filepath.Join(filepath.Dir(f.cfg.root), "."+filepath.Base(f.cfg.root)+".etcd-applied.json")}
+	sh := &sharedConfigs{f: f, cli: cli, log: f.log, applied: map[string]int64{}, node: f.cfg.node,
+		statuses: map[string]map[string]fetchStatus{},
+		index:    filepath.Join(filepath.Dir(f.cfg.root), "."+filepath.Base(f.cfg.root)+".etcd-applied.json")}
 	before := sh.loadIndex()
-	sh.mirror = cli.NewMirror(configPrefix, sh.apply)
+	sh.mirror = cli.NewMirror(sharedPrefix, sh.apply)
 	if err := sh.mirror.Start(ctx); err != nil {
 		cli.Close()
 		return err
@@ -154,28 +162,37 @@ func (sh *sharedConfigs) deleteHost(v variant, mac string) error {
 // put writes key whatever it held (last writer wins, as with one proxy's files),
 // then applies it here.
 func (sh *sharedConfigs) put(key string, value []byte) error {
-	if err := sh.writable(); err != nil {
+	rev, err := sh.claimPut(key, sh.revOf(key), value)
+	if err != nil {
 		return err
 	}
-	rev := sh.revOf(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if rev <= sh.applied[key] {
+		return nil // the watch was faster and already wrote these files
+	}
+	err = sh.applyLocked(key, value, rev, false)
+	sh.saveIndexLocked()
+	return err
+}
+
+// claimPut writes key whatever it holds, starting from the revision the caller
+// knows, and returns the revision of the write.
+func (sh *sharedConfigs) claimPut(key string, rev int64, value []byte) (int64, error) {
+	if err := sh.writable(); err != nil {
+		return 0, err
+	}
 	for range maxWriteRounds {
 		res, err := sh.cli.Claim(context.Background(), key, rev, value)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if res.Won {
-			sh.mu.Lock()
-			defer sh.mu.Unlock()
-			if res.Revision <= sh.applied[key] {
-				return nil // the watch was faster and already wrote these files
-			}
-			err := sh.applyLocked(key, value, res.Revision, false)
-			sh.saveIndexLocked()
-			return err
+			return res.Revision, nil
 		}
 		rev = res.Revision
 	}
-	return fmt.Errorf("%s kept changing under %d writes from other nodes; try again", key, maxWriteRounds)
+	return 0, fmt.Errorf("%s kept changing under %d writes from other nodes; try again", key, maxWriteRounds)
 }
 
 // writable refuses at once while the node's last read found no quorum, instead of
@@ -198,8 +215,19 @@ func (sh *sharedConfigs) apply(events []etcdstate.Event) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	for _, ev := range events {
+		if strings.HasPrefix(ev.Key, fetchStatusPrefix) {
+			sh.setStatus(ev)
+			continue
+		}
 		if ev.Revision <= sh.applied[ev.Key] {
 			continue // this node's own write, already on disk
+		}
+		if strings.HasPrefix(ev.Key, fetchRequestPrefix) {
+			sh.applied[ev.Key] = ev.Revision
+			if !ev.Deleted {
+				sh.fetchHere(ev.Key, ev.Value)
+			}
+			continue
 		}
 		_ = sh.applyLocked(ev.Key, ev.Value, ev.Revision, ev.Deleted)
 	}
@@ -278,7 +306,9 @@ func (sh *sharedConfigs) loadIndex() []string {
 func (sh *sharedConfigs) saveIndexLocked() {
 	keys := make([]string, 0, len(sh.applied))
 	for key := range sh.applied {
-		keys = append(keys, key)
+		if strings.HasPrefix(key, configPrefix) {
+			keys = append(keys, key)
+		}
 	}
 	sort.Strings(keys)
 	data, _ := json.Marshal(keys)

@@ -50,9 +50,15 @@ func (f *Feature) fetchSystemImage(w http.ResponseWriter, r *http.Request) {
 		httpapi.Empty(w)
 		return
 	}
-	started, err := f.fetcher.background(job.images, job.image, func() { job.run(f.fetcher, f.log) })
+	var started bool
+	if f.shared != nil {
+		req := fetchRequest{URL: src, Path: dst, TFTPPath: tftpPath, Files: files}
+		started, err = f.shared.shareFetch("image", job.image, req, func() (bool, error) { return f.shared.startImage(job) })
+	} else {
+		started, err = f.fetcher.background(job.images, job.image, func() { _ = job.run(f.fetcher, f.log) })
+	}
 	if err != nil {
-		httpapi.Error(w, r, http.StatusBadRequest, failed+err.Error())
+		f.apiError(w, r, failed, err)
 		return
 	}
 	if !started {
@@ -138,13 +144,15 @@ func (j systemImage) complete() bool {
 
 // run downloads the image (only when the remote one is newer, like boot files) and
 // extracts the files; outcomes are logged, as for fetch_boot_file.
-func (j systemImage) run(ft *fetcher, log *logrus.Entry) {
+func (j systemImage) run(ft *fetcher, log *logrus.Entry) error {
 	if err := ft.run(j.images, j.image, j.url); err != nil {
-		return // logged by the fetcher
+		return err // logged by the fetcher
 	}
 	if err := j.extractAll(ft.ctx, log); err != nil {
 		log.Errorf("TFTP: extracting from %s: %v", j.images.abs(j.image), err)
+		return err
 	}
+	return nil
 }
 
 // extractAll copies each requested file out of the ISO. Only the requested paths are
