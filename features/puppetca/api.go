@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/smartproxy/smartproxy/httpapi"
+	"github.com/smartproxy/smartproxy/internal/etcdstate"
 	"github.com/smartproxy/smartproxy/internal/httplimit"
 )
 
@@ -77,6 +78,9 @@ func (f *Feature) autosignAdd(w http.ResponseWriter, r *http.Request) {
 	}
 	ttl, _ := strconv.Atoi(strings.TrimSpace(httpapi.Params(r).Get("token_ttl"))) // like Ruby's to_i: junk is 0, the default
 	reply, err := f.autosign.Add(certname, ttl)
+	if unavailable(w, r, "Failed to enable autosign for "+certname, err) {
+		return
+	}
 	if err != nil {
 		httpapi.Error(w, r, http.StatusNotAcceptable, fmt.Sprintf("Failed to enable autosign for %s: %v", certname, err))
 		return
@@ -95,7 +99,7 @@ func (f *Feature) autosignRemove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := f.autosign.Remove(certname)
-	if respondNotPresent(w, r, err) {
+	if respondNotPresent(w, r, err) || unavailable(w, r, "Failed to remove autosign for "+certname, err) {
 		return
 	}
 	if err != nil {
@@ -130,6 +134,9 @@ func (f *Feature) validate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sign, err := v.ValidateCSR(r.Context(), csr)
+	if unavailable(w, r, "Failed to validate CSR", err) {
+		return
+	}
 	if err != nil {
 		httpapi.Error(w, r, http.StatusNotAcceptable, "Failed to validate CSR: "+err.Error())
 		return
@@ -181,6 +188,16 @@ func rebuildFormMangledPEM(form map[string][]string) []byte {
 		}
 	}
 	return []byte(strings.Join(lines, "\n"))
+}
+
+// unavailable answers 503 when the shared autosign state (etcd) has no quorum:
+// nothing was changed (a CSR stays pending: the hook exits 1).
+func unavailable(w http.ResponseWriter, r *http.Request, what string, err error) bool {
+	if !errors.Is(err, etcdstate.ErrUnavailable) {
+		return false
+	}
+	httpapi.Error(w, r, http.StatusServiceUnavailable, what+": "+err.Error())
+	return true
 }
 
 func respondNotPresent(w http.ResponseWriter, r *http.Request, err error) bool {

@@ -2,6 +2,7 @@ package puppetca
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,20 +10,28 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/smartproxy/smartproxy/internal/durable"
+	"github.com/smartproxy/smartproxy/internal/etcdstate"
 	"github.com/smartproxy/smartproxy/registry"
 )
 
 // hostnameAutosigner is puppetca_hostname_whitelisting: certnames listed one per line
 // in Puppet's autosign.conf, which Puppet Server reads itself.
 type hostnameAutosigner struct {
-	file string
-	mu   sync.Mutex // one change at a time within this process
+	file   string
+	mu     sync.Mutex       // one change at a time within this process
+	state  etcdstate.Config // :state_backend: etcd shares the entries
+	shared *sharedNames
+	log    *logrus.Entry
 }
 
 var (
-	_ registry.Module = (*hostnameAutosigner)(nil)
-	_ autosigner      = (*hostnameAutosigner)(nil)
+	_ registry.Module  = (*hostnameAutosigner)(nil)
+	_ autosigner       = (*hostnameAutosigner)(nil)
+	_ registry.Starter = (*hostnameAutosigner)(nil)
+	_ registry.Stopper = (*hostnameAutosigner)(nil)
 )
 
 func newHostnameAutosigner() *hostnameAutosigner { return &hostnameAutosigner{} }
@@ -32,7 +41,30 @@ func (*hostnameAutosigner) Name() string { return HostnameProvider }
 // Configure reads puppetca_hostname_whitelisting.yml.
 func (a *hostnameAutosigner) Configure(env *registry.Env) error {
 	a.file = env.Settings.Path("autosignfile", "/etc/puppet/autosign.conf")
+	a.state = etcdstate.Parse(env.Settings)
+	a.log = env.Log
 	return nil
+}
+
+// Start, on etcd, loads the shared entries into the file and watches them.
+func (a *hostnameAutosigner) Start(ctx context.Context) error {
+	if !a.state.Etcd() {
+		return nil
+	}
+	if err := a.startShared(ctx); err != nil {
+		return fmt.Errorf("autosign entries on etcd: %w", err)
+	}
+	return nil
+}
+
+// Stop closes the etcd connection.
+func (a *hostnameAutosigner) Stop(context.Context) error {
+	if a.shared == nil {
+		return nil
+	}
+	err := a.shared.close()
+	a.shared = nil
+	return err
 }
 
 // List returns the entries, skipping blank and comment lines; no file is no entries.
@@ -57,8 +89,20 @@ func (a *hostnameAutosigner) List() ([]string, error) {
 	return out, nil
 }
 
-// Add appends certname unless it is listed already (creating the file if needed).
+// Add appends certname unless it is listed already (creating the file if needed);
+// on etcd through the shared entries.
 func (a *hostnameAutosigner) Add(certname string, _ int) (any, error) {
+	if a.shared != nil {
+		if err := a.shared.writable(); err != nil {
+			return nil, err
+		}
+		return nil, a.shared.add(certname)
+	}
+	return a.addLocal(certname)
+}
+
+// addLocal appends certname to the file unless it is listed already.
+func (a *hostnameAutosigner) addLocal(certname string) (any, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	f, err := os.OpenFile(a.file, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
@@ -88,8 +132,19 @@ func (a *hostnameAutosigner) Add(certname string, _ int) (any, error) {
 	return nil, nil
 }
 
-// Remove deletes every line equal to certname.
+// Remove deletes every line equal to certname; on etcd through the shared entries.
 func (a *hostnameAutosigner) Remove(certname string) error {
+	if a.shared != nil {
+		if err := a.shared.writable(); err != nil {
+			return err
+		}
+		return a.shared.remove(certname)
+	}
+	return a.removeLocal(certname)
+}
+
+// removeLocal deletes every line equal to certname from the file.
+func (a *hostnameAutosigner) removeLocal(certname string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	info, err := os.Stat(a.file)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/smartproxy/smartproxy/httpapi"
 	"github.com/smartproxy/smartproxy/internal/durable"
+	"github.com/smartproxy/smartproxy/internal/etcdstate"
 	"github.com/smartproxy/smartproxy/registry"
 )
 
@@ -30,6 +31,8 @@ type tokenAutosigner struct {
 	keyFile  string
 	generate bool // :certificate: names a file to create when missing
 	store    *tokenStore
+	state    etcdstate.Config // :state_backend: etcd shares the tokens
+	shared   *sharedTokens
 	key      *rsa.PrivateKey
 	now      func() time.Time
 }
@@ -37,6 +40,7 @@ type tokenAutosigner struct {
 var (
 	_ registry.Module  = (*tokenAutosigner)(nil)
 	_ registry.Starter = (*tokenAutosigner)(nil)
+	_ registry.Stopper = (*tokenAutosigner)(nil)
 	_ autosigner       = (*tokenAutosigner)(nil)
 	_ csrValidator     = (*tokenAutosigner)(nil)
 )
@@ -51,6 +55,7 @@ func (a *tokenAutosigner) Configure(env *registry.Env) error {
 	s := env.Settings
 	a.signAll = s.Bool("sign_all", false)
 	a.store = &tokenStore{path: s.Path("tokens_file", "/var/lib/foreman-proxy/tokens.yml")}
+	a.state = etcdstate.Parse(s)
 	minutes := s.Int("token_ttl", 360)
 	if minutes <= 0 {
 		s.Fail("token_ttl", "must be a positive number of minutes, got %d", minutes)
@@ -82,8 +87,9 @@ func (a *tokenAutosigner) Configure(env *registry.Env) error {
 }
 
 // Start creates the signing key if :certificate: names a missing file, and the
-// tokens file.
-func (a *tokenAutosigner) Start(context.Context) error {
+// tokens file (or, on etcd, loads the shared tokens). On etcd every proxy must sign
+// with the same key: give them all the same :certificate:.
+func (a *tokenAutosigner) Start(ctx context.Context) error {
 	if a.key == nil {
 		key, err := rsa.GenerateKey(rand.Reader, generatedKeyBits)
 		if err != nil {
@@ -95,12 +101,38 @@ func (a *tokenAutosigner) Start(context.Context) error {
 		}
 		a.key = key
 	}
+	if a.state.Etcd() {
+		shared, err := openSharedTokens(ctx, a.state)
+		if err != nil {
+			return fmt.Errorf("tokens on etcd: %w", err)
+		}
+		a.shared = shared
+		return nil
+	}
 	return a.store.open()
+}
+
+// Stop closes the etcd connection.
+func (a *tokenAutosigner) Stop(context.Context) error {
+	if a.shared == nil {
+		return nil
+	}
+	err := a.shared.close()
+	a.shared = nil
+	return err
+}
+
+// tokens is where the tokens are kept.
+func (a *tokenAutosigner) tokens() tokenKeeper {
+	if a.shared != nil {
+		return a.shared
+	}
+	return a.store
 }
 
 // List returns the certnames of the unexpired tokens.
 func (a *tokenAutosigner) List() ([]string, error) {
-	tokens, err := a.store.All()
+	tokens, err := a.tokens().All()
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +155,7 @@ func (a *tokenAutosigner) Add(certname string, ttlMinutes int) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.store.Add(token, a.unusable); err != nil {
+	if err := a.tokens().Add(token, a.unusable); err != nil {
 		return nil, err
 	}
 	return map[string]string{"generated_token": token}, nil
@@ -131,7 +163,7 @@ func (a *tokenAutosigner) Add(certname string, ttlMinutes int) (any, error) {
 
 // Remove drops certname's tokens, and expired ones with them; absent names are fine.
 func (a *tokenAutosigner) Remove(certname string) error {
-	return a.store.RemoveIf(func(t string) bool {
+	return a.tokens().RemoveIf(func(t string) bool {
 		claims, err := verifyToken(&a.key.PublicKey, t, a.now())
 		return a.unusable(t) || (err == nil && claims.Certname == certname)
 	})
@@ -167,7 +199,7 @@ func (a *tokenAutosigner) ValidateCSR(ctx context.Context, req *signingRequest) 
 		log.Warnf("Token for %s presented in a CSR for %s.", claims.Certname, req.CommonName)
 		return false, nil
 	}
-	taken, err := a.store.Take(req.ChallengePassword)
+	taken, err := a.tokens().Take(req.ChallengePassword)
 	if err != nil {
 		return false, err
 	}
