@@ -13,7 +13,13 @@ import (
 
 // stateBackendModules are the providers that may keep their state in etcd, with
 // the feature that uses them.
-var stateBackendModules = map[string]string{"dhcp_embedded": "dhcp"}
+var stateBackendModules = map[string]string{
+	"dhcp_embedded":                  "dhcp",
+	"dns_embedded":                   "dns",
+	"tftp":                           "tftp",
+	"puppetca_hostname_whitelisting": "puppetca",
+	"puppetca_token_whitelisting":    "puppetca",
+}
 
 // checkEtcd asks the etcd cluster of every enabled module on :state_backend: etcd
 // for its revision (a linearizable read: it needs quorum), so a wrong endpoint,

@@ -110,9 +110,25 @@ func TestEmbeddedOnEtcdTwoNodes(t *testing.T) {
 		t.Fatalf("SOA serial A %s, B %s", sa, sb)
 	}
 
+	// /v2/features shows the backend and the copy's state.
+	if f := pxB.Do(t, "GET", "/v2/features", nil).Body; !strings.Contains(f, `"state_backend":"etcd"`) || !strings.Contains(f, `"watch_state":"watching"`) {
+		t.Errorf("/v2/features of B lacks the etcd state:\n%s", f)
+	}
+
+	// One member (a follower) killed: no interruption.
+	first := cluster.Follower()
+	first.Kill()
+	a.expect(t, "POST", "/dns/", map[string]string{"fqdn": "onedown.example.test", "value": "10.99.3.3", "type": "A"}, 200, "")
+	waitDig(t, portB, 2*time.Second, "10.99.3.3", "onedown.example.test", "A")
+
 	// Quorum lost: writes refused with 503 and the reason, reads answered.
-	cluster.Members[1].Kill()
-	cluster.Members[2].Kill()
+	var second *etcdtest.Member
+	for _, m := range cluster.Members {
+		if m != first && second == nil {
+			second = m
+		}
+	}
+	second.Kill()
 	got := pxA.Do(t, "POST", "/dns/", map[string][]string{"fqdn": {"lost.example.test"}, "value": {"10.99.3.1"}, "type": {"A"}})
 	if got.Status != 503 || !strings.Contains(got.Body, "etcd is unavailable") {
 		t.Fatalf("POST without quorum = %d %q, want 503 naming etcd", got.Status, got.Body)
@@ -136,8 +152,8 @@ func TestEmbeddedOnEtcdTwoNodes(t *testing.T) {
 	}
 
 	// Quorum back: writes succeed again (once the node saw the cluster answer) and converge.
-	cluster.Members[1].Restart(t)
-	cluster.Members[2].Restart(t)
+	first.Restart(t)
+	second.Restart(t)
 	cluster.WaitHealthy(30 * time.Second)
 	back := time.Now()
 	for {
