@@ -69,6 +69,7 @@ oauth_consumer_secret: %q
 oauth_map_users: true
 proxy_request_timeout: 60
 unattended_url: http://127.0.0.1:%d   # foreman_url in the PXE configs written at host create
+dns_conflict_servers: ['127.0.0.1:5300']   # settings.d/dns_embedded.yml's server: the create's conflict check (and overwrite) sees its records
 ssl_certificate: %s
 ssl_priv_key: %s
 ssl_ca_file: %s

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/smartproxy/smartproxy/core/config"
@@ -26,8 +27,12 @@ func TestPrepareWritesValidConfigsOnce(t *testing.T) {
 	}
 	if !core.OAuthActive || core.OAuthConsumerKey != s.oauthKey || core.OAuthConsumerSecret != s.oauthSecret ||
 		core.AdminPassword != s.adminPassword || len(s.oauthSecret) != 32 || core.HTTPSPort != coreHTTPSPort ||
-		core.UnattendedURL != "http://127.0.0.1:3000" {
+		core.UnattendedURL != "http://127.0.0.1:3000" || len(core.DNSConflictServers) != 1 || core.DNSConflictServers[0] != "127.0.0.1:5300" {
 		t.Fatalf("core config %+v", core)
+	}
+	// The conflict check asks the embedded DNS server the shipped settings start.
+	if dns, _ := os.ReadFile(filepath.Join(settingsDir, "dns_embedded.yml")); !strings.Contains(string(dns), "\n:listen: "+core.DNSConflictServers[0]+"\n") {
+		t.Errorf("settings.d/dns_embedded.yml does not listen on %s", core.DNSConflictServers[0])
 	}
 	global, err := settings.LoadGlobal(s.proxySettings(), func(w string) { t.Errorf("settings.yml: %s", w) })
 	if err != nil || !global.HTTPSEnabled() || global.HTTPSPort != proxyHTTPSPort || global.HTTPPort != proxyHTTPPort {
