@@ -66,9 +66,12 @@ func (f *Feature) setConfig(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, http.StatusBadRequest, failed+err.Error())
 		return
 	}
-	if f.shared != nil {
-		err = f.shared.setHost(v, mac, newHostValue(content, boot, withBoot))
-	} else {
+	sh, err := f.etcd()
+	switch {
+	case err != nil:
+	case sh != nil:
+		err = sh.setHost(v, mac, newHostValue(content, boot, withBoot))
+	default:
 		err = f.writeHost(v, mac, content, boot, withBoot)
 	}
 	if err != nil {
@@ -112,10 +115,12 @@ func (f *Feature) deleteConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer unlock()
-	var err error
-	if f.shared != nil {
-		err = f.shared.deleteHost(v, mac)
-	} else {
+	sh, err := f.etcd()
+	switch {
+	case err != nil:
+	case sh != nil:
+		err = sh.deleteHost(v, mac)
+	default:
 		err = f.removeHost(v, mac)
 	}
 	if err != nil {
@@ -139,10 +144,12 @@ func (f *Feature) createDefault(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, http.StatusBadRequest, failed+"Default config not supplied")
 		return
 	}
-	var err error
-	if f.shared != nil {
-		err = f.shared.setDefault(v, menu)
-	} else {
+	sh, err := f.etcd()
+	switch {
+	case err != nil:
+	case sh != nil:
+		err = sh.setDefault(v, menu)
+	default:
 		err = f.writeDefault(v, menu)
 	}
 	if err != nil {

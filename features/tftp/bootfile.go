@@ -52,9 +52,12 @@ func (f *Feature) fetchBootFile(w http.ResponseWriter, r *http.Request) {
 	switch scheme {
 	case "http", "https", "ftp":
 		var started bool
-		if f.shared != nil {
-			started, err = f.shared.shareFetch("boot", rel, fetchRequest{URL: src}, func() (bool, error) { return f.shared.startBoot(rel, src) })
-		} else {
+		sh, err := f.etcd()
+		switch {
+		case err != nil:
+		case sh != nil:
+			started, err = sh.shareFetch("boot", rel, fetchRequest{URL: src}, func() (bool, error) { return sh.startBoot(rel, src) })
+		default:
 			started, err = f.fetcher.start(f.store, rel, src)
 		}
 		if err != nil {

@@ -63,8 +63,8 @@ func (n etcdNode) waitTFTP(t *testing.T, remote, want string) time.Duration {
 		if (want == "" && !ok) || (ok && got == want) {
 			return time.Since(start)
 		}
-		if time.Since(start) > 3*time.Second {
-			t.Fatalf("TFTP %s from port %d = %q (ok %v) after 3 s, want %q", remote, n.port, got, ok, want)
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("TFTP %s from port %d = %q (ok %v) after 10 s, want %q", remote, n.port, got, ok, want)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -99,7 +99,8 @@ func TestConfigsOnEtcdServedByEveryNode(t *testing.T) {
 		worst = max(worst, b.waitTFTP(t, "pxelinux.cfg/01-"+dashed(mac), cfg))
 	}
 	t.Logf("PXE config POSTed to node A fetched by TFTP (curl) from node B within %s (worst of 10; curl's start included)", worst)
-	got := b.px.Do(t, "GET", "/httpboot/pxelinux.cfg/01-aa-bb-cc-dd-ee-01", nil)
+	var got proxytest.Response
+	got = b.px.Do(t, "GET", "/httpboot/pxelinux.cfg/01-aa-bb-cc-dd-ee-01", nil)
 	expect(t, got, 200, "DEFAULT host1\n")
 	expect(t, b.px.Do(t, "GET", "/tftp/pxelinux/aa:bb:cc:dd:ee:01", nil), 200, "DEFAULT host1\n")
 
@@ -127,8 +128,16 @@ func TestConfigsOnEtcdServedByEveryNode(t *testing.T) {
 	}
 
 	// Quorum lost: writes 503 with the reason, files still served.
+	c.px.Registry.Stop(context.Background())
 	cluster.Members[1].Kill()
 	cluster.Members[2].Kill()
+	// A node (re)started without quorum serves the files it has and refuses writes.
+	c = startEtcdNode(t, cluster, "c", cRoot)
+	c.waitTFTP(t, "pxelinux.cfg/01-aa-bb-cc-dd-ee-30", "late\n")
+	got = c.px.Do(t, "POST", "/tftp/pxelinux/aa:bb:cc:dd:ee:42", form("pxeconfig", "lost\n"))
+	if got.Status != 503 || !strings.Contains(got.Body, "not connected yet") {
+		t.Fatalf("POST to a node started without quorum = %d %q", got.Status, got.Body)
+	}
 	got = a.px.Do(t, "POST", "/tftp/pxelinux/aa:bb:cc:dd:ee:40", form("pxeconfig", "lost\n"))
 	if got.Status != 503 || !strings.HasPrefix(got.Body, "TFTP: Failed to create pxe config file: etcd is unavailable") {
 		t.Fatalf("POST without quorum = %d %q", got.Status, got.Body)
@@ -165,6 +174,8 @@ func TestConfigsOnEtcdServedByEveryNode(t *testing.T) {
 	for _, n := range []etcdNode{a, c} {
 		n.waitTFTP(t, "pxelinux.cfg/01-aa-bb-cc-dd-ee-41", "back\n")
 	}
+	expect(t, c.px.Do(t, "POST", "/tftp/pxelinux/aa:bb:cc:dd:ee:42", form("pxeconfig", "connected\n")), 200, "")
+	a.waitTFTP(t, "pxelinux.cfg/01-aa-bb-cc-dd-ee-42", "connected\n")
 	if m := a.px.Do(t, "GET", "/metrics", nil); !strings.Contains(m.Body, "smartproxy_tftp_etcd_watch_up 1") {
 		t.Errorf("metrics of A lack the watch state:\n%s", m.Body)
 	}

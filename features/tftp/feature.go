@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,7 +32,7 @@ type Feature struct {
 	fetcher *fetcher
 	dynamic []dynamicFile
 	hosts   hostLocks
-	shared  *sharedConfigs // with :state_backend: etcd
+	shared  atomic.Pointer[sharedConfigs] // with :state_backend: etcd, once connected
 
 	mu     sync.Mutex
 	server *tftpd.Server
@@ -164,7 +165,12 @@ func (f *Feature) Start(ctx context.Context) error {
 	f.cancel = cancel
 	f.mu.Unlock()
 	if f.cfg.state.Etcd() {
-		if err := f.startShared(ctx); err != nil {
+		err := f.startShared(ctx)
+		if errors.Is(err, etcdstate.ErrUnavailable) {
+			// The files on disk are this node's copy: serve them, and connect later.
+			f.log.Errorf("TFTP: serving the files in %s without etcd; API writes answer 503 until the cluster answers: %v", f.cfg.root, err)
+			go f.connectLater(ctx)
+		} else if err != nil {
 			cancel()
 			return fmt.Errorf("tftp on etcd: %w", err)
 		}
@@ -185,9 +191,8 @@ func (f *Feature) Start(ctx context.Context) error {
 	}
 	if err != nil {
 		cancel()
-		if f.shared != nil {
-			f.shared.close()
-			f.shared = nil
+		if sh := f.shared.Swap(nil); sh != nil {
+			sh.close()
 		}
 		return fmt.Errorf("tftp server: %w", err)
 	}
@@ -216,8 +221,8 @@ func (f *Feature) Stop(ctx context.Context) error {
 	if f.fetcher != nil {
 		errs = append(errs, f.fetcher.wait(ctx))
 	}
-	if f.shared != nil {
-		errs = append(errs, f.shared.close())
+	if sh := f.shared.Swap(nil); sh != nil {
+		errs = append(errs, sh.close())
 	}
 	return errors.Join(errs...)
 }

@@ -26,7 +26,7 @@ func (f *Feature) WriteMetrics(w *metrics.Writer) {
 
 // writeEtcdMetrics reports the node's copy of the shared configs (etcd backend).
 func (f *Feature) writeEtcdMetrics(w *metrics.Writer) {
-	sh := f.shared
+	sh := f.shared.Load()
 	if sh == nil {
 		return
 	}
@@ -57,7 +57,7 @@ func (l liveState) MarshalJSON() ([]byte, error) {
 		Node           string                            `json:"node"`
 		Fetches        map[string]map[string]fetchStatus `json:"fetches"` // node -> boot|image/<file> -> outcome
 	}
-	sh := l.f.shared
+	sh := l.f.shared.Load()
 	if sh == nil {
 		c := l.f.cfg.state
 		return json.Marshal(etcdstate.Status{Backend: etcdstate.BackendEtcd, Endpoints: strings.Join(c.Endpoints, ","),

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -100,8 +101,43 @@ func (f *Feature) startShared(ctx context.Context) error {
 	}
 	sh.saveIndexLocked()
 	sh.mu.Unlock()
-	f.shared = sh
+	f.shared.Store(sh)
 	return nil
+}
+
+// connectLater retries startShared until the cluster answers (a node started
+// during a quorum loss) or the feature stops.
+func (f *Feature) connectLater(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+		if err := f.startShared(ctx); err != nil {
+			continue
+		}
+		if ctx.Err() != nil { // stopped meanwhile
+			if sh := f.shared.Swap(nil); sh != nil {
+				sh.close()
+			}
+			return
+		}
+		f.log.Info("TFTP: connected to etcd, the shared configs are applied")
+		return
+	}
+}
+
+// etcd is the shared state: nil without :state_backend: etcd; an error wrapping
+// etcdstate.ErrUnavailable while a node started without quorum is not connected.
+func (f *Feature) etcd() (*sharedConfigs, error) {
+	if !f.cfg.state.Etcd() {
+		return nil, nil
+	}
+	if sh := f.shared.Load(); sh != nil {
+		return sh, nil
+	}
+	return nil, fmt.Errorf("%w: this node started while the cluster did not answer and is not connected yet; it serves the files it has", etcdstate.ErrUnavailable)
 }
 
 func (sh *sharedConfigs) close() error {

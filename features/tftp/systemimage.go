@@ -51,10 +51,13 @@ func (f *Feature) fetchSystemImage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var started bool
-	if f.shared != nil {
+	sh, err := f.etcd()
+	switch {
+	case err != nil:
+	case sh != nil:
 		req := fetchRequest{URL: src, Path: dst, TFTPPath: tftpPath, Files: files}
-		started, err = f.shared.shareFetch("image", job.image, req, func() (bool, error) { return f.shared.startImage(job) })
-	} else {
+		started, err = sh.shareFetch("image", job.image, req, func() (bool, error) { return sh.startImage(job) })
+	default:
 		started, err = f.fetcher.background(job.images, job.image, func() { _ = job.run(f.fetcher, f.log) })
 	}
 	if err != nil {
