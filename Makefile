@@ -10,12 +10,14 @@ build:
 # both on loopback over https with a CA made on the first run under var/allinone, the
 # proxy registered with the core. No external service; Ctrl-C stops both.
 run: build
+	mkdir -p var/tftpboot
 	$(GO) build -o bin/foreman-core ./cmd/foreman-core
 	$(GO) build -o bin/allinone ./contrib/allinone
 	./bin/allinone --state var --settings-dir settings.d --bin bin
 
 # The proxy alone on its embedded default: http on 127.0.0.1:8000, no external service.
 run-proxy: build
+	mkdir -p var/tftpboot
 	./$(BIN) --settings config/settings.yml
 
 # The test command of README.md; .ci/run calls it.
