@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -14,9 +15,17 @@ import (
 // etcdFiles are the settings of a dns_embedded proxy on port keeping its zones in
 // the cluster under prefix.
 func etcdFiles(port int, c *etcdtest.Cluster, prefix, keyFile string) map[string]string {
+	return etcdFilesKeeping(port, c, prefix, keyFile, "")
+}
+
+// etcdFilesKeeping is etcdFiles with the node's copy kept in stateDir ("": none).
+func etcdFilesKeeping(port int, c *etcdtest.Cluster, prefix, keyFile, stateDir string) map[string]string {
 	files := embeddedFiles(port, "", keyFile)
-	files["dns_embedded.yml"] = fmt.Sprintf(":listen: 127.0.0.1:%d\n:zones:\n  - example.test\n  - 99.10.in-addr.arpa\n:tsig_keys:\n  - %s\n"+
-		":state_backend: etcd\n:etcd_endpoints: [%s]\n:etcd_ca: %s\n:etcd_cert: %s\n:etcd_key: %s\n:etcd_prefix: %s\n:etcd_timeout: 2\n",
+	if stateDir != "" {
+		stateDir = ":state_dir: " + stateDir + "\n"
+	}
+	files["dns_embedded.yml"] = stateDir + fmt.Sprintf(":listen: 127.0.0.1:%d\n:zones:\n  - example.test\n  - 99.10.in-addr.arpa\n:tsig_keys:\n  - %s\n"+
+		":state_backend: etcd\n:etcd_endpoints: [%s]\n:etcd_ca: %s\n:etcd_cert: %s\n:etcd_key: %s\n:etcd_prefix: %s\n:etcd_timeout: 4\n",
 		port, keyFile, strings.Join(c.Endpoints(), ", "), c.CA.CAFile, c.Client.CertFile, c.Client.KeyFile, prefix)
 	return files
 }
@@ -121,6 +130,12 @@ func TestEmbeddedOnEtcdTwoNodes(t *testing.T) {
 	a.expect(t, "POST", "/dns/", map[string]string{"fqdn": "onedown.example.test", "value": "10.99.3.3", "type": "A"}, 200, "")
 	waitDig(t, portB, 2*time.Second, "10.99.3.3", "onedown.example.test", "A")
 
+	// A node keeping its copy in :state_dir:, stopped before the quorum loss.
+	portC, dirC := bindtest.FreePort(t), t.TempDir()
+	pxC := proxytest.Start(t, "", etcdFilesKeeping(portC, cluster, "/dnsha/", key, dirC), New())
+	waitDig(t, portC, 2*time.Second, "10.99.3.3", "onedown.example.test", "A")
+	pxC.Registry.Stop(context.Background())
+
 	// Quorum lost: writes refused with 503 and the reason, reads answered.
 	var second *etcdtest.Member
 	for _, m := range cluster.Members {
@@ -150,6 +165,15 @@ func TestEmbeddedOnEtcdTwoNodes(t *testing.T) {
 	if got := bindtest.Dig(t, portA, "lost.example.test", "A"); got != "" {
 		t.Errorf("a refused write is served: %q", got)
 	}
+	// C restarted without quorum serves its copy and refuses writes.
+	pxC = proxytest.Start(t, "", etcdFilesKeeping(portC, cluster, "/dnsha/", key, dirC), New())
+	if got := bindtest.Dig(t, portC, "onedown.example.test", "A"); got != "10.99.3.3" {
+		t.Errorf("node C started without quorum answers %q", got)
+	}
+	got = pxC.Do(t, "POST", "/dns/", map[string][]string{"fqdn": {"lostc.example.test"}, "value": {"10.99.3.9"}, "type": {"A"}})
+	if got.Status != 503 || !strings.Contains(got.Body, "not connected yet") {
+		t.Fatalf("POST to C started without quorum = %d %q", got.Status, got.Body)
+	}
 
 	// Quorum back: writes succeed again (once the node saw the cluster answer) and converge.
 	first.Restart(t)
@@ -168,6 +192,10 @@ func TestEmbeddedOnEtcdTwoNodes(t *testing.T) {
 	}
 	t.Logf("writes accepted again %s after the cluster answered", time.Since(back).Round(time.Millisecond))
 	waitDig(t, portA, 5*time.Second, "10.99.3.2", "back.example.test", "A")
+	waitDig(t, portC, 10*time.Second, "10.99.3.2", "back.example.test", "A")
+	if sa, sc := serial(portA), serial(portC); sa != sc {
+		t.Fatalf("after quorum back SOA serial A %s, C %s", sa, sc)
+	}
 	if sa, sb := serial(portA), serial(portB); sa != sb {
 		t.Fatalf("after quorum back SOA serial A %s, B %s", sa, sb)
 	}

@@ -24,10 +24,10 @@ func (p *Provider) WriteMetrics(w *metrics.Writer) {
 	w.Counter("smartproxy_dns_embedded_cached_answers_total", "Queries answered from the answer cache.", float64(s.Cached))
 	w.Counter("smartproxy_dns_embedded_updates_total", "RFC 2136 updates applied.", float64(s.Updates))
 	w.Counter("smartproxy_dns_embedded_refused_total", "Messages refused (outside our zones, unsigned updates).", float64(s.Refused))
-	if p.store == nil || p.store.shared == nil {
+	if p.store == nil || p.store.shared == nil || p.store.shared.mirror() == nil {
 		return
 	}
-	st := p.store.shared.mirror.Status()
+	st := p.store.shared.mirror().Status()
 	w.Gauge("smartproxy_dns_embedded_etcd_revision", "etcd revision the node's copy of the zones is complete up to.", float64(st.Revision))
 	w.Gauge("smartproxy_dns_embedded_etcd_revision_lag", "Revisions the cluster is ahead of the copy (asked every 2 s).", float64(st.Lag))
 	w.Gauge("smartproxy_dns_embedded_etcd_watch_up", "1 while the watch runs, 0 while it resyncs (member lost, no quorum).", boolGauge(st.Watch == etcdstate.WatchWatching))
@@ -53,8 +53,8 @@ func (p *Provider) ExposedSettings() map[string]any {
 type liveState struct{ p *Provider }
 
 func (l liveState) MarshalJSON() ([]byte, error) {
-	if s := l.p.store; s != nil && s.shared != nil {
-		return json.Marshal(s.shared.mirror.Status())
+	if s := l.p.store; s != nil && s.shared != nil && s.shared.mirror() != nil {
+		return json.Marshal(s.shared.mirror().Status())
 	}
 	c := l.p.cfg.state
 	return json.Marshal(etcdstate.Status{Backend: etcdstate.BackendEtcd, Endpoints: strings.Join(c.Endpoints, ","),

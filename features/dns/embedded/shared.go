@@ -3,9 +3,14 @@ package embedded
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/sirupsen/logrus"
@@ -37,36 +42,110 @@ type zoneValue struct {
 
 // sharedZones is the etcd side of a Store.
 type sharedZones struct {
-	s      *Store
+	s     *Store
+	cfg   etcdstate.Config
+	cache string // with :state_dir:, the file keeping this node's copy (see saveCache)
+	conn  atomic.Pointer[connection]
+	stop  context.CancelFunc // ends connectLater
+}
+
+// connection is the client and the watched copy, once the cluster answered.
+type connection struct {
 	cli    *etcdstate.Client
 	mirror *etcdstate.Mirror
 }
 
-// openSharedStore connects to etcd and loads every configured zone from it. A
-// node whose cluster does not answer does not start: it would serve empty zones.
+// openSharedStore connects to etcd and loads every configured zone from it. With
+// :state_dir: the node also keeps its copy there, so that when the cluster does not
+// answer at start it serves that copy and connects later; without, it does not
+// start (it would serve empty zones).
 func openSharedStore(cfg config, log *logrus.Entry) (*Store, error) {
-	ctx := context.Background()
-	cli, err := etcdstate.Open(ctx, cfg.state)
-	if err != nil {
-		return nil, err
-	}
 	s := &Store{zones: map[string]*zone{}, dormant: map[string]*zone{}, changed: func() {}, log: log}
 	for _, zc := range cfg.zones {
 		s.zones[zc.name] = newZone(zc)
 	}
-	sh := &sharedZones{s: s, cli: cli}
+	sh := &sharedZones{s: s, cfg: cfg.state}
 	s.shared = sh
-	sh.mirror = cli.NewMirror(zonesPrefix, sh.apply)
-	if err := sh.mirror.Start(ctx); err != nil {
-		cli.Close()
+	cached := false
+	if cfg.stateDir != "" {
+		if err := os.MkdirAll(cfg.stateDir, 0o750); err != nil {
+			return nil, fmt.Errorf("state dir: %w", err)
+		}
+		sh.cache = filepath.Join(cfg.stateDir, etcdCopyFile)
+		var err error
+		if cached, err = sh.loadCache(); err != nil {
+			return nil, err
+		}
+	}
+	err := sh.connect(context.Background())
+	if err == nil {
+		return s, nil
+	}
+	if !cached || !errors.Is(err, etcdstate.ErrUnavailable) {
 		return nil, err
 	}
+	log.Errorf("dns_embedded: serving the copy in %s without etcd; updates are refused until the cluster answers: %v", sh.cache, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	sh.stop = cancel
+	go sh.connectLater(ctx)
 	return s, nil
 }
 
+// connect opens the client and starts the watched copy.
+func (sh *sharedZones) connect(ctx context.Context) error {
+	cli, err := etcdstate.Open(ctx, sh.cfg)
+	if err != nil {
+		return err
+	}
+	mirror := cli.NewMirror(zonesPrefix, sh.apply)
+	if err := mirror.Start(ctx); err != nil {
+		cli.Close()
+		return err
+	}
+	sh.conn.Store(&connection{cli: cli, mirror: mirror})
+	return nil
+}
+
+// connectLater retries connect every 2 s until it works or the store closes.
+func (sh *sharedZones) connectLater(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+		if err := sh.connect(ctx); err == nil {
+			if ctx.Err() != nil { // closed meanwhile
+				if c := sh.conn.Swap(nil); c != nil {
+					c.mirror.Stop()
+					c.cli.Close()
+				}
+				return
+			}
+			sh.s.log.Info("dns_embedded: connected to etcd; the copy is current")
+			return
+		}
+	}
+}
+
+// mirror is the watched copy, nil until connected.
+func (sh *sharedZones) mirror() *etcdstate.Mirror {
+	if c := sh.conn.Load(); c != nil {
+		return c.mirror
+	}
+	return nil
+}
+
 func (sh *sharedZones) close() error {
-	sh.mirror.Stop()
-	return sh.cli.Close()
+	if sh.stop != nil {
+		sh.stop()
+	}
+	c := sh.conn.Swap(nil)
+	if c == nil {
+		return nil
+	}
+	c.mirror.Stop()
+	return c.cli.Close()
 }
 
 // apply installs zones as etcd holds them now (the mirror's goroutine).
@@ -87,6 +166,7 @@ func (sh *sharedZones) apply(events []etcdstate.Event) {
 		changed = true
 	}
 	if changed {
+		sh.saveCache()
 		s.changed()
 	}
 }
@@ -128,8 +208,12 @@ func serialOf(rev int64) uint32 {
 // does not answer. The caller holds writeMu.
 func (sh *sharedZones) update(z *zone, prereq, updates []dns.RR) (int, error) {
 	s := sh.s
+	conn := sh.conn.Load()
+	if conn == nil {
+		return dns.RcodeServerFailure, fmt.Errorf("%w: this node started while the cluster did not answer and is not connected yet; records are served from its copy", etcdstate.ErrUnavailable)
+	}
 	for round := 0; round < maxClaimRounds; round++ {
-		if !sh.mirror.Reachable() {
+		if !conn.mirror.Reachable() {
 			return dns.RcodeServerFailure, fmt.Errorf("%w: the cluster did not answer this node's last read; records are served from its copy, changes wait for quorum", etcdstate.ErrUnavailable)
 		}
 		dels, adds, rcode := z.plan(prereq, updates)
@@ -140,7 +224,7 @@ func (sh *sharedZones) update(z *zone, prereq, updates []dns.RR) (int, error) {
 		if err != nil {
 			return dns.RcodeServerFailure, err
 		}
-		res, err := sh.cli.Claim(context.Background(), zonesPrefix+z.name, z.rev, value)
+		res, err := conn.cli.Claim(context.Background(), zonesPrefix+z.name, z.rev, value)
 		if err != nil {
 			s.log.Errorf("dns_embedded: update of %s not applied: %v", z.name, err)
 			return dns.RcodeServerFailure, err
@@ -150,6 +234,7 @@ func (sh *sharedZones) update(z *zone, prereq, updates []dns.RR) (int, error) {
 			z.applyDiff(dels, adds)
 			z.serial, z.rev = serialOf(res.Revision), res.Revision
 			s.mu.Unlock()
+			sh.saveCache()
 			s.changed()
 			return dns.RcodeSuccess, nil
 		}
