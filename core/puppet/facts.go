@@ -49,7 +49,6 @@ func (s *Service) uploadFacts(c echo.Context) error {
 	if f := bytes.TrimSpace(in.Facts); len(f) == 0 || f[0] != '{' || json.Unmarshal(f, &facts) != nil {
 		return message(c, http.StatusUnprocessableEntity, "Invalid facts: must be a JSON object")
 	}
-	ctx := c.Request().Context()
 	h, found, err := s.lookupHost(c, name, certname)
 	if err != nil {
 		return err
@@ -70,10 +69,9 @@ func (s *Service) uploadFacts(c echo.Context) error {
 	if h.Build {
 		return message(c, http.StatusUnprocessableEntity, "Host is pending for Build")
 	}
-	if err := s.store.SaveFacts(ctx, h.ID, in.Facts); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, hostView(h))
+	return s.storeOnce(c, func(w store.KeyedWrite) (int, any, error) {
+		return http.StatusCreated, hostView(h), w.SaveFacts(h.ID, in.Facts)
+	})
 }
 
 // hostFacts is GET /api/v2/hosts/:host_id/facts: Foreman's layout, the facts under

@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,14 +60,16 @@ func newCore(t testing.TB, db storetest.Database, change ...func(*puppet.Options
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CreateUser(ctx, "admin", hash, true); err != nil {
+	// A database used before (a restarted core) has them already.
+	var taken *store.ConflictError
+	if _, err := st.CreateUser(ctx, "admin", hash, true); err != nil && !errors.As(err, &taken) {
 		t.Fatal(err)
 	}
 	for _, p := range []store.SmartProxy{
 		{Name: "puppet", URL: "https://puppet.example.test:8443", Features: []store.Feature{{Name: "Puppet"}}},
 		{Name: "dhcp", URL: "https://dhcp.example.test:8443", Features: []store.Feature{{Name: "DHCP"}}},
 	} {
-		if err := st.CreateSmartProxy(ctx, &p); err != nil {
+		if err := st.CreateSmartProxy(ctx, &p); err != nil && !errors.As(err, &taken) {
 			t.Fatal(err)
 		}
 	}

@@ -2,9 +2,13 @@ package puppet
 
 import (
 	"context"
-	"sync"
+	"encoding/json"
+	"errors"
+	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/smartproxy/smartproxy/core/store"
 )
 
 // IdempotencyKeyHeader is what zone relays (features/relay) send with every queued
@@ -12,80 +16,81 @@ import (
 // when it crashed between the core's answer and recording the delivery.
 const IdempotencyKeyHeader = "Idempotency-Key"
 
-// rememberedKeys bounds the keys kept (oldest forgotten first): a relay sends a
-// repeat within seconds of the first delivery, so the last 100,000 cover it.
-const rememberedKeys = 100000
+// ReplayedHeader marks the answer to a repeat: the first answer, not stored again.
+const ReplayedHeader = "Idempotent-Replayed"
 
-// replays remembers which idempotency keys were answered with a 2xx. It lives in
-// memory: a key answered just before the core stops is forgotten by the next start.
-type replays struct {
-	mu       sync.Mutex
-	done     map[string]int // key -> status of the first answer
-	order    []string       // ring of keys in arrival order, for eviction
-	next     int
-	inflight map[string]chan struct{}
-}
+// maxKeyLength is the longest key honoured (what relays send); a longer one is ignored.
+const maxKeyLength = 128
 
-func newReplays() *replays {
-	return &replays{done: map[string]int{}, inflight: map[string]chan struct{}{}}
-}
+// DefaultKeyRetention is how long a key is remembered when Options.KeyRetention is 0:
+// a relay repeats a request right after it restarts, so days are ample.
+const DefaultKeyRetention = 7 * 24 * time.Hour
 
-// idempotent stores a request carrying an Idempotency-Key once: a repeat gets the
-// first answer's status and {"message": ...} without being stored again; a repeat
-// arriving while the first is still being stored waits for it.
+// keyContext is where idempotent leaves the request's key for storeOnce.
+const keyContext = "puppet.idempotency_key"
+
+// idempotent answers a repeat of a keyed request with the first answer (status and
+// body, from the database, so it holds across restarts and between cores) without
+// running the handler; a first arrival runs the handler, whose storeOnce records the
+// key in the transaction that stores the request.
 func (s *Service) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		key := c.Request().Header.Get(IdempotencyKeyHeader)
-		if key == "" || len(key) > 128 {
+		if key == "" || len(key) > maxKeyLength {
 			return next(c)
 		}
-		r := s.replays
-		for {
-			r.mu.Lock()
-			if status, ok := r.done[key]; ok {
-				r.mu.Unlock()
-				s.log.Infof("Request with Idempotency-Key %s already stored; not storing it again", key)
-				return message(c, status, "Already stored (Idempotency-Key %s)", key)
-			}
-			wait, busy := r.inflight[key]
-			if !busy {
-				r.inflight[key] = make(chan struct{})
-				r.mu.Unlock()
-				break
-			}
-			r.mu.Unlock()
-			select {
-			case <-wait:
-			case <-c.Request().Context().Done():
-				return c.Request().Context().Err()
-			}
+		answer, err := s.store.KeyedAnswer(c.Request().Context(), key)
+		if err == nil {
+			return s.replay(c, key, answer)
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
 		}
 		// Once started, a keyed request runs to its end even if the sender goes away
-		// (a relay stopping mid-delivery): stored but unanswered, it must still be
-		// remembered, or the sender's repeat would be stored a second time.
+		// (a relay stopping mid-delivery): stored but unanswered, its key must still
+		// be recorded, and a cancelled context would roll the transaction back.
 		c.SetRequest(c.Request().WithContext(context.WithoutCancel(c.Request().Context())))
-		err := next(c)
-		status := c.Response().Status
-		r.mu.Lock()
-		// A 2xx status sent means stored, whether or not its body reached the sender.
-		if c.Response().Committed && status >= 200 && status < 300 {
-			r.remember(key, status)
-		}
-		close(r.inflight[key])
-		delete(r.inflight, key)
-		r.mu.Unlock()
-		return err
+		c.Set(keyContext, key)
+		return next(c)
 	}
 }
 
-// remember records key, forgetting the oldest past rememberedKeys. Called with mu held.
-func (r *replays) remember(key string, status int) {
-	if len(r.order) < rememberedKeys {
-		r.order = append(r.order, key)
-	} else {
-		delete(r.done, r.order[r.next])
-		r.order[r.next] = key
-		r.next = (r.next + 1) % rememberedKeys
+// storeOnce runs write in one transaction with the request's Idempotency-Key (when it
+// has one) and answers with the status and body write returns. A repeat that raced
+// this one and committed first makes write roll back, and its answer is given instead.
+func (s *Service) storeOnce(c echo.Context, write func(w store.KeyedWrite) (status int, body any, err error)) error {
+	key, _ := c.Get(keyContext).(string)
+	answer, replayed, err := s.store.WriteOnce(c.Request().Context(), key, func(w store.KeyedWrite) (store.KeyedAnswer, error) {
+		status, body, err := write(w)
+		if err != nil {
+			return store.KeyedAnswer{}, err
+		}
+		data, err := json.Marshal(body)
+		return store.KeyedAnswer{Status: status, Body: data}, err
+	})
+	if err != nil {
+		return err
 	}
-	r.done[key] = status
+	if replayed {
+		return s.replay(c, key, answer)
+	}
+	return c.JSONBlob(answer.Status, answer.Body)
+}
+
+func (s *Service) replay(c echo.Context, key string, answer store.KeyedAnswer) error {
+	s.log.Infof("Request with Idempotency-Key %s already stored; answering as the first time", key)
+	c.Response().Header().Set(ReplayedHeader, "true")
+	return c.JSONBlob(answer.Status, answer.Body)
+}
+
+// ExpireIdempotencyKeys forgets the keys older than the key retention.
+func (s *Service) ExpireIdempotencyKeys(ctx context.Context) (int64, error) {
+	return s.store.ExpireIdempotencyKeys(ctx, time.Now().Add(-s.keyRetention()))
+}
+
+func (s *Service) keyRetention() time.Duration {
+	if s.opts.KeyRetention > 0 {
+		return s.opts.KeyRetention
+	}
+	return DefaultKeyRetention
 }

@@ -27,21 +27,21 @@ type Options struct {
 	CreateHostsFromReports bool          // create_new_host_when_report_is_uploaded
 	EncEnvironment         bool          // enc_environment: the ENC answer names the environment
 	ReportRetention        time.Duration // config reports older than this are deleted; 0 = kept
+	KeyRetention           time.Duration // Idempotency-Keys older than this are forgotten; 0 = DefaultKeyRetention
 }
 
 // Service holds the handlers' collaborators.
 type Service struct {
-	opts    Options
-	store   *store.Store
-	log     logrus.FieldLogger
-	replays *replays // Idempotency-Key of relayed facts and reports
+	opts  Options
+	store *store.Store
+	log   logrus.FieldLogger
 }
 
 // Mount adds the Puppet routes to the core's Echo application (next to core/api's,
 // under /api/v2 and /api, plus /node/:name) and returns the service, whose
-// ExpireReports the caller runs on a timer.
+// RunReportExpiry the caller runs (it expires reports and Idempotency-Keys).
 func Mount(e *echo.Echo, opts Options) *Service {
-	s := &Service{opts: opts, store: opts.Store, log: opts.Log, replays: newReplays()}
+	s := &Service{opts: opts, store: opts.Store, log: opts.Log}
 	if s.log == nil {
 		s.log = logrus.StandardLogger()
 	}

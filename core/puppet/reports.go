@@ -57,16 +57,13 @@ func (s *Service) createReport(c echo.Context) error {
 			return err
 		}
 	}
-	r.HostID = h.ID
-	ctx := c.Request().Context()
-	if err := s.store.CreateConfigReport(ctx, &r); err != nil {
-		return err
-	}
-	r, err = s.store.ConfigReport(ctx, r.ID)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, reportView(r, true))
+	r.HostID, r.HostName = h.ID, h.Name
+	// The answer is built from r as written (the row is not visible outside the
+	// transaction yet); it is what a reload would give.
+	return s.storeOnce(c, func(w store.KeyedWrite) (int, any, error) {
+		err := w.CreateConfigReport(&r)
+		return http.StatusCreated, reportView(r, true), err
+	})
 }
 
 // reportView is Foreman's config report JSON; the full view (show, create) adds
@@ -178,7 +175,8 @@ func (s *Service) ExpireReports(ctx context.Context) (int64, error) {
 	return s.store.ExpireConfigReports(ctx, time.Now().Add(-s.opts.ReportRetention))
 }
 
-// RunReportExpiry calls ExpireReports now and then every interval until ctx ends.
+// RunReportExpiry calls ExpireReports and ExpireIdempotencyKeys now and then every
+// interval until ctx ends.
 func (s *Service) RunReportExpiry(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -187,6 +185,11 @@ func (s *Service) RunReportExpiry(ctx context.Context, interval time.Duration) {
 			s.log.WithError(err).Warn("expiring config reports")
 		} else if n > 0 {
 			s.log.Infof("Expired %d config reports older than %s", n, s.opts.ReportRetention)
+		}
+		if n, err := s.ExpireIdempotencyKeys(ctx); err != nil {
+			s.log.WithError(err).Warn("expiring idempotency keys")
+		} else if n > 0 {
+			s.log.Infof("Forgot %d Idempotency-Keys older than %s", n, s.keyRetention())
 		}
 		select {
 		case <-ctx.Done():

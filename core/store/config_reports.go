@@ -83,11 +83,16 @@ func (s *Store) loadConfigReport(ctx context.Context, cond string, arg any) (Con
 
 // CreateConfigReport stores r; r gets its id.
 func (s *Store) CreateConfigReport(ctx context.Context, r *ConfigReport) error {
+	return createConfigReport(ctx, s.db, r)
+}
+
+// createConfigReport is CreateConfigReport on q: the store's pool or a transaction (KeyedWrite).
+func createConfigReport(ctx context.Context, q querier, r *ConfigReport) error {
 	r.CreatedAt = now()
 	r.UpdatedAt = r.CreatedAt
 	r.ReportedAt = r.ReportedAt.UTC().Truncate(time.Microsecond)
 	st := r.Status
-	return mapErr(s.db.QueryRowContext(ctx, `INSERT INTO config_reports (host_id, reported_at, applied, restarted, failed,
+	return mapErr(q.QueryRowContext(ctx, `INSERT INTO config_reports (host_id, reported_at, applied, restarted, failed,
 		failed_restarts, skipped, pending, origin, metrics, logs, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 		r.HostID, r.ReportedAt, st.Applied, st.Restarted, st.Failed, st.FailedRestarts, st.Skipped, st.Pending,

@@ -8,7 +8,12 @@ import (
 
 // SaveFacts replaces the facts of a host with the object a fact upload carried.
 func (s *Store) SaveFacts(ctx context.Context, hostID int64, facts json.RawMessage) error {
-	return exec(ctx, s.db, `INSERT INTO host_facts (host_id, facts, uploaded_at) VALUES ($1, $2, $3)
+	return saveFacts(ctx, s.db, hostID, facts)
+}
+
+// saveFacts is SaveFacts on q: the store's pool or a transaction (KeyedWrite).
+func saveFacts(ctx context.Context, q execer, hostID int64, facts json.RawMessage) error {
+	return exec(ctx, q, `INSERT INTO host_facts (host_id, facts, uploaded_at) VALUES ($1, $2, $3)
 		ON CONFLICT (host_id) DO UPDATE SET facts = excluded.facts, uploaded_at = excluded.uploaded_at`,
 		hostID, string(facts), now())
 }

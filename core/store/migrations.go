@@ -240,6 +240,15 @@ var migrations = []string{
 		tasks TEXT NOT NULL,
 		updated_at {{time}} NOT NULL
 	)`,
+	// issue 13, zones: the Idempotency-Key of each relayed fact upload or report with
+	// its first answer, written in the transaction that stored the request
+	`CREATE TABLE idempotency_keys (
+		idempotency_key TEXT PRIMARY KEY,
+		status INTEGER NOT NULL,
+		body TEXT NOT NULL,
+		created_at {{time}} NOT NULL
+	);
+	CREATE INDEX idempotency_keys_created_at_index ON idempotency_keys (created_at)`,
 }
 
 // ddl fills in the dialect's tokens.
