@@ -160,9 +160,10 @@ func (f *Feature) createReservation(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	conflict := "Record " + res.Subnet.Network().String() + "/" + res.IP.String() + " already exists"
 	if len(similar) > 0 {
 		f.writes.Unlock()
-		httpapi.Error(w, r, http.StatusConflict, "Record "+res.Subnet.Network().String()+"/"+res.IP.String()+" already exists")
+		httpapi.Error(w, r, http.StatusConflict, conflict)
 		return
 	}
 	done := f.inFlight.claim(keys)
@@ -174,6 +175,12 @@ func (f *Feature) createReservation(w http.ResponseWriter, r *http.Request) {
 		return f.provider.AddReservation(context.WithoutCancel(r.Context()), res)
 	}()
 	if err != nil {
+		if errors.Is(err, record.ErrConflict) {
+			// Another proxy sharing the state took the IP or MAC first.
+			httpapi.Logger(r).Infof("DHCP reservation for %s (%s / %s) refused: %v", res.Name, res.IP, res.MAC, err)
+			httpapi.Error(w, r, http.StatusConflict, conflict)
+			return
+		}
 		httpapi.Logger(r).Errorf("DHCP reservation for %s (%s / %s) not stored: %v", res.Name, res.IP, res.MAC, err)
 		if errors.Is(err, etcdstate.ErrUnavailable) {
 			httpapi.Error(w, r, http.StatusServiceUnavailable, "Failed to store the DHCP reservation for "+res.IP.String()+" / "+res.MAC+unavailableReason)

@@ -23,6 +23,12 @@ type entry struct {
 	// acknowledged from the local copy when etcd has no quorum).
 	expect  int64
 	renewal bool
+	// Reservations: the revision of the IP's index key the decision saw and what
+	// it holds after this write (nil: deleted). Leases: the index key was absent,
+	// and the write requires it still is. See shared_reservations.go.
+	expectIndex int64
+	indexValue  []byte
+	guardIndex  bool
 }
 
 const (

@@ -107,6 +107,7 @@ func entryKey(e *entry) string {
 func (st *store) stamp(e *entry) {
 	if st.revs != nil {
 		e.expect = st.revs[entryKey(e)].mod
+		st.stampIndex(e)
 	}
 }
 
@@ -134,6 +135,9 @@ func (st *store) applyShared(events []etcdstate.Event) {
 			continue
 		}
 		st.revs[ev.Key] = keyRev{mod: ev.Revision, seen: ev.Revision}
+		if isIndexKey(ev.Key) {
+			continue // only its revision matters here; the reservations say the rest
+		}
 		if err := st.applyLine(ev.Value); err != nil {
 			st.log.Warnf("etcd key %s skipped: %v", ev.Key, err)
 		}
@@ -283,7 +287,7 @@ func (sh *sharedState) flush(ctx context.Context) {
 		return
 	}
 	errs := make([]error, len(batch))
-	var firsts, single []int
+	var firsts, single, reservations []int
 	later := map[int]bool{}
 	seen := map[string]bool{}
 	for i, w := range batch {
@@ -291,6 +295,10 @@ func (sh *sharedState) flush(ctx context.Context) {
 			if errs[i] = w.outcome; errs[i] != nil {
 				sh.forget(w.e) // write may run under st.mu: forget takes it here
 			}
+			continue
+		}
+		if w.e.Kind == kindReserve || w.e.Kind == kindUnreserve {
+			reservations = append(reservations, i) // two keys each: see commitReservation
 			continue
 		}
 		k := entryKey(w.e)
@@ -310,6 +318,7 @@ func (sh *sharedState) flush(ctx context.Context) {
 	}
 	sort.Ints(single)
 	sh.commitEach(ctx, batch, single, later, errs)
+	sh.commitReservations(ctx, batch, reservations, errs)
 	for i, w := range batch {
 		w.done(errs[i])
 	}
@@ -319,15 +328,19 @@ func (sh *sharedState) flush(ctx context.Context) {
 // compare failed (nothing written). Without quorum the whole chunk fails (its
 // renewals are owed instead).
 func (sh *sharedState) commitAll(ctx context.Context, batch []sharedWrite, idx []int, errs []error) bool {
-	changes := make([]etcdstate.Change, len(idx))
-	for j, i := range idx {
+	changes := make([]etcdstate.Change, 0, len(idx))
+	var guards []etcdstate.Change
+	for _, i := range idx {
 		e := batch[i].e
-		changes[j] = etcdstate.Change{Key: entryKey(e), ExpectRev: e.expect}
-		if e.Kind != kindUnreserve {
-			changes[j].Value = e.encode()
+		changes = append(changes, etcdstate.Change{Key: entryKey(e), ExpectRev: e.expect, Value: e.encode()})
+		if g, ok := leaseGuard(e); ok {
+			guards = append(guards, g)
 		}
 	}
-	won, rev, err := sh.cli.ClaimAll(ctx, changes)
+	if len(changes)+len(guards) > etcdstate.MaxChanges {
+		return false // one by one instead: each lease with its guard
+	}
+	won, rev, err := sh.cli.ClaimAll(ctx, append(changes, guards...))
 	if err != nil {
 		for _, i := range idx {
 			errs[i] = sh.unavailable(batch[i].e, err)
@@ -396,40 +409,47 @@ func (sh *sharedState) unavailable(e *entry, err error) error {
 	return err
 }
 
-// commit writes one entry on the revision it was decided on.
+// commitReservations writes the reservation changes idx of batch concurrently
+// (the API never has two in flight on one IP or MAC).
+func (sh *sharedState) commitReservations(ctx context.Context, batch []sharedWrite, idx []int, errs []error) {
+	var wg sync.WaitGroup
+	for _, i := range idx {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = sh.commitReservation(ctx, batch[i].e)
+		}()
+	}
+	wg.Wait()
+}
+
+// commit writes one lease entry on the revision it was decided on.
 func (sh *sharedState) commit(ctx context.Context, e *entry) error {
+	if _, guarded := leaseGuard(e); guarded {
+		return sh.commitGuardedLease(ctx, e)
+	}
 	key := entryKey(e)
 	for attempt := 0; ; attempt++ {
-		var res etcdstate.ClaimResult
-		var err error
-		if e.Kind == kindUnreserve {
-			res, err = sh.cli.Release(ctx, key, e.expect)
-		} else {
-			res, err = sh.cli.Claim(ctx, key, e.expect, e.encode())
-		}
+		res, err := sh.cli.Claim(ctx, key, e.expect, e.encode())
 		if err != nil {
 			return sh.unavailable(e, err)
 		}
 		// A transaction of this turn that timed out may have been applied after
 		// all: then the key holds exactly this entry, which is a win.
-		if !res.Won && e.Kind != kindUnreserve && res.Revision != 0 && string(res.Value) == string(e.encode()) {
+		if !res.Won && res.Revision != 0 && string(res.Value) == string(e.encode()) {
 			res.Won = true
 		}
 		if res.Won {
 			sh.commits.Add(1)
 			sh.txns.Add(1)
 			sh.st.mu.Lock()
-			if e.Kind == kindUnreserve {
-				sh.st.revs[key] = keyRev{seen: sh.st.revs[key].seen}
-			} else {
-				sh.st.noteRev(key, res.Revision)
-			}
+			sh.st.noteRev(key, res.Revision)
 			sh.st.mu.Unlock()
 			return nil
 		}
 		// The same client's lease was renewed through another node since our copy
 		// saw it: this write still says the right thing, on the newer revision.
-		if attempt == 0 && e.Kind != kindReserve && e.Kind != kindUnreserve && res.Revision != 0 {
+		if attempt == 0 && res.Revision != 0 {
 			if cur, _, err := decodeEntry(res.Value); err == nil && cur.MAC == e.MAC {
 				e.expect = res.Revision
 				continue

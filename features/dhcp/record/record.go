@@ -2,6 +2,7 @@ package record
 
 import (
 	"encoding/json"
+	"errors"
 	"maps"
 	"net/netip"
 	"strings"
@@ -102,3 +103,8 @@ func (l Lease) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(out)
 }
+
+// ErrConflict is what a provider's AddReservation wraps when the IP or MAC turned
+// out to be reserved already (found by the provider rather than by the API's own
+// duplicate check, e.g. by another proxy sharing its state): the API answers 409.
+var ErrConflict = errors.New("the IP or MAC is reserved already")
