@@ -120,6 +120,15 @@ func TestConcurrentReservationsThroughTwoProxiesOnEtcd(t *testing.T) {
 		}
 	})
 
+	t.Run("the same reservation through both: both 200", func(t *testing.T) {
+		for round := range 5 {
+			form := reservationForm("hostname", "same.example.com", "mac", fmt.Sprintf("52:54:00:d0:%02x:01", round), "ip", fmt.Sprintf("192.168.122.%d", 100+round))
+			if got := raceCreates(t, nodes, [2]url.Values{form, form}); got[0].Status != 200 || got[1].Status != 200 {
+				t.Fatalf("round %d: identical creates answered %d %q and %d %q", round, got[0].Status, got[0].Body, got[1].Status, got[1].Body)
+			}
+		}
+	})
+
 	t.Run("deleted through one node, created again through the other", func(t *testing.T) {
 		for round := range 5 {
 			ip := fmt.Sprintf("192.168.122.%d", 10+round)
