@@ -7,20 +7,21 @@
 # reaches both servers of the pair.
 #
 # 1. Rate: perfdhcp (relay mode, broadcast) at stepped rates, ours and Kea back to
-#    back per rate; the best achieved DORA/s with <= 1% drops per pair and the ratio.
+#    back per rate (state kept between steps: a /12 pool); the best achieved DORA/s
+#    with <= 1% drops per pair and the ratio.
 # 2. Failover gap: bench/dhcpgap starts a new client every 10 ms; 2 s in, one server
 #    (ours: A; Kea: the primary, the one serving) is killed with SIGKILL. The gap is
 #    the time from the kill to the first ACK of a client that began after it.
 #
 # Needs root, iproute2, perfdhcp (kea-admin), kea-dhcp4 with libdhcp_ha.so and
 # libdhcp_lease_cmds.so (kea-dhcp4-server, kea-common), etcd (etcd-server) and Go. A
-# missing peer skips its side with "skipped: <why>". Usage (about 3 minutes):
+# missing peer skips its side with "skipped: <why>". Usage (2-4 minutes):
 #   sudo bench/dhcp-ha.sh
 #   RATES="1000 2000" SECONDS_PER_STEP=5 sudo bench/dhcp-ha.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RATES=${RATES:-"1000 1250 1500 1750 2000 2500 3000 4000 6000"}
+RATES=${RATES:-"1000 1250 1500 1750 2000 2500 3000 4000"}
 STEP=${SECONDS_PER_STEP:-5}
 MAX_DROP=${MAX_DROP_PERCENT:-1}
 GAP_SECONDS=${GAP_SECONDS:-10} # probe length; the kill is 2 s in
@@ -246,17 +247,23 @@ echo "== $(date -u '+%Y-%m-%d %H:%M UTC'), uptime:$(uptime | sed 's/.*up/ up/')"
 for pair in $PAIRS; do "start_$pair"; done
 
 echo "== rate (perfdhcp -r RATE -p $STEP, relay broadcast to both servers of a pair)"
+# The machine is shared: a step over the drop limit is run once more, and a pair
+# stops stepping after two rates in a row over it.
 declare -A best=([ours]=0 [kea]=0) over=([ours]=0 [kea]=0)
 for rate in $RATES; do
   for pair in $PAIRS; do
-    [ "${over[$pair]}" = 1 ] && continue # already past its best
-    step "$pair" "$rate"
-    ok=$(awk -v d="$DROPS" -v m="$MAX_DROP" 'BEGIN {print (d <= m) ? "ok" : "over"}')
-    printf '%-4s -r %-6s achieved %8.1f DORA/s  drops %7.3f%%  %-4s  %s\n' "$pair" "$rate" "$ACHIEVED" "$DROPS" "$ok" "$DETAIL"
+    [ "${over[$pair]}" -ge 2 ] && continue # past its best
+    for try in 1 2; do
+      step "$pair" "$rate"
+      ok=$(awk -v d="$DROPS" -v m="$MAX_DROP" 'BEGIN {print (d <= m) ? "ok" : "over"}')
+      printf '%-4s -r %-6s achieved %8.1f DORA/s  drops %7.3f%%  %-4s  %s\n' "$pair" "$rate" "$ACHIEVED" "$DROPS" "$ok" "$DETAIL"
+      [ "$ok" = ok ] && break
+    done
     if [ "$ok" = ok ]; then
+      over[$pair]=0
       best[$pair]=$(awk -v a="$ACHIEVED" -v b="${best[$pair]}" 'BEGIN {print (a > b) ? a : b}')
     else
-      over[$pair]=1
+      over[$pair]=$((over[$pair] + 1))
     fi
   done
 done
@@ -266,12 +273,11 @@ done
 if [[ " $PAIRS " == *" ours "* ]]; then
   curl -s "${ETCD_EPS%%,*}/metrics" | awk '
     /^etcd_disk_wal_fsync_duration_seconds_sum/ {s = $2} /^etcd_disk_wal_fsync_duration_seconds_count/ {n = $2}
-    /^etcd_server_proposals_committed_total/ {p = $2}
-    END {printf "ours: etcd member 0 committed %d proposals, %d WAL fsyncs averaging %.2f ms\n", p, n, n ? s * 1000 / n : 0}'
+    END {printf "ours: etcd member 0 did %d WAL fsyncs averaging %.2f ms\n", n, n ? s * 1000 / n : 0}'
   for i in 1 2; do
     curl -s "http://127.0.0.1:$(awk '/http_port/ {print $2}' "$WORK/ours$i/settings.yml")/metrics" | awk -v i="$i" '
       /^smartproxy_dhcp_etcd_commits_total/ {c = $2} /^smartproxy_dhcp_etcd_claims_lost_total/ {l = $2}
-      END {printf "ours: proxy %d wrote %d leases to etcd, lost %d claims to the other proxy\n", i, c, l}'
+      END {printf "ours: proxy %d etcd commits %d, claims lost to the other proxy %d\n", i, c, l}'
   done
 fi
 
