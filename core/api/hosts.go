@@ -170,6 +170,9 @@ func (a *API) showHost(c echo.Context) error {
 }
 
 func (a *API) createHost(c echo.Context) error {
+	// Validation, orchestration, the PXE configs and the answer all load the host's
+	// domain, subnet, OS, medium, architecture and proxies: once each is enough.
+	c.SetRequest(c.Request().WithContext(store.WithReadCache(c.Request().Context())))
 	var h store.Host
 	if handled, err := a.readHost(c, &h); handled {
 		return err

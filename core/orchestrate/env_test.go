@@ -62,7 +62,7 @@ type proxySpec struct {
 	autosignFile              string // default: <tmp>/autosign.conf
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	for i := 0; i < 20; i++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -81,7 +81,7 @@ func freePort(t *testing.T) string {
 	return ""
 }
 
-func startProxy(t *testing.T, ca *testpki.CA, spec proxySpec) *realProxy {
+func startProxy(t testing.TB, ca *testpki.CA, spec proxySpec) *realProxy {
 	t.Helper()
 	p := &realProxy{}
 	files := map[string]string{}
@@ -131,7 +131,7 @@ func startProxy(t *testing.T, ca *testpki.CA, spec proxySpec) *realProxy {
 
 // env is the core with its store and the proxies it calls.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	ca      *testpki.CA
 	store   *store.Store
 	client  *proxies.Client
@@ -165,7 +165,7 @@ func (renderer) PXEConfig(_ context.Context, h store.Host, kind string) (string,
 	return "", nil
 }
 
-func newEnv(t *testing.T, db storetest.Database) *env {
+func newEnv(t testing.TB, db storetest.Database) *env {
 	t.Helper()
 	return newEnvWith(t, db, false)
 }
@@ -173,7 +173,7 @@ func newEnv(t *testing.T, db storetest.Database) *env {
 // newEnvWith builds the env; withProvision wires the core as foreman-core does: the
 // real core/provision renderer, build tokens written in the save (TrackBuilds) and
 // /unattended/* with the orchestrator finishing builds.
-func newEnvWith(t *testing.T, db storetest.Database, withProvision bool) *env {
+func newEnvWith(t testing.TB, db storetest.Database, withProvision bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, ca: testpki.NewCA(t, "Orchestrate Test CA")}
@@ -265,7 +265,7 @@ func (e *env) fixtures() {
 	e.ids = fixtureIDs{domain: d.ID, subnet: n.ID, os: o.ID, medium: m.ID, arch: a.ID}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -317,7 +317,7 @@ func (e *env) call(method, path string, body any) answer {
 	return a
 }
 
-func (a answer) expect(t *testing.T, status int) answer {
+func (a answer) expect(t testing.TB, status int) answer {
 	t.Helper()
 	if a.Status != status {
 		t.Fatalf("status %d, want %d: %s", a.Status, status, a.Body)
@@ -343,7 +343,7 @@ func (e *env) proxyGet(p *realProxy, path string) (string, error) {
 }
 
 // dig asks the proxy's embedded DNS server with the real dig.
-func dig(t *testing.T, server, name, typ string) string {
+func dig(t testing.TB, server, name, typ string) string {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(server)
 	out, err := exec.Command("dig", "+short", "+time=2", "+tries=1", "@"+host, "-p", port, name, typ).CombinedOutput()
@@ -355,7 +355,7 @@ func dig(t *testing.T, server, name, typ string) string {
 
 // tftpGet fetches a file from the proxy's embedded TFTP server with the real tftp-hpa
 // client; ok is false when the server refuses (no such file).
-func tftpGet(t *testing.T, p *realProxy, file string) (content string, ok bool) {
+func tftpGet(t testing.TB, p *realProxy, file string) (content string, ok bool) {
 	t.Helper()
 	addr := p.TFTP.TFTPAddr().(*net.UDPAddr)
 	dest := filepath.Join(t.TempDir(), "got")
@@ -368,7 +368,7 @@ func tftpGet(t *testing.T, p *realProxy, file string) (content string, ok bool) 
 	return string(data), true
 }
 
-func requirePeers(t *testing.T) {
+func requirePeers(t testing.TB) {
 	t.Helper()
 	for _, tool := range []string{"dig", "tftp"} {
 		if _, err := exec.LookPath(tool); err != nil {

@@ -15,6 +15,9 @@ func (r *Renderer) PXEConfigs(ctx context.Context, h store.Host, kinds []string)
 	if err != nil {
 		return nil, err
 	}
+	if v.Token, err = r.buildToken(ctx, h); err != nil {
+		return nil, err
+	}
 	out := make(map[string]string, len(kinds))
 	for _, kind := range kinds {
 		name, ok := pxeTemplate(kind, h.Build)
@@ -22,7 +25,7 @@ func (r *Renderer) PXEConfigs(ctx context.Context, h store.Host, kinds []string)
 			continue
 		}
 		each := v // render sets the kind, template and token on its copy
-		config, err := r.render(ctx, &each, h, name, renderContext{kind: kind})
+		config, err := r.render(ctx, &each, h, name, renderContext{kind: kind, tokenLoaded: true})
 		if err != nil {
 			return nil, err
 		}

@@ -106,6 +106,9 @@ type renderContext struct {
 	// requestBase is the core's own URL as the request reached it: the last resort
 	// for foreman_url.
 	requestBase string
+	// tokenLoaded: v.Token is already the host's build token (PXEConfigs loads it
+	// once for every kind).
+	tokenLoaded bool
 }
 
 // renderHost renders the template name for host h.
@@ -124,12 +127,8 @@ func (r *Renderer) render(ctx context.Context, v *Vars, h store.Host, name strin
 	}
 	v.Kind, v.Template = rc.kind, name
 	v.Static = v.Static || rc.static
-	if h.Build && h.ID != 0 {
-		tok, err := r.store.BuildToken(ctx, h.ID)
-		switch {
-		case err == nil:
-			v.Token = tok.Value
-		case !errors.Is(err, store.ErrNotFound):
+	if !rc.tokenLoaded {
+		if v.Token, err = r.buildToken(ctx, h); err != nil {
 			return "", err
 		}
 	}
@@ -146,6 +145,21 @@ func (r *Renderer) render(ctx context.Context, v *Vars, h store.Host, name strin
 		return "", &RenderError{Name: name, Err: err}
 	}
 	return out.String(), nil
+}
+
+// buildToken is the token of a host in build ("" when it has none).
+func (r *Renderer) buildToken(ctx context.Context, h store.Host) (string, error) {
+	if !h.Build || h.ID == 0 {
+		return "", nil
+	}
+	tok, err := r.store.BuildToken(ctx, h.ID)
+	switch {
+	case err == nil:
+		return tok.Value, nil
+	case errors.Is(err, store.ErrNotFound):
+		return "", nil
+	}
+	return "", err
 }
 
 // baseURL is where foreman_url points: the relay's url, else the host's subnet's

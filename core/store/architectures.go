@@ -35,7 +35,9 @@ func (s *Store) ListArchitectures(ctx context.Context, opts ListOptions) (Counts
 
 // Architecture loads an architecture by id.
 func (s *Store) Architecture(ctx context.Context, id int64) (Architecture, error) {
-	return scanArchitecture(s.db.QueryRowContext(ctx, `SELECT id, name, created_at, updated_at FROM architectures WHERE id = $1`, id))
+	return cachedByID(ctx, "architecture", id, func() (Architecture, error) {
+		return scanArchitecture(s.db.QueryRowContext(ctx, `SELECT id, name, created_at, updated_at FROM architectures WHERE id = $1`, id))
+	})
 }
 
 // ArchitectureByName loads an architecture by name.

@@ -41,7 +41,9 @@ func (s *Store) ListDomains(ctx context.Context, opts ListOptions) (Counts, []Do
 
 // Domain loads a domain by id.
 func (s *Store) Domain(ctx context.Context, id int64) (Domain, error) {
-	return scanDomain(s.db.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains WHERE id = $1`, id))
+	return cachedByID(ctx, "domain", id, func() (Domain, error) {
+		return scanDomain(s.db.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains WHERE id = $1`, id))
+	})
 }
 
 // DomainByName loads a domain by name.

@@ -49,7 +49,7 @@ func (s *Store) ListMedia(ctx context.Context, opts ListOptions) (Counts, []Medi
 
 // Medium loads a medium by id.
 func (s *Store) Medium(ctx context.Context, id int64) (Medium, error) {
-	return s.loadMedium(ctx, `id = $1`, id)
+	return cachedByID(ctx, "medium", id, func() (Medium, error) { return s.loadMedium(ctx, `id = $1`, id) })
 }
 
 // MediumByName loads a medium by name.

@@ -70,7 +70,7 @@ func (s *Store) ListOperatingSystems(ctx context.Context, opts ListOptions) (Cou
 
 // OperatingSystem loads an OS by id.
 func (s *Store) OperatingSystem(ctx context.Context, id int64) (OperatingSystem, error) {
-	return s.loadOperatingSystem(ctx, `id = $1`, id)
+	return cachedByID(ctx, "os", id, func() (OperatingSystem, error) { return s.loadOperatingSystem(ctx, `id = $1`, id) })
 }
 
 // OperatingSystemByTitle loads an OS by its title (description or "Name Major.Minor").

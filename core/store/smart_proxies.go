@@ -89,7 +89,7 @@ func (s *Store) ListSmartProxies(ctx context.Context, opts ListOptions) (Counts,
 
 // SmartProxy loads a proxy by id.
 func (s *Store) SmartProxy(ctx context.Context, id int64) (SmartProxy, error) {
-	return s.loadSmartProxy(ctx, `id = $1`, id)
+	return cachedByID(ctx, "smart_proxy", id, func() (SmartProxy, error) { return s.loadSmartProxy(ctx, `id = $1`, id) })
 }
 
 // SmartProxyByName loads a proxy by name.

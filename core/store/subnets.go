@@ -61,7 +61,7 @@ func (s *Store) ListSubnets(ctx context.Context, opts ListOptions) (Counts, []Su
 
 // Subnet loads a subnet by id.
 func (s *Store) Subnet(ctx context.Context, id int64) (Subnet, error) {
-	return s.loadSubnet(ctx, `id = $1`, id)
+	return cachedByID(ctx, "subnet", id, func() (Subnet, error) { return s.loadSubnet(ctx, `id = $1`, id) })
 }
 
 // SubnetByName loads a subnet by name.
