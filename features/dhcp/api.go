@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/smartproxy/smartproxy/features/dhcp/record"
@@ -150,8 +151,7 @@ func (f *Feature) createReservation(w http.ResponseWriter, r *http.Request) {
 		httpapi.Error(w, r, http.StatusBadRequest, msg)
 		return
 	}
-	keys := f.lockIdle(func() []string { return reservationKeys(res) })
-	similar := f.similarReservations(res, related)
+	keys, similar := f.lockAndCheck(r, res, related)
 	for _, existing := range similar {
 		if existing.Equal(res) {
 			f.writes.Unlock()
@@ -192,6 +192,26 @@ func (f *Feature) createReservation(w http.ResponseWriter, r *http.Request) {
 	f.suggestions.release(res.IP)
 	httpapi.Logger(r).Infof("Added DHCP reservation for %s (%s / %s)", res.Name, res.IP, res.MAC)
 	httpapi.Empty(w)
+}
+
+// lockAndCheck takes f.writes once no write in flight touches res's IP or MAC
+// and returns the reservations res would collide with (or repeat). A provider
+// shared with other proxies is asked to reread the cluster before a conflict is
+// believed: its copy may not have seen another proxy's delete yet.
+func (f *Feature) lockAndCheck(r *http.Request, res record.Reservation, related map[string]bool) ([]string, []record.Reservation) {
+	refresher, shared := f.provider.(Refresher)
+	shared = shared && refresher.Shared()
+	for attempt := 0; ; attempt++ {
+		keys := f.lockIdle(func() []string { return reservationKeys(res) })
+		similar := f.similarReservations(res, related)
+		if !shared || attempt > 0 || len(similar) == 0 || slices.ContainsFunc(similar, res.Equal) {
+			return keys, similar
+		}
+		f.writes.Unlock()
+		if err := refresher.RefreshReservations(r.Context(), res.Subnet.Prefix, res.IP, res.MAC); err != nil {
+			httpapi.Logger(r).Warnf("DHCP reservation for %s / %s: conflict decided on the local copy, etcd did not answer: %v", res.IP, res.MAC, err)
+		}
+	}
 }
 
 // notAHostAddress refuses an address outside the subnet, or its network or

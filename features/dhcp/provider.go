@@ -43,3 +43,13 @@ type AddressChecker interface {
 type SuggestionHolder interface {
 	SuggestionHold() time.Duration
 }
+
+// Refresher is a provider whose reservations other proxies change too (the
+// embedded provider on etcd). Its copy may lag the others' writes by a few ms, so
+// before answering 409 from it the API has it reread what the cluster holds for
+// that IP and MAC (a create right after another proxy's delete then succeeds).
+type Refresher interface {
+	// Shared: other proxies write the same reservations (with the journal: false).
+	Shared() bool
+	RefreshReservations(ctx context.Context, subnet netip.Prefix, ip netip.Addr, mac string) error
+}

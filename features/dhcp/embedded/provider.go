@@ -115,3 +115,12 @@ func (p *Provider) AddReservation(ctx context.Context, r record.Reservation) err
 func (p *Provider) DeleteReservation(ctx context.Context, r record.Reservation) error {
 	return p.st.deleteReservation(ctx, r)
 }
+
+// Shared: with :state_backend: etcd other proxies write the same reservations.
+func (p *Provider) Shared() bool { return p.st != nil && p.st.shared != nil }
+
+// RefreshReservations rereads from etcd what the copy holds for ip and mac
+// (nothing to do with the journal, which only this process writes).
+func (p *Provider) RefreshReservations(ctx context.Context, s netip.Prefix, ip netip.Addr, mac string) error {
+	return p.st.refreshReservations(ctx, s, ip, mac)
+}

@@ -213,3 +213,41 @@ func (sh *sharedState) commitGuardedLease(ctx context.Context, e *entry) error {
 	}
 	return fmt.Errorf("%s of %s / %s: %w", e.Kind, e.IP, e.MAC, errClaimLost)
 }
+
+// refreshReservations rereads (linearizably) the index key of ip and the
+// reservation keys of mac and of the MACs the copy has on ip, and takes them
+// into the copy. A key found absent counts as deleted at the revision read before
+// the keys: no later than the truth, so a newer event from the watch still wins.
+func (st *store) refreshReservations(ctx context.Context, p netip.Prefix, ip netip.Addr, mac string) error {
+	sh := st.shared
+	if sh == nil {
+		return nil
+	}
+	keys := []string{reservationIPKey(ip.String()), reservationKey(p.String(), mac)}
+	st.mu.Lock()
+	if sub := st.subnetByPrefix(p); sub != nil {
+		for _, r := range sub.reservedByIP[ip] {
+			keys = append(keys, reservationKey(p.String(), r.MAC))
+		}
+	}
+	st.mu.Unlock()
+	before, err := sh.cli.Revision(ctx)
+	if err != nil {
+		return err
+	}
+	slices.Sort(keys)
+	var events []etcdstate.Event
+	for _, k := range slices.Compact(keys) {
+		v, rev, err := sh.cli.Get(ctx, k)
+		if err != nil {
+			return err
+		}
+		if rev == 0 {
+			events = append(events, etcdstate.Event{Key: k, Deleted: true, Revision: before})
+		} else {
+			events = append(events, etcdstate.Event{Key: k, Value: v, Revision: rev})
+		}
+	}
+	st.applyShared(events)
+	return nil
+}

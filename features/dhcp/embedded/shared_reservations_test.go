@@ -11,13 +11,14 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"github.com/smartproxy/smartproxy/features/dhcp/record"
+	"github.com/smartproxy/smartproxy/internal/etcdstate"
 	"github.com/smartproxy/smartproxy/internal/etcdtest"
 )
 
 // A reservation acknowledged through one node keeps its address from the other
 // node's allocator even before that node's copy has seen it: the lease claim
 // requires the address's index key to be absent in the cluster.
-func TestLeaseLosesToAReservationItsCopyHasNotSeen(t *testing.T) {
+func TestReservationsDecidedByTheCluster(t *testing.T) {
 	cluster := etcdtest.Start(t, 3)
 	prefix := "/sp-dhcp-resv-lease/"
 	a := startNode(t, cluster, prefix, "10.99.0.1")
@@ -87,5 +88,32 @@ func TestLeaseLosesToAReservationItsCopyHasNotSeen(t *testing.T) {
 			}
 		}
 		t.Logf("rounds where the lease came first and both succeeded: %d of 20", both)
+	})
+
+	t.Run("a copy that missed a delete is corrected from the cluster before a 409", func(t *testing.T) {
+		ip := netip.MustParseAddr("10.99.2.77")
+		gone := &entry{Kind: kindReserve, IP: ip.String(), MAC: "02:00:00:07:00:01", Subnet: subnet.Prefix.String(), Name: "gone"}
+		// B's copy holds a reservation the cluster does not (as if its watch had
+		// not yet brought another node's delete).
+		b.st.applyShared([]etcdstate.Event{{Key: entryKey(gone), Value: gone.encode(), Revision: 1}})
+		if got := b.st.reservationsByIP(subnet.Prefix, ip); len(got) != 1 {
+			t.Fatalf("the stale reservation is not in B's copy: %v", got)
+		}
+		if err := b.st.refreshReservations(context.Background(), subnet.Prefix, ip, "02:00:00:07:00:02"); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.st.reservationsByIP(subnet.Prefix, ip); len(got) != 0 {
+			t.Fatalf("after the refresh B still has %v", got)
+		}
+		kept := record.Reservation{Name: "kept", IP: ip, MAC: "02:00:00:07:00:03", Subnet: subnet}
+		if err := a.st.addReservation(context.Background(), kept); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.st.refreshReservations(context.Background(), subnet.Prefix, ip, kept.MAC); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := b.st.reservationByMAC(subnet.Prefix, kept.MAC); !ok || got.IP != ip {
+			t.Fatalf("after the refresh B lacks A's reservation: %v %v", got, ok)
+		}
 	})
 }

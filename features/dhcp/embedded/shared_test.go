@@ -246,6 +246,11 @@ func TestTwoNodesOnEtcd(t *testing.T) {
 			t.Fatalf("renewal without quorum: %v", ack)
 		}
 		t.Logf("renewal without quorum answered after %s (the first write waits out :etcd_timeout:)", time.Since(start).Round(time.Millisecond))
+		// A wrote nothing: it learns of the lost quorum from its copy's revision
+		// poll (every 2 s, each waiting out the timeout), which may end after B's write.
+		waitUntil(t, 10*time.Second, "both nodes find the cluster silent", func() bool {
+			return !a.st.shared.writable() && !b.st.shared.writable()
+		})
 		for _, n := range nodes {
 			if o := n.ask(t, request(t, dhcpv4.MessageTypeDiscover, "02:00:00:03:00:02")); o != nil {
 				t.Fatalf("a new client got an OFFER of %s without quorum", o.YourIPAddr)
