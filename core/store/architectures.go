@@ -36,20 +36,20 @@ func (s *Store) ListArchitectures(ctx context.Context, opts ListOptions) (Counts
 // Architecture loads an architecture by id.
 func (s *Store) Architecture(ctx context.Context, id int64) (Architecture, error) {
 	return cachedByID(ctx, "architecture", id, func() (Architecture, error) {
-		return scanArchitecture(s.db.QueryRowContext(ctx, `SELECT id, name, created_at, updated_at FROM architectures WHERE id = $1`, id))
+		return scanArchitecture(s.queryRow(ctx, `SELECT id, name, created_at, updated_at FROM architectures WHERE id = $1`, id))
 	})
 }
 
 // ArchitectureByName loads an architecture by name.
 func (s *Store) ArchitectureByName(ctx context.Context, name string) (Architecture, error) {
-	return scanArchitecture(s.db.QueryRowContext(ctx, `SELECT id, name, created_at, updated_at FROM architectures WHERE name = $1`, name))
+	return scanArchitecture(s.queryRow(ctx, `SELECT id, name, created_at, updated_at FROM architectures WHERE name = $1`, name))
 }
 
 // CreateArchitecture stores a; a gets its id.
 func (s *Store) CreateArchitecture(ctx context.Context, a *Architecture) error {
 	a.CreatedAt = now()
 	a.UpdatedAt = a.CreatedAt
-	return mapErr(s.db.QueryRowContext(ctx, `INSERT INTO architectures (name, created_at, updated_at)
+	return mapErr(s.queryRow(ctx, `INSERT INTO architectures (name, created_at, updated_at)
 		VALUES ($1, $2, $3) RETURNING id`, a.Name, a.CreatedAt, a.UpdatedAt).Scan(&a.ID))
 }
 

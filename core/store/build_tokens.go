@@ -21,7 +21,7 @@ func (t BuildToken) Expired(at time.Time) bool { return !at.Before(t.ExpiresAt) 
 // BuildToken loads the token of a host; ErrNotFound when it has none.
 func (s *Store) BuildToken(ctx context.Context, hostID int64) (BuildToken, error) {
 	t := BuildToken{HostID: hostID}
-	err := s.db.QueryRowContext(ctx, `SELECT value, expires_at FROM build_tokens WHERE host_id = $1`, hostID).
+	err := s.queryRow(ctx, `SELECT value, expires_at FROM build_tokens WHERE host_id = $1`, hostID).
 		Scan(&t.Value, &t.ExpiresAt)
 	return t, mapErr(err)
 }
@@ -30,7 +30,7 @@ func (s *Store) BuildToken(ctx context.Context, hostID int64) (BuildToken, error
 // host has it.
 func (s *Store) BuildTokenByValue(ctx context.Context, value string) (BuildToken, error) {
 	t := BuildToken{Value: value}
-	err := s.db.QueryRowContext(ctx, `SELECT host_id, expires_at FROM build_tokens WHERE value = $1`, value).
+	err := s.queryRow(ctx, `SELECT host_id, expires_at FROM build_tokens WHERE value = $1`, value).
 		Scan(&t.HostID, &t.ExpiresAt)
 	return t, mapErr(err)
 }

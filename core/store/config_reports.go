@@ -72,7 +72,7 @@ func (s *Store) LastConfigReport(ctx context.Context, hostID int64) (ConfigRepor
 func (s *Store) loadConfigReport(ctx context.Context, cond string, arg any) (ConfigReport, error) {
 	var r ConfigReport
 	var metrics, logs string
-	err := s.db.QueryRowContext(ctx, `SELECT `+configReportColumns+` FROM config_reports r JOIN hosts h ON h.id = r.host_id
+	err := s.queryRow(ctx, `SELECT `+configReportColumns+` FROM config_reports r JOIN hosts h ON h.id = r.host_id
 		WHERE `+cond, arg).Scan(&r.ID, &r.HostID, &r.HostName, &r.ReportedAt, &r.Status.Applied, &r.Status.Restarted,
 		&r.Status.Failed, &r.Status.FailedRestarts, &r.Status.Skipped, &r.Status.Pending, &r.Origin, &metrics, &logs,
 		&r.CreatedAt, &r.UpdatedAt)

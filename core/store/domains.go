@@ -42,20 +42,20 @@ func (s *Store) ListDomains(ctx context.Context, opts ListOptions) (Counts, []Do
 // Domain loads a domain by id.
 func (s *Store) Domain(ctx context.Context, id int64) (Domain, error) {
 	return cachedByID(ctx, "domain", id, func() (Domain, error) {
-		return scanDomain(s.db.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains WHERE id = $1`, id))
+		return scanDomain(s.queryRow(ctx, `SELECT `+domainColumns+` FROM domains WHERE id = $1`, id))
 	})
 }
 
 // DomainByName loads a domain by name.
 func (s *Store) DomainByName(ctx context.Context, name string) (Domain, error) {
-	return scanDomain(s.db.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains WHERE name = $1`, name))
+	return scanDomain(s.queryRow(ctx, `SELECT `+domainColumns+` FROM domains WHERE name = $1`, name))
 }
 
 // CreateDomain stores d; d gets its id.
 func (s *Store) CreateDomain(ctx context.Context, d *Domain) error {
 	d.CreatedAt = now()
 	d.UpdatedAt = d.CreatedAt
-	return mapErr(s.db.QueryRowContext(ctx, `INSERT INTO domains (name, fullname, dns_id, created_at, updated_at)
+	return mapErr(s.queryRow(ctx, `INSERT INTO domains (name, fullname, dns_id, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5) RETURNING id`, d.Name, d.Fullname, nullID(d.DNSID), d.CreatedAt, d.UpdatedAt).Scan(&d.ID))
 }
 

@@ -22,6 +22,6 @@ func saveFacts(ctx context.Context, q execer, hostID int64, facts json.RawMessag
 func (s *Store) Facts(ctx context.Context, hostID int64) (json.RawMessage, time.Time, error) {
 	var facts string
 	var at time.Time
-	err := s.db.QueryRowContext(ctx, `SELECT facts, uploaded_at FROM host_facts WHERE host_id = $1`, hostID).Scan(&facts, &at)
+	err := s.queryRow(ctx, `SELECT facts, uploaded_at FROM host_facts WHERE host_id = $1`, hostID).Scan(&facts, &at)
 	return json.RawMessage(facts), at, mapErr(err)
 }

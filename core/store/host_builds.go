@@ -22,7 +22,7 @@ var ErrNotInBuild = &ConflictError{Field: "build"}
 // HostBuild loads the build record of a host; ErrNotFound when it never finished one.
 func (s *Store) HostBuild(ctx context.Context, hostID int64) (HostBuild, error) {
 	b := HostBuild{HostID: hostID}
-	err := s.db.QueryRowContext(ctx, `SELECT build_errors, installed_at, updated_at FROM host_builds WHERE host_id = $1`,
+	err := s.queryRow(ctx, `SELECT build_errors, installed_at, updated_at FROM host_builds WHERE host_id = $1`,
 		hostID).Scan(&b.BuildErrors, &b.InstalledAt, &b.UpdatedAt)
 	return b, mapErr(err)
 }

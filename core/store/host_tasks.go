@@ -42,7 +42,7 @@ func (s *Store) SaveTaskRun(ctx context.Context, r *TaskRun) error {
 func (s *Store) TaskRun(ctx context.Context, hostName string) (TaskRun, error) {
 	r := TaskRun{HostName: hostName}
 	var data string
-	err := s.db.QueryRowContext(ctx, `SELECT operation, tasks, updated_at FROM host_tasks WHERE host_name = $1`, hostName).
+	err := s.queryRow(ctx, `SELECT operation, tasks, updated_at FROM host_tasks WHERE host_name = $1`, hostName).
 		Scan(&r.Operation, &data, &r.UpdatedAt)
 	if err != nil {
 		return r, mapErr(err)

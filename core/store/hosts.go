@@ -70,7 +70,7 @@ func scanHost(row scanner) (Host, error) {
 }
 
 func (s *Store) loadHost(ctx context.Context, cond string, arg any) (Host, error) {
-	h, err := scanHost(s.db.QueryRowContext(ctx, `SELECT `+hostColumns+` FROM hosts WHERE `+cond, arg))
+	h, err := scanHost(s.queryRow(ctx, `SELECT `+hostColumns+` FROM hosts WHERE `+cond, arg))
 	if err != nil {
 		return h, err
 	}
@@ -78,7 +78,7 @@ func (s *Store) loadHost(ctx context.Context, cond string, arg any) (Host, error
 		return h, err
 	}
 	var f InfrastructureFacet
-	err = s.db.QueryRowContext(ctx, `SELECT foreman_instance, smart_proxy_id FROM host_infrastructure_facets
+	err = s.queryRow(ctx, `SELECT foreman_instance, smart_proxy_id FROM host_infrastructure_facets
 		WHERE host_id = $1`, h.ID).Scan(&f.ForemanInstance, &f.SmartProxyID)
 	switch err {
 	case nil:

@@ -80,7 +80,7 @@ func (s *Store) WriteOnce(ctx context.Context, key string, write func(w KeyedWri
 func (s *Store) KeyedAnswer(ctx context.Context, key string) (KeyedAnswer, error) {
 	var a KeyedAnswer
 	var body string
-	err := s.db.QueryRowContext(ctx, `SELECT status, body FROM idempotency_keys WHERE idempotency_key = $1`, key).Scan(&a.Status, &body)
+	err := s.queryRow(ctx, `SELECT status, body FROM idempotency_keys WHERE idempotency_key = $1`, key).Scan(&a.Status, &body)
 	a.Body = []byte(body)
 	return a, mapErr(err)
 }

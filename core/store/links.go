@@ -32,7 +32,7 @@ func replaceLinks(ctx context.Context, tx *sql.Tx, table, ownerCol, otherCol str
 
 // linkIDs lists the ids linked to owner, ascending.
 func (s *Store) linkIDs(ctx context.Context, table, ownerCol, otherCol string, owner int64) ([]int64, error) {
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE %s = $1 ORDER BY 1`, otherCol, table, ownerCol), owner)
+	rows, err := s.query(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE %s = $1 ORDER BY 1`, otherCol, table, ownerCol), owner)
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ var mediumFields = map[string]field{
 
 func (s *Store) loadMedium(ctx context.Context, cond string, arg any) (Medium, error) {
 	var m Medium
-	err := s.db.QueryRowContext(ctx, `SELECT id, name, path, os_family, created_at, updated_at FROM media WHERE `+cond, arg).Scan(
+	err := s.queryRow(ctx, `SELECT id, name, path, os_family, created_at, updated_at FROM media WHERE `+cond, arg).Scan(
 		&m.ID, &m.Name, &m.Path, &m.OSFamily, &m.CreatedAt, &m.UpdatedAt)
 	if err != nil {
 		return m, mapErr(err)

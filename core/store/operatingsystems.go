@@ -45,7 +45,7 @@ var operatingSystemFields = map[string]field{
 func (s *Store) loadOperatingSystem(ctx context.Context, cond string, args ...any) (OperatingSystem, error) {
 	var o OperatingSystem
 	var loaders string
-	err := s.db.QueryRowContext(ctx, `SELECT id, name, major, minor, family, release_name, description, pxe_loaders,
+	err := s.queryRow(ctx, `SELECT id, name, major, minor, family, release_name, description, pxe_loaders,
 		created_at, updated_at FROM operatingsystems WHERE `+cond, args...).Scan(
 		&o.ID, &o.Name, &o.Major, &o.Minor, &o.Family, &o.ReleaseName, &o.Description, &loaders, &o.CreatedAt, &o.UpdatedAt)
 	if err != nil {

@@ -35,7 +35,7 @@ func (sc ParameterScope) ownerCond(owner int64, n int) (string, []any) {
 // Parameters lists the parameters of one owner at one level (owner ignored for common), by name.
 func (s *Store) Parameters(ctx context.Context, sc ParameterScope, owner int64) ([]Parameter, error) {
 	cond, args := sc.ownerCond(owner, 1)
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, value FROM `+sc.table+` WHERE `+cond+` ORDER BY name`, args...)
+	rows, err := s.query(ctx, `SELECT id, name, value FROM `+sc.table+` WHERE `+cond+` ORDER BY name`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func (s *Store) Parameters(ctx context.Context, sc ParameterScope, owner int64) 
 func (s *Store) ScopedParameter(ctx context.Context, sc ParameterScope, owner, id int64) (Parameter, error) {
 	cond, args := sc.ownerCond(owner, 2)
 	var p Parameter
-	err := s.db.QueryRowContext(ctx, `SELECT id, name, value FROM `+sc.table+` WHERE id = $1 AND `+cond,
+	err := s.queryRow(ctx, `SELECT id, name, value FROM `+sc.table+` WHERE id = $1 AND `+cond,
 		append([]any{id}, args...)...).Scan(&p.ID, &p.Name, &p.Value)
 	return p, mapErr(err)
 }
@@ -63,10 +63,10 @@ func (s *Store) ScopedParameter(ctx context.Context, sc ParameterScope, owner, i
 // CreateParameter adds p to owner; p gets its id. A name owner already has is a *ConflictError.
 func (s *Store) CreateParameter(ctx context.Context, sc ParameterScope, owner int64, p *Parameter) error {
 	if sc.ownerCol == "" {
-		return mapErr(s.db.QueryRowContext(ctx, `INSERT INTO `+sc.table+` (name, value) VALUES ($1, $2) RETURNING id`,
+		return mapErr(s.queryRow(ctx, `INSERT INTO `+sc.table+` (name, value) VALUES ($1, $2) RETURNING id`,
 			p.Name, p.Value).Scan(&p.ID))
 	}
-	err := s.db.QueryRowContext(ctx, `INSERT INTO `+sc.table+` (`+sc.ownerCol+`, name, value) VALUES ($1, $2, $3) RETURNING id`,
+	err := s.queryRow(ctx, `INSERT INTO `+sc.table+` (`+sc.ownerCol+`, name, value) VALUES ($1, $2, $3) RETURNING id`,
 		owner, p.Name, p.Value).Scan(&p.ID)
 	return nameConflict(mapErr(err))
 }

@@ -50,7 +50,7 @@ func (s *Store) PuppetClassByName(ctx context.Context, name string) (PuppetClass
 
 func (s *Store) loadPuppetClass(ctx context.Context, cond string, arg any) (PuppetClass, error) {
 	var pc PuppetClass
-	err := s.db.QueryRowContext(ctx, `SELECT id, name, created_at, updated_at FROM puppetclasses WHERE `+cond, arg).
+	err := s.queryRow(ctx, `SELECT id, name, created_at, updated_at FROM puppetclasses WHERE `+cond, arg).
 		Scan(&pc.ID, &pc.Name, &pc.CreatedAt, &pc.UpdatedAt)
 	return pc, mapErr(err)
 }
@@ -59,7 +59,7 @@ func (s *Store) loadPuppetClass(ctx context.Context, cond string, arg any) (Pupp
 func (s *Store) CreatePuppetClass(ctx context.Context, pc *PuppetClass) error {
 	pc.CreatedAt = now()
 	pc.UpdatedAt = pc.CreatedAt
-	return mapErr(s.db.QueryRowContext(ctx, `INSERT INTO puppetclasses (name, created_at, updated_at) VALUES ($1, $2, $3) RETURNING id`,
+	return mapErr(s.queryRow(ctx, `INSERT INTO puppetclasses (name, created_at, updated_at) VALUES ($1, $2, $3) RETURNING id`,
 		pc.Name, pc.CreatedAt, pc.UpdatedAt).Scan(&pc.ID))
 }
 
@@ -91,7 +91,7 @@ func (s *Store) DeletePuppetClass(ctx context.Context, id int64) error {
 
 // HostClasses lists the classes of a host, by name.
 func (s *Store) HostClasses(ctx context.Context, hostID int64) ([]HostClass, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT c.id, c.name, c.created_at, c.updated_at, hp.parameters
+	rows, err := s.query(ctx, `SELECT c.id, c.name, c.created_at, c.updated_at, hp.parameters
 		FROM host_puppetclasses hp JOIN puppetclasses c ON c.id = hp.puppetclass_id WHERE hp.host_id = $1`, hostID)
 	if err != nil {
 		return nil, err
@@ -159,7 +159,7 @@ func (s *Store) RemoveHostClass(ctx context.Context, hostID, classID int64) erro
 // HostEnvironment is the Puppet environment set on a host ("" = none set).
 func (s *Store) HostEnvironment(ctx context.Context, hostID int64) (string, error) {
 	var env string
-	err := s.db.QueryRowContext(ctx, `SELECT environment FROM host_puppet_facets WHERE host_id = $1`, hostID).Scan(&env)
+	err := s.queryRow(ctx, `SELECT environment FROM host_puppet_facets WHERE host_id = $1`, hostID).Scan(&env)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

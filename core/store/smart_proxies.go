@@ -104,7 +104,7 @@ func (s *Store) SmartProxyByURL(ctx context.Context, url string) (SmartProxy, er
 
 func (s *Store) loadSmartProxy(ctx context.Context, cond string, arg any) (SmartProxy, error) {
 	var p SmartProxy
-	err := s.db.QueryRowContext(ctx, `SELECT id, name, url, created_at, updated_at,
+	err := s.queryRow(ctx, `SELECT id, name, url, created_at, updated_at,
 		(SELECT COUNT(*) FROM host_infrastructure_facets hf WHERE hf.smart_proxy_id = smart_proxies.id)
 		FROM smart_proxies WHERE `+cond, arg).Scan(&p.ID, &p.Name, &p.URL, &p.CreatedAt, &p.UpdatedAt, &p.HostsCount)
 	if err != nil {
@@ -115,7 +115,7 @@ func (s *Store) loadSmartProxy(ctx context.Context, cond string, arg any) (Smart
 }
 
 func (s *Store) proxyFeatures(ctx context.Context, proxyID int64) ([]Feature, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT f.id, f.name, pf.capabilities, pf.settings
+	rows, err := s.query(ctx, `SELECT f.id, f.name, pf.capabilities, pf.settings
 		FROM proxy_features pf JOIN features f ON f.id = pf.feature_id
 		WHERE pf.smart_proxy_id = $1 ORDER BY f.name`, proxyID)
 	if err != nil {
@@ -241,7 +241,7 @@ type ProxyHost struct {
 
 // ProxyHosts lists the proxies having feature ("" = all) with their URL hosts.
 func (s *Store) ProxyHosts(ctx context.Context, feature string) ([]ProxyHost, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT p.id, p.name, p.url FROM smart_proxies p
+	rows, err := s.query(ctx, `SELECT p.id, p.name, p.url FROM smart_proxies p
 		WHERE $1 = '' OR EXISTS (SELECT 1 FROM proxy_features pf JOIN features f ON f.id = pf.feature_id
 			WHERE pf.smart_proxy_id = p.id AND f.name = $1)
 		ORDER BY p.id`, feature)

@@ -54,6 +54,8 @@ type Store struct {
 	// handler (1 ms, 2 ms … 100 ms steps), which under concurrent writes costs far more
 	// than waiting on a mutex handed over the moment the last one commits.
 	writers sync.Mutex
+	// statements are the reads prepared once (query text → *sql.Stmt), see prepared.go.
+	statements sync.Map
 }
 
 // Open connects to database (a postgres:// URL, else a SQLite file path whose folder is
@@ -116,7 +118,10 @@ func Redact(database string) string {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closeStatements()
+	return s.db.Close()
+}
 
 // Dialect says which database is behind the store.
 func (s *Store) Dialect() Dialect { return s.dialect }

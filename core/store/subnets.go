@@ -39,7 +39,7 @@ const subnetColumns = `id, name, network, mask, gateway, dns_primary, dns_second
 
 func (s *Store) loadSubnet(ctx context.Context, cond string, arg any) (Subnet, error) {
 	var n Subnet
-	err := s.db.QueryRowContext(ctx, `SELECT `+subnetColumns+` FROM subnets WHERE `+cond, arg).Scan(
+	err := s.queryRow(ctx, `SELECT `+subnetColumns+` FROM subnets WHERE `+cond, arg).Scan(
 		&n.ID, &n.Name, &n.Network, &n.Mask, &n.Gateway, &n.DNSPrimary, &n.DNSSecondary, &n.From, &n.To,
 		&n.BootMode, &n.IPAM, &n.DHCPID, &n.TFTPID, &n.DNSID, &n.TemplateID, &n.HTTPBootID, &n.CreatedAt, &n.UpdatedAt)
 	if err != nil {
