@@ -29,7 +29,7 @@ SERVER_CPU=() CLIENT_CPU=()
 if [ "$PIN" = 1 ]; then SERVER_CPU=(taskset -c 1) CLIENT_CPU=(taskset -c 0); fi
 # -g single: pinned to one core, perfdhcp's default second receive thread only
 # competes with its sender (measured: 14k/s at 0.3% drops single, 1.5% multi).
-PERFDHCP_OPTS=${PERFDHCP_OPTS:-$( [ "$PIN" = 1 ] && echo "-g single" )}
+PERFDHCP_OPTS=${PERFDHCP_OPTS:-$( [ "$PIN" = 1 ] && echo "-g single" || true)}
 CLK_TCK=$(getconf CLK_TCK)
 S=spdhcp-bench-s C=spdhcp-bench-c SIF=spdhcp-bs CIF=spdhcp-bc
 WORK=${WORK:-$(mktemp -d /tmp/spdhcp-bench.XXXXXX)}
