@@ -9,6 +9,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -33,8 +34,21 @@ type listener struct {
 	done chan struct{}
 }
 
-// listen binds addr and starts serving.
+// listen binds addr and starts serving. With port 0 the UDP socket picks the port and
+// TCP must then get the same one, which another program may hold: a fresh pick is tried
+// a few times before giving up.
 func listen(ctx context.Context, h *Handler, addr string) (*listener, error) {
+	_, port, _ := net.SplitHostPort(addr)
+	for try := 1; ; try++ {
+		l, err := listenOnce(ctx, h, addr)
+		if err == nil || port != "0" || try == 10 || !errors.Is(err, syscall.EADDRINUSE) {
+			return l, err
+		}
+	}
+}
+
+// listenOnce binds UDP then TCP on the port UDP got.
+func listenOnce(ctx context.Context, h *Handler, addr string) (*listener, error) {
 	l := &listener{h: h, conn: map[net.Conn]struct{}{}, done: make(chan struct{})}
 	lc := net.ListenConfig{Control: reusePort}
 	sockets := 1
