@@ -160,21 +160,27 @@ func valueString(v any) string {
 	return string(data)
 }
 
+// readParameter applies the request's parameter body to p; handled is true when an
+// error answer has been written.
+func readParameter(c echo.Context, ps parameterScope, p *store.Parameter) (handled bool, err error) {
+	data, handled, err := respond.ReadBody(c)
+	if handled {
+		return true, err
+	}
+	var in parameterIn
+	if handled, err := respond.DecodeJSON(c, data, &in, ps.wrapper, "parameter"); handled {
+		return true, err
+	}
+	return in.apply(c, p)
+}
+
 func (s *Service) createParameter(c echo.Context, ps parameterScope) error {
 	owner, handled, err := s.owner(c, ps)
 	if handled {
 		return err
 	}
-	data, handled, err := respond.ReadBody(c)
-	if handled {
-		return err
-	}
-	var in parameterIn
-	if handled, err := respond.DecodeJSON(c, data, &in, ps.wrapper, "parameter"); handled {
-		return err
-	}
 	var p store.Parameter
-	if handled, err := in.apply(c, &p); handled {
+	if handled, err := readParameter(c, ps, &p); handled {
 		return err
 	}
 	if err := s.store.CreateParameter(c.Request().Context(), ps.scope, owner, &p); err != nil {
@@ -192,15 +198,7 @@ func (s *Service) updateParameter(c echo.Context, ps parameterScope) error {
 	if handled {
 		return err
 	}
-	data, handled, err := respond.ReadBody(c)
-	if handled {
-		return err
-	}
-	var in parameterIn
-	if handled, err := respond.DecodeJSON(c, data, &in, ps.wrapper, "parameter"); handled {
-		return err
-	}
-	if handled, err := in.apply(c, &p); handled {
+	if handled, err := readParameter(c, ps, &p); handled {
 		return err
 	}
 	if err := s.store.UpdateParameter(c.Request().Context(), ps.scope, owner, p); err != nil {
