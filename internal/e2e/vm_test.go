@@ -62,7 +62,7 @@ func TestVMProvisioningEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mediumURL := startMedium(t, ns, lkrn)
+	mediumURL := pxeboot.StartStandInMedium(t, ns, "127.0.0.1:0", lkrn)
 
 	templates := t.TempDir()
 	writeFile(t, filepath.Join(templates, "pxelinux.tmpl"), pxeboot.StandInPXELinux)
@@ -252,32 +252,6 @@ func (s *site) startVMProxy(t *testing.T, tap string) (*smartProxy, string) {
 	addr := vmServerIP + ":8443"
 	proc := startIn(t, s.ns, vmProxyName, addr, bin.proxy, "--settings", settings)
 	return &smartProxy{name: vmProxyName, url: "https://" + addr, settings: settings, proc: proc}, tftproot
-}
-
-// startMedium serves the installation medium inside ns: its kernel is iPXE, its
-// initrd a placeholder. It returns the base URL.
-func startMedium(t *testing.T, ns string, kernel []byte) string {
-	t.Helper()
-	var ln net.Listener
-	if err := pxeboot.InNS(ns, func() (err error) {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasSuffix(r.URL.Path, "/images/pxeboot/vmlinuz"):
-			w.Write(kernel)
-		case strings.HasSuffix(r.URL.Path, "/images/pxeboot/initrd.img"):
-			io.WriteString(w, "initrd placeholder: iPXE as the kernel needs none\n")
-		default:
-			http.NotFound(w, r)
-		}
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String()
 }
 
 // idOf calls the API and returns the id of the object answered (200 or 201).

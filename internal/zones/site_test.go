@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/smartproxy/smartproxy/internal/pxeboot"
 )
 
 const (
@@ -180,32 +177,6 @@ func (c *coreAPI) proxy(name string) (string, []string) {
 		names = append(names, f.(map[string]any)["name"].(string))
 	}
 	return v["url"].(string), names
-}
-
-// startMedium serves an installation medium inside PFS (a mirror in the zone): its
-// kernel is kernel, its initrd a placeholder. It returns the base URL.
-func startMedium(t *testing.T, ns, addr string, kernel []byte) string {
-	t.Helper()
-	var ln net.Listener
-	if err := pxeboot.InNS(ns, func() (err error) {
-		ln, err = net.Listen("tcp", addr)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasSuffix(r.URL.Path, "/images/pxeboot/vmlinuz"):
-			w.Write(kernel)
-		case strings.HasSuffix(r.URL.Path, "/images/pxeboot/initrd.img"):
-			io.WriteString(w, "initrd placeholder\n")
-		default:
-			http.NotFound(w, r)
-		}
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String()
 }
 
 func containsEach(list []string, want ...string) bool {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smartproxy/smartproxy/internal/pxeboot"
 )
 
 // site is one run's zones, CA, processes and clients.
@@ -51,7 +53,7 @@ func startSite(t *testing.T, coreExtra string, kernel []byte) *site {
 	s.certs[adminName] = s.pki.issue(adminName)
 	s.certs[revokedName] = s.pki.issue(revokedName, puppetIP)
 	s.kernel = kernel
-	s.medium = startMedium(t, s.z.pfs, pfsLanIP+":8081", kernel)
+	s.medium = pxeboot.StartStandInMedium(t, s.z.pfs, pfsLanIP+":8081", kernel)
 	s.startCore(coreExtra)
 	s.startDMZ()
 	s.startPFS()
