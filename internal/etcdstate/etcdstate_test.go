@@ -227,6 +227,15 @@ func TestBackend(t *testing.T) {
 
 	t.Run("one member killed: no interruption; quorum lost: a clear error; back: nothing lost", func(t *testing.T) {
 		cli := cluster.Connect("/sp-quorum/")
+		// An election takes 1-3 s here and longer on a loaded machine; what is
+		// checked is that the write waits for it instead of failing.
+		patientCfg := cluster.Config("/sp-quorum/")
+		patientCfg.Timeout = 30 * time.Second
+		patient, err := etcdstate.Open(ctx, patientCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer patient.Close()
 		watcher := cluster.Connect("/sp-quorum/")
 		m, copyW := startMirror(t, watcher, "q/")
 		cluster.Members[2].Kill()
@@ -241,7 +250,7 @@ func TestBackend(t *testing.T) {
 		leader := cluster.Leader()
 		leader.Kill()
 		stallStart := time.Now()
-		if res, err := cli.Claim(ctx, "q/leader-gone", 0, []byte("v")); err != nil || !res.Won {
+		if res, err := patient.Claim(ctx, "q/leader-gone", 0, []byte("v")); err != nil || !res.Won {
 			t.Fatalf("claim after the leader was killed: %+v %v", res, err)
 		}
 		t.Logf("leader %s killed: the next claim succeeded after %s (the election)", leader.Name, time.Since(stallStart).Round(time.Millisecond))
@@ -250,7 +259,7 @@ func TestBackend(t *testing.T) {
 		cluster.Members[2].Kill()
 		cluster.Members[1].Kill()
 		start := time.Now()
-		_, err := cli.Claim(ctx, "q/no-quorum", 0, []byte("v"))
+		_, err = cli.Claim(ctx, "q/no-quorum", 0, []byte("v"))
 		if !errors.Is(err, etcdstate.ErrUnavailable) || !strings.Contains(err.Error(), "quorum") {
 			t.Fatalf("without quorum: %v", err)
 		}
