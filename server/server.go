@@ -22,6 +22,7 @@ import (
 
 	"github.com/smartproxy/smartproxy/httpapi"
 	"github.com/smartproxy/smartproxy/internal/httplimit"
+	"github.com/smartproxy/smartproxy/internal/revocation"
 	"github.com/smartproxy/smartproxy/registry"
 	"github.com/smartproxy/smartproxy/settings"
 )
@@ -294,6 +295,7 @@ func (s *Server) listen(addr string, https bool, tlsConf *tls.Config) error {
 	scheme := "http"
 	if https {
 		scheme = "https"
+		srv.Handler = revocation.Guard(tlsConf.VerifyConnection, srv.Handler)
 		srv.TLSConfig = tlsConf
 		ln = tls.NewListener(ln, tlsConf)
 	}

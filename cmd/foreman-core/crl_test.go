@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -56,22 +57,34 @@ func TestClientCRL(t *testing.T) {
 
 	pool := x509.NewCertPool()
 	pool.AddCert(authority.Cert)
-	// get asks with a certificate on a new connection: revocation is checked at the handshake.
-	get := func(certFile, keyFile string) (int, error) {
+	var getWith func(*http.Client) (int, error)
+	clientFor := func(certFile, keyFile string, keepAlive bool) *http.Client {
 		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
 			t.Fatal(err)
 		}
-		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: !keepAlive, TLSClientConfig: &tls.Config{
 			RootCAs: pool, GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil }}}}
+	}
+	// get asks with a certificate on a new connection: revocation is checked at the handshake.
+	get := func(certFile, keyFile string) (int, error) {
+		return getWith(clientFor(certFile, keyFile, false))
+	}
+	getWith = func(client *http.Client) (int, error) {
 		req, _ := http.NewRequest("GET", "https://"+addr+"/api/v2/hosts", nil)
 		req.SetBasicAuth("admin", "secret-for-the-test")
 		resp, err := client.Do(req)
 		if err != nil {
 			return 0, err
 		}
+		io.Copy(io.Discard, resp.Body) // read to the end, so the connection is kept
 		resp.Body.Close()
 		return resp.StatusCode, nil
+	}
+	// A client that keeps its connection open across the revocation.
+	keptAlive := clientFor(pfs.CertFile, pfs.KeyFile, true)
+	if status, err := getWith(keptAlive); status != 200 {
+		t.Fatalf("kept-alive client before revocation: %d %v", status, err)
 	}
 	for _, c := range []*ca.Issued{dmz, pfs} {
 		if status, err := get(c.CertFile, c.KeyFile); status != 200 {
@@ -87,6 +100,9 @@ func TestClientCRL(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyCRL()
+	if status, err := getWith(keptAlive); status != http.StatusForbidden {
+		t.Errorf("revoked certificate on its open connection: %d %v, want 403", status, err)
+	}
 	if _, err := get(pfs.CertFile, pfs.KeyFile); err == nil || !strings.Contains(err.Error(), "bad certificate") {
 		t.Errorf("revoked certificate: %v, want a bad certificate alert", err)
 	}

@@ -111,7 +111,7 @@ func startListeners(cfg *config.Config, app http.Handler, log *logrus.Logger) (*
 		if err != nil {
 			return fail(fmt.Errorf("https listener: %w", err))
 		}
-		srv := &http.Server{Handler: handler, TLSConfig: tlsConf, ErrorLog: nil}
+		srv := &http.Server{Handler: revocation.Guard(tlsConf.VerifyConnection, handler), TLSConfig: tlsConf, ErrorLog: nil}
 		limits.Apply(srv)
 		started = append(started, pending{tls.NewListener(gate.Listener(ln), tlsConf), srv})
 		l.addrs = append(l.addrs, "https://"+ln.Addr().String())

@@ -2,14 +2,17 @@ package relay
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/smartproxy/smartproxy/httpapi"
@@ -31,6 +34,9 @@ const StaleHeader = "X-Relay-Stale"
 type hop struct {
 	base *url.URL // without a trailing "/"
 	http *http.Client
+	// verify is the CRL check of the hop's certificate (nil: no CRL), also run on
+	// reused connections so a revocation cuts an open one.
+	verify func(tls.ConnectionState) error
 }
 
 // hopTLS is a relay's TLS towards its hops: the CA, its own certificate, and a CRL
@@ -58,7 +64,7 @@ func newHop(rawURL string, id hopTLS, timeout time.Duration) (*hop, error) {
 		tlsConf.VerifyConnection = list.VerifyConnection
 	}
 	transport := tlsclient.Transport(tlsConf, timeout)
-	return &hop{base: base, http: &http.Client{
+	return &hop{base: base, verify: tlsConf.VerifyConnection, http: &http.Client{
 		Transport: transport,
 		// The answer goes back as it is; following a redirect would resend the
 		// request (and this relay's certificate) wherever Location points.
@@ -78,7 +84,18 @@ func (h *hop) send(ctx context.Context, method, target string, header http.Heade
 	if length == 0 {
 		req.Body = http.NoBody
 	}
-	return h.http.Do(req)
+	if h.verify == nil {
+		return h.http.Do(req)
+	}
+	var revoked atomic.Pointer[error]
+	req = req.WithContext(httptrace.WithClientTrace(ctx, revocation.CheckReused(h.verify, func(err error) { revoked.Store(&err) })))
+	resp, err := h.http.Do(req)
+	if err != nil {
+		if why := revoked.Load(); why != nil {
+			return nil, fmt.Errorf("next hop %s: %w", h.base.Host, *why)
+		}
+	}
+	return resp, err
 }
 
 func (h *hop) close() { h.http.CloseIdleConnections() }
