@@ -322,25 +322,28 @@ func TestInvalidYAMLFailsOnlyThatFeature(t *testing.T) {
 	}
 }
 
-// slowProber takes long the first time; the first request waits only briefly and
-// later requests are served from the cache.
+// slowProber answers only once the test closes release (nil: at once), so "the probe
+// is still running" does not depend on how fast a loaded machine runs the test; the
+// first request waits only briefly and later requests are served from the cache.
 type slowProber struct {
 	*fake
-	delay time.Duration
-	calls atomic.Int32
+	release chan struct{}
+	calls   atomic.Int32
 }
 
 func (p *slowProber) ProbeCapabilities(ctx context.Context) ([]string, error) {
 	p.calls.Add(1)
-	select {
-	case <-time.After(p.delay):
-	case <-ctx.Done():
+	if p.release != nil {
+		select {
+		case <-p.release:
+		case <-ctx.Done():
+		}
 	}
 	return []string{"probed"}, nil
 }
 
 func TestCapabilityProbesAreCachedAndNeverBlock(t *testing.T) {
-	p := &slowProber{fake: &fake{name: "bmc", static: []string{"shell"}}, delay: 300 * time.Millisecond}
+	p := &slowProber{fake: &fake{name: "bmc", static: []string{"shell"}}, release: make(chan struct{})}
 	r, _ := newRegistry(t, map[string]string{"bmc.yml": ":enabled: true\n"}, p)
 	r.Load()
 	r.Start(context.Background())
@@ -349,7 +352,8 @@ func TestCapabilityProbesAreCachedAndNeverBlock(t *testing.T) {
 	if !reflect.DeepEqual(first, []string{"shell"}) {
 		t.Errorf("while the probe runs, only static capabilities: %v", first)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	close(p.release)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		caps := r.Info(context.Background())["bmc"].Capabilities
 		if reflect.DeepEqual(caps, []string{"probed", "shell"}) {
