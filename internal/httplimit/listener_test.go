@@ -20,6 +20,21 @@ func dialFrom(t *testing.T, local, addr string) net.Conn {
 	return c
 }
 
+// settle waits until the gate's open plus refused connections reach n (it has decided
+// on every dialled one), so refused needs no race with a slow accept loop.
+func settle(t *testing.T, gate *Gate, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		total, perClient := gate.Refused()
+		if gate.Open()+int(total+perClient) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the gate decided on %d+%d+%d connections, want %d", gate.Open(), total, perClient, n)
+		}
+	}
+}
+
 // refused reports whether the server closed c without a word.
 func refused(t *testing.T, c net.Conn) bool {
 	t.Helper()
@@ -58,12 +73,14 @@ func TestGateCapsPerClientAndInAll(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		a = append(a, dialFrom(t, "127.0.0.1", addr))
 	}
+	settle(t, gate, 4)
 	for i, c := range a {
 		if got := refused(t, c); got != (i == 3) {
 			t.Errorf("client A connection %d refused=%v, want %v (3 per client)", i, got, i == 3)
 		}
 	}
 	b1, b2, b3 := dialFrom(t, "127.0.0.2", addr), dialFrom(t, "127.0.0.2", addr), dialFrom(t, "127.0.0.2", addr)
+	settle(t, gate, 7)
 	if refused(t, b1) || refused(t, b2) {
 		t.Error("client B's first two connections refused; 5 in all leaves it two")
 	}
@@ -85,6 +102,7 @@ func TestGateCapsPerClientAndInAll(t *testing.T) {
 		t.Fatalf("open after close = %d, want 4", gate.Open())
 	}
 	c := dialFrom(t, "127.0.0.3", addr)
+	settle(t, gate, 7) // 4 open before c, and 2 refused
 	if refused(t, c) {
 		t.Error("a slot freed by a close is not reusable")
 	}
