@@ -57,7 +57,7 @@ func oneWinner(t *testing.T, got [2]proxytest.Response, conflicts [2]string) int
 // winner's reservation by watch) and returns that answer.
 func agree(t *testing.T, nodes [2]*proxytest.Proxy, path string) proxytest.Response {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		a, b := nodes[0].Do(t, "GET", path, nil), nodes[1].Do(t, "GET", path, nil)
 		if a.Status == b.Status && a.Body == b.Body {

@@ -140,17 +140,18 @@ func TestAckedLeasesSurviveKill9(t *testing.T) {
 	settingsPath, url := proxyDir(t, l, stateDir)
 	proxy := startProxyProcess(t, settingsPath, url)
 
-	// perfdhcp runs 3 s; the server dies 1.5 s in. 2000 MACs, so many clients come
-	// back for the address they already have.
+	// perfdhcp runs 4 s; the server dies mid-load, once 400 clients were ACKed (about
+	// 1 s in on a quiet machine; later on a loaded one). 2000 MACs, so many clients
+	// come back for the address they already have.
 	sniffer := sniffACKs(t, l.clientNS, l.clientIf)
-	run := make(chan string, 1)
+	ended := make(chan struct{})
 	go func() {
-		_, out := perfdhcp(t, l, "-r", "800", "-p", "3", "-R", "2000")
-		run <- out
+		defer close(ended)
+		perfdhcp(t, l, "-r", "800", "-p", "4", "-R", "2000")
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	sniffer.waitClients(400, ended)
 	proxy.kill9(t)
-	<-run
+	<-ended
 	acked, ipOwners := sniffer.result()
 	if len(acked) < 200 {
 		t.Fatalf("only %d clients were ACKed before kill -9: the test proves nothing\n%s", len(acked), proxy.logs)

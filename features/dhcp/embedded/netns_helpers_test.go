@@ -174,10 +174,11 @@ func hookRuns(output string) []map[string]string {
 func udhcpc(t testing.TB, l *link) map[string]string {
 	t.Helper()
 	bin := requirePeer(t, "udhcpc", "udhcpc")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// 10 tries 2 s apart: an answer late on a loaded machine is not a failure.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", l.clientNS, bin, "-i", l.clientIf,
-		"-f", "-q", "-n", "-t", "5", "-T", "1", "-s", echoScript(t)).CombinedOutput()
+		"-f", "-q", "-n", "-t", "10", "-T", "2", "-s", echoScript(t)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("udhcpc: %v\n%s", err, out)
 	}

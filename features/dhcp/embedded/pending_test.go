@@ -37,7 +37,7 @@ func inBackground(t *testing.T, st *store, write func(context.Context) error) <-
 	result := make(chan error, 1)
 	go func() { result <- write(ctx) }()
 	sub := st.subnetByPrefix(testPrefix)
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		st.mu.Lock()
 		n := len(sub.pendingAdds) + len(sub.pendingDeletes)
 		st.mu.Unlock()

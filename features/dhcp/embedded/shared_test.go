@@ -179,7 +179,7 @@ func TestTwoNodesOnEtcd(t *testing.T) {
 		if !ip.IsValid() || by != 0 {
 			t.Fatal("no lease from A")
 		}
-		waitUntil(t, 5*time.Second, "B's copy has A's lease", func() bool {
+		waitUntil(t, 30*time.Second, "B's copy has A's lease", func() bool {
 			l, ok := b.st.leaseByMAC(netip.MustParsePrefix("10.99.0.0/16"), "02:00:00:01:00:01")
 			return ok && l.IP == ip
 		})
@@ -201,7 +201,7 @@ func TestTwoNodesOnEtcd(t *testing.T) {
 		if err := a.st.addReservation(context.Background(), res); err != nil {
 			t.Fatal(err)
 		}
-		took := waitUntil(t, 5*time.Second, "B offers the reserved address", func() bool {
+		took := waitUntil(t, 30*time.Second, "B offers the reserved address", func() bool {
 			o := b.ask(t, request(t, dhcpv4.MessageTypeDiscover, mac))
 			return o != nil && addr4(o.YourIPAddr) == res.IP
 		})
@@ -209,7 +209,7 @@ func TestTwoNodesOnEtcd(t *testing.T) {
 		if err := b.st.deleteReservation(context.Background(), res); err != nil {
 			t.Fatal(err)
 		}
-		waitUntil(t, 5*time.Second, "A drops the reservation B deleted", func() bool {
+		waitUntil(t, 30*time.Second, "A drops the reservation B deleted", func() bool {
 			_, ok := a.st.reservationByMAC(res.Subnet.Prefix, mac)
 			return !ok
 		})
@@ -221,7 +221,7 @@ func TestTwoNodesOnEtcd(t *testing.T) {
 		if !ip.IsValid() {
 			t.Fatal("no lease")
 		}
-		waitUntil(t, 5*time.Second, "both copies have the lease", func() bool {
+		waitUntil(t, 30*time.Second, "both copies have the lease", func() bool {
 			_, okA := a.st.leaseByMAC(netip.MustParsePrefix("10.99.0.0/16"), mac)
 			_, okB := b.st.leaseByMAC(netip.MustParsePrefix("10.99.0.0/16"), mac)
 			return okA && okB
@@ -231,7 +231,7 @@ func TestTwoNodesOnEtcd(t *testing.T) {
 		if err := a.st.addReservation(context.Background(), reserved); err != nil {
 			t.Fatal(err)
 		}
-		waitUntil(t, 5*time.Second, "B has the reservation", func() bool {
+		waitUntil(t, 30*time.Second, "B has the reservation", func() bool {
 			_, ok := b.st.reservationByMAC(reserved.Subnet.Prefix, reserved.MAC)
 			return ok
 		})
@@ -248,7 +248,7 @@ func TestTwoNodesOnEtcd(t *testing.T) {
 		t.Logf("renewal without quorum answered after %s (the first write waits out :etcd_timeout:)", time.Since(start).Round(time.Millisecond))
 		// A wrote nothing: it learns of the lost quorum from its copy's revision
 		// poll (every 2 s, each waiting out the timeout), which may end after B's write.
-		waitUntil(t, 10*time.Second, "both nodes find the cluster silent", func() bool {
+		waitUntil(t, 30*time.Second, "both nodes find the cluster silent", func() bool {
 			return !a.st.shared.writable() && !b.st.shared.writable()
 		})
 		for _, n := range nodes {

@@ -99,6 +99,26 @@ func (s *ackSniffer) close() {
 	})
 }
 
+// clients is how many clients were ACKed so far.
+func (s *ackSniffer) clients() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.acks)
+}
+
+// waitClients waits until n clients were ACKed, the load generator ended (ended
+// closed) or 30 s passed: a test that kills a server mid-load kills it once the
+// load is under way, however slowly a loaded machine started the generator.
+func (s *ackSniffer) waitClients(n int, ended <-chan struct{}) {
+	for deadline := time.Now().Add(30 * time.Second); s.clients() < n && time.Now().Before(deadline); {
+		select {
+		case <-ended:
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // result stops the sniffer and returns MAC -> last ACKed IP, and IP -> MACs.
 func (s *ackSniffer) result() (map[string]string, map[string]map[string]bool) {
 	time.Sleep(200 * time.Millisecond) // let the last packets in
