@@ -30,7 +30,8 @@ func etcdFilesKeeping(port int, c *etcdtest.Cluster, prefix, keyFile, stateDir s
 	return files
 }
 
-// waitDig polls dig against port until it prints want, and returns how long that took.
+// waitDig polls dig against port until it prints want, and returns how long that took
+// (the limit is generous: what is measured is logged, a loaded machine must not fail it).
 func waitDig(t *testing.T, port int, limit time.Duration, want string, args ...string) time.Duration {
 	t.Helper()
 	start := time.Now()
@@ -73,7 +74,7 @@ func TestEmbeddedOnEtcdTwoNodes(t *testing.T) {
 	for i := 1; i <= 10; i++ {
 		name := fmt.Sprintf("ha%d.example.test", i)
 		a.expect(t, "POST", "/dns/", map[string]string{"fqdn": name, "value": fmt.Sprintf("10.99.1.%d", i), "type": "A"}, 200, "")
-		worst = max(worst, waitDig(t, portB, 2*time.Second, fmt.Sprintf("10.99.1.%d", i), name, "A"))
+		worst = max(worst, waitDig(t, portB, 30*time.Second, fmt.Sprintf("10.99.1.%d", i), name, "A"))
 	}
 	t.Logf("record POSTed to node A answered by dig against node B within %s (worst of 10; dig itself included)", worst)
 	// The conflict check on B sees A's record.
@@ -84,7 +85,7 @@ func TestEmbeddedOnEtcdTwoNodes(t *testing.T) {
 	if out, err := bindtest.Nsupdate(t, key, script); err != nil {
 		t.Fatalf("nsupdate -k via B: %v\n%s", err, out)
 	}
-	waitDig(t, portA, 2*time.Second, "10.99.0.77", "byhand.example.test", "A")
+	waitDig(t, portA, 30*time.Second, "10.99.0.77", "byhand.example.test", "A")
 
 	// Both nodes write the same zone at once: nothing lost, serials agree.
 	done := make(chan error, 2)
@@ -110,8 +111,8 @@ func TestEmbeddedOnEtcdTwoNodes(t *testing.T) {
 		for i := 0; i < 10; i++ {
 			name := fmt.Sprintf("race%d-%d.example.test", n, i)
 			want := fmt.Sprintf("10.99.2.%d", n*10+i)
-			waitDig(t, portA, 2*time.Second, want, name, "A")
-			waitDig(t, portB, 2*time.Second, want, name, "A")
+			waitDig(t, portA, 30*time.Second, want, name, "A")
+			waitDig(t, portB, 30*time.Second, want, name, "A")
 		}
 	}
 	serial := func(port int) string { return strings.Fields(bindtest.Dig(t, port, "example.test", "SOA"))[2] }
@@ -128,12 +129,12 @@ func TestEmbeddedOnEtcdTwoNodes(t *testing.T) {
 	first := cluster.Follower()
 	first.Kill()
 	a.expect(t, "POST", "/dns/", map[string]string{"fqdn": "onedown.example.test", "value": "10.99.3.3", "type": "A"}, 200, "")
-	waitDig(t, portB, 2*time.Second, "10.99.3.3", "onedown.example.test", "A")
+	waitDig(t, portB, 30*time.Second, "10.99.3.3", "onedown.example.test", "A")
 
 	// A node keeping its copy in :state_dir:, stopped before the quorum loss.
 	portC, dirC := bindtest.FreePort(t), t.TempDir()
 	pxC := proxytest.Start(t, "", etcdFilesKeeping(portC, cluster, "/dnsha/", key, dirC), New())
-	waitDig(t, portC, 2*time.Second, "10.99.3.3", "onedown.example.test", "A")
+	waitDig(t, portC, 30*time.Second, "10.99.3.3", "onedown.example.test", "A")
 	pxC.Registry.Stop(context.Background())
 
 	// Quorum lost: writes refused with 503 and the reason, reads answered.
@@ -185,14 +186,14 @@ func TestEmbeddedOnEtcdTwoNodes(t *testing.T) {
 		if got.Status == 200 {
 			break
 		}
-		if time.Since(back) > 15*time.Second {
+		if time.Since(back) > 30*time.Second {
 			t.Fatalf("POST after quorum returned = %d %q", got.Status, got.Body)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("writes accepted again %s after the cluster answered", time.Since(back).Round(time.Millisecond))
-	waitDig(t, portA, 5*time.Second, "10.99.3.2", "back.example.test", "A")
-	waitDig(t, portC, 10*time.Second, "10.99.3.2", "back.example.test", "A")
+	waitDig(t, portA, 30*time.Second, "10.99.3.2", "back.example.test", "A")
+	waitDig(t, portC, 30*time.Second, "10.99.3.2", "back.example.test", "A")
 	if sa, sc := serial(portA), serial(portC); sa != sc {
 		t.Fatalf("after quorum back SOA serial A %s, C %s", sa, sc)
 	}

@@ -111,7 +111,7 @@ func query(t testing.TB, addr, network, name string, qtype uint16, edns bool) *d
 	if edns {
 		m.SetEdns0(4096, false)
 	}
-	c := &dns.Client{Net: network, Timeout: 2 * time.Second}
+	c := &dns.Client{Net: network, Timeout: 10 * time.Second} // late on a loaded machine, not lost
 	r, _, err := c.Exchange(m, addr)
 	if err != nil {
 		t.Fatalf("query %s %s over %s: %v", name, dns.TypeToString[qtype], network, err)
@@ -123,7 +123,7 @@ func query(t testing.TB, addr, network, name string, qtype uint16, edns bool) *d
 func signedUpdate(t testing.TB, addr string, m *dns.Msg, secret string) (*dns.Msg, error) {
 	t.Helper()
 	m.SetTsig(testKeyName+".", dns.HmacSHA256, 300, time.Now().Unix())
-	c := &dns.Client{Timeout: 2 * time.Second, TsigSecret: map[string]string{testKeyName + ".": secret}}
+	c := &dns.Client{Timeout: 10 * time.Second, TsigSecret: map[string]string{testKeyName + ".": secret}}
 	r, _, err := c.Exchange(m, addr)
 	return r, err
 }

@@ -122,7 +122,7 @@ func ZoneFile(zone, forward string) string {
 func Query(addr, name string, qtype uint16) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
-	c := &dns.Client{Timeout: 2 * time.Second}
+	c := &dns.Client{Timeout: 5 * time.Second} // a loaded machine answers late, not never
 	r, _, err := c.Exchange(m, addr)
 	if err == nil && r.Truncated {
 		c.Net = "tcp"
@@ -155,7 +155,7 @@ func FreePort(t testing.TB) int {
 func Dig(t testing.TB, port int, args ...string) string {
 	t.Helper()
 	Need(t, "dig")
-	all := append([]string{"+short", "+time=2", "+tries=2", "@127.0.0.1", "-p", fmt.Sprint(port)}, args...)
+	all := append([]string{"+short", "+time=5", "+tries=2", "@127.0.0.1", "-p", fmt.Sprint(port)}, args...)
 	out, err := exec.Command("dig", all...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("dig %v: %v\n%s", all, err, out)
@@ -167,7 +167,7 @@ func Dig(t testing.TB, port int, args ...string) string {
 func DigStatus(t testing.TB, port int, args ...string) string {
 	t.Helper()
 	Need(t, "dig")
-	all := append([]string{"+time=2", "+tries=2", "@127.0.0.1", "-p", fmt.Sprint(port)}, args...)
+	all := append([]string{"+time=5", "+tries=2", "@127.0.0.1", "-p", fmt.Sprint(port)}, args...)
 	out, err := exec.Command("dig", all...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("dig %v: %v\n%s", all, err, out)
