@@ -95,7 +95,7 @@ func (r *Registry) Load() {
 func (r *Registry) load(g *group) {
 	name := g.feature.Name()
 	log := r.log.WithField("module", name)
-	sec, err := settings.Load(r.global.ModuleFile(name))
+	sec, err := r.loadModule(name)
 	if err != nil {
 		r.fail(g, err)
 		return
@@ -180,7 +180,7 @@ func (r *Registry) configureFeature(g *group, sec *settings.Section, log *logrus
 		g.providers = append(g.providers, p)
 	}
 	for _, p := range g.providers {
-		psec, err := settings.Load(r.global.ModuleFile(p.Name()))
+		psec, err := r.loadModule(p.Name())
 		if err != nil {
 			return err
 		}
@@ -203,6 +203,16 @@ func (r *Registry) configureFeature(g *group, sec *settings.Section, log *logrus
 		psec.WarnUnknown(func(msg string) { plog.Warn(msg); r.Problems = append(r.Problems, "warning: "+msg) })
 	}
 	return pu.UseProviders(g.providers)
+}
+
+// loadModule reads settings.d/<name>.yml; the shared-state keys it leaves out
+// come from settings.yml (a global etcd backend).
+func (r *Registry) loadModule(name string) (*settings.Section, error) {
+	sec, err := settings.Load(r.global.ModuleFile(name))
+	if err == nil {
+		sec.Inherit(r.global.StateDefaults, settings.StateKeys)
+	}
+	return sec, err
 }
 
 // checkDependencies fails a feature whose required features are not in want state (or running).
@@ -401,6 +411,26 @@ func (r *Registry) Routes() []FeatureRoute {
 		}
 	}
 	return out
+}
+
+// Uses reports whether module is feature itself or one of the providers its
+// :use_provider: chose (after Load).
+func (r *Registry) Uses(feature, module string) bool {
+	g := r.byName[feature]
+	if g == nil {
+		return false
+	}
+	if module == feature {
+		return true
+	}
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	for _, p := range g.providers {
+		if p.Name() == module {
+			return true
+		}
+	}
+	return false
 }
 
 // Lookup returns a registered feature by name.

@@ -34,6 +34,9 @@ type Global struct {
 	LogBuffer         int
 	LogBufferErrors   int
 	DNSResolvTimeouts []int
+	// StateDefaults is settings.yml itself, read for StateKeys only: every module
+	// inherits the keys its own file leaves out (the registry calls Inherit).
+	StateDefaults *Section
 	// Limits bound every listener (timeouts, sizes, connections); MaxConnections 0
 	// means derived from the open-files limit at start.
 	Limits httplimit.Settings
@@ -103,8 +106,18 @@ func ParseGlobal(s *Section) *Global {
 	}
 	g.DNSResolvTimeouts = intList(s, "dns_resolv_timeouts", []int{5, 8, 13})
 	g.Limits = parseLimits(s)
+	for _, k := range StateKeys {
+		s.Raw(k) // validated by the modules that inherit them
+	}
+	g.StateDefaults = s
 	return g
 }
+
+// StateKeys are the shared-state settings (internal/etcdstate) settings.yml may
+// hold for every module that keeps state (issue 14: backend "per feature or
+// global"); a module's own file overrides each key.
+var StateKeys = []string{"state_backend", "etcd_endpoints", "etcd_ca", "etcd_cert", "etcd_key",
+	"etcd_prefix", "etcd_timeout", "etcd_node_name"}
 
 // parseLimits reads the listener limits; every one has a safe default.
 func parseLimits(s *Section) httplimit.Settings {

@@ -40,6 +40,10 @@ func TestRubyInstallerSettingsFile(t *testing.T) {
 		DNSResolvTimeouts: []int{5, 8, 13},
 		Limits:            httplimit.Defaults(),
 	}
+	if g.StateDefaults == nil {
+		t.Error("StateDefaults must hold settings.yml for the modules to inherit from")
+	}
+	want.StateDefaults = g.StateDefaults
 	if !reflect.DeepEqual(g, want) {
 		t.Errorf("got  %+v\nwant %+v", g, want)
 	}

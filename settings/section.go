@@ -28,6 +28,45 @@ type Section struct {
 	Found bool
 	// Dir is the folder relative paths in this section resolve against.
 	Dir string
+	// inherit gives the keys in inheritKeys that this file leaves out (see Inherit).
+	inherit     *Section
+	inheritKeys map[string]bool
+}
+
+// Inherit makes keys that s leaves out read from other, a file shared by every
+// module (settings.yml's global :state_backend: and :etcd_*:). s's own value of a
+// key wins. An inherited value's problem is recorded on s, so it fails the module
+// that reads it, and names the file the value is in; its relative paths resolve
+// against that file's folder. Has, Keys and Unread still see s's own keys only.
+func (s *Section) Inherit(other *Section, keys []string) {
+	if other == nil {
+		return
+	}
+	s.inherit = other
+	s.inheritKeys = make(map[string]bool, len(keys))
+	for _, k := range keys {
+		s.inheritKeys[k] = true
+	}
+}
+
+// inheritedFrom is the section key's value comes from when s leaves it out.
+func (s *Section) inheritedFrom(key string) *Section {
+	if s.inherit == nil || !s.inheritKeys[key] || s.Has(key) || !s.inherit.Has(key) {
+		return nil
+	}
+	return s.inherit
+}
+
+// Source names the file key's value is read from: s's own, the inherited one, or
+// "" when neither has it.
+func (s *Section) Source(key string) string {
+	if src := s.inheritedFrom(key); src != nil {
+		return src.File
+	}
+	if s.Has(key) {
+		return s.File
+	}
+	return ""
 }
 
 // NewSection wraps already-decoded values; keys are normalised like file keys.
@@ -121,7 +160,11 @@ func (s *Section) keyName(key string) string { return s.prefix + ":" + key + ":"
 
 // Fail records a problem with key.
 func (s *Section) Fail(key, format string, args ...any) {
-	*s.errs = append(*s.errs, fmt.Errorf("%s: %s %s", s.File, s.keyName(key), fmt.Sprintf(format, args...)))
+	file := s.File
+	if src := s.inheritedFrom(key); src != nil {
+		file = src.File + " (inherited by " + s.File + ")"
+	}
+	*s.errs = append(*s.errs, fmt.Errorf("%s: %s %s", file, s.keyName(key), fmt.Sprintf(format, args...)))
 }
 
 // Err joins every problem recorded so far, or nil.
@@ -135,6 +178,9 @@ func (s *Section) Has(key string) bool {
 
 // Raw returns the value of key as decoded, marking it read.
 func (s *Section) Raw(key string) (any, bool) {
+	if src := s.inheritedFrom(key); src != nil {
+		return src.Raw(key)
+	}
 	s.read[key] = true
 	v, ok := s.values[key]
 	if v == nil {
@@ -310,6 +356,9 @@ func (s *Section) Path(key, def string) string {
 	p := s.String(key, def)
 	if p == "" || filepath.IsAbs(p) {
 		return p
+	}
+	if src := s.inheritedFrom(key); src != nil {
+		return filepath.Join(src.Dir, p)
 	}
 	return filepath.Join(s.Dir, p)
 }

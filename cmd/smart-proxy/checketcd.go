@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/smartproxy/smartproxy/internal/etcdstate"
@@ -22,18 +24,21 @@ var stateBackendModules = map[string]string{
 }
 
 // checkEtcd asks the etcd cluster of every enabled module on :state_backend: etcd
-// for its revision (a linearizable read: it needs quorum), so a wrong endpoint,
+// (its own or settings.yml's global one) for its revision (a linearizable read: it needs quorum), so a wrong endpoint,
 // certificate or a cluster without quorum shows before the proxy starts.
 func checkEtcd(global *settings.Global, reg *registry.Registry, stdout io.Writer) int {
 	failed := 0
-	for module, feature := range stateBackendModules {
-		if state, _ := reg.StateOf(feature); state == registry.Disabled {
-			continue
+	modules := slices.Sorted(maps.Keys(stateBackendModules))
+	for _, module := range modules {
+		feature := stateBackendModules[module]
+		if state, _ := reg.StateOf(feature); state == registry.Disabled || !reg.Uses(feature, module) {
+			continue // an unused provider would inherit a global etcd backend it never opens
 		}
 		sec, err := settings.Load(global.ModuleFile(module))
 		if err != nil {
 			continue // a missing or unreadable file is the registry's to report
 		}
+		sec.Inherit(global.StateDefaults, settings.StateKeys) // as the registry does
 		cfg := etcdstate.Parse(sec)
 		if !cfg.Etcd() || sec.Err() != nil {
 			continue
@@ -51,7 +56,8 @@ func checkEtcd(global *settings.Global, reg *registry.Registry, stdout io.Writer
 			failed++
 			continue
 		}
-		fmt.Fprintf(stdout, "%-14s etcd ok: revision %d at %s, prefix %s\n", module, rev, strings.Join(cfg.Endpoints, ","), cfg.Prefix)
+		fmt.Fprintf(stdout, "%-14s etcd ok: revision %d at %s, prefix %s (backend from %s)\n",
+			module, rev, strings.Join(cfg.Endpoints, ","), cfg.Prefix, sec.Source("state_backend"))
 	}
 	return failed
 }

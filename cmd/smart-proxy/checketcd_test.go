@@ -36,10 +36,10 @@ func TestCheckConfigEtcd(t *testing.T) {
 	}
 	path, _, _ := writeSettings(t, p, "", files(cluster.Members[0].ClientURL))
 	out, code := runBinary(t, "check-config", "--settings", path)
-	if code != 0 || !regexp.MustCompile(`(?m)^dhcp_embedded\s+etcd ok: revision \d+ at https://127.0.0.1:\d+, prefix /smartproxy/$`).MatchString(out) {
+	if code != 0 || !regexp.MustCompile(`(?m)^dhcp_embedded\s+etcd ok: revision \d+ at https://127.0.0.1:\d+, prefix /smartproxy/ \(backend from .*dhcp_embedded\.yml\)$`).MatchString(out) {
 		t.Fatalf("check-config with etcd up: exit %d\n%s", code, out)
 	}
-	if !regexp.MustCompile(`(?m)^dns_embedded\s+etcd ok: revision \d+ at https://127.0.0.1:\d+, prefix /dns/$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^dns_embedded\s+etcd ok: revision \d+ at https://127.0.0.1:\d+, prefix /dns/ \(backend from .*dns_embedded\.yml\)$`).MatchString(out) {
 		t.Fatalf("check-config does not check dns_embedded's etcd:\n%s", out)
 	}
 	cluster.Members[0].Kill()

@@ -111,7 +111,7 @@ func TestV2FeaturesProviders(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.Body), &v2); err != nil {
 				t.Fatalf("%v: %s", err, r.Body)
 			}
-			want := map[string]any{"use_provider": c.want, "puppet_url": fx.server.URL}
+			want := map[string]any{"use_provider": c.want, "puppet_url": fx.server.URL, "state_backend": "journal"}
 			if got := v2["puppetca"]; got.State != "running" || !reflect.DeepEqual(got.Settings, want) {
 				t.Fatalf("v2 puppetca %+v, want running with %v", got, want)
 			}

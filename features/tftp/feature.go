@@ -130,6 +130,7 @@ func (f *Feature) ExposedSettings() map[string]any {
 	if f.cfg.serverName != "" {
 		out["tftp_servername"] = f.cfg.serverName
 	}
+	out["state_backend"] = etcdstate.BackendJournal
 	if f.cfg.state.Etcd() {
 		out["state_backend"] = etcdstate.BackendEtcd
 		out["etcd_state"] = liveState{f}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -18,15 +19,34 @@ import (
 var ErrUnavailable = errors.New("etcd is unavailable")
 
 // Client is one proxy's connection to the cluster, scoped to the key prefix.
+// Clients of one process that reach the cluster the same way share a connection.
 type Client struct {
-	cfg Config
-	cli *clientv3.Client
+	cfg    Config
+	cli    *clientv3.Client
+	conn   connKey
+	closed sync.Once
 }
 
 // Open connects (lazily: gRPC dials in the background) and checks that the
 // cluster answers a linearizable read, so a wrong endpoint or certificate is an
-// error at start rather than at the first lease.
+// error at start rather than at the first lease. Features with the same endpoints,
+// TLS files and timeout (the global :state_backend: of settings.yml) share one
+// connection: one set of gRPC streams and keepalives per process, not per feature.
 func Open(ctx context.Context, cfg Config) (*Client, error) {
+	key := connKeyOf(cfg)
+	cli, err := conns.acquire(key, func() (*clientv3.Client, error) { return dial(cfg) })
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, cli: cli, conn: key}
+	if _, err := c.Revision(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func dial(cfg Config) (*clientv3.Client, error) {
 	cc := clientv3.Config{
 		Endpoints:   cfg.Endpoints,
 		DialTimeout: cfg.Timeout,
@@ -46,16 +66,16 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcd client for %s: %w", strings.Join(cfg.Endpoints, ","), err)
 	}
-	c := &Client{cfg: cfg, cli: cli}
-	if _, err := c.Revision(ctx); err != nil {
-		cli.Close()
-		return nil, err
-	}
-	return c, nil
+	return cli, nil
 }
 
-// Close ends the connection.
-func (c *Client) Close() error { return c.cli.Close() }
+// Close gives the connection back; the last client of a connection closes it.
+// Calling it twice is harmless.
+func (c *Client) Close() error {
+	var err error
+	c.closed.Do(func() { err = conns.release(c.conn) })
+	return err
+}
 
 // Prefix is the key prefix every key of this client lives under.
 func (c *Client) Prefix() string { return c.cfg.Prefix }

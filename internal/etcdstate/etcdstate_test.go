@@ -298,3 +298,37 @@ func TestOpenFailsClearly(t *testing.T) {
 	}
 	t.Logf("without a client certificate: %v", err)
 }
+
+// Features reaching the cluster the same way (settings.yml's global backend)
+// share one connection whatever their prefixes; it lives until the last closes.
+func TestOpenSharesOneConnection(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	dhcp := c.Connect("/one/")
+	dns := c.Connect("/two/")
+	other := c.Connect("/one/", c.Members[0]) // other endpoints: its own connection
+	defer other.Close()
+	if dhcp.Raw() != dns.Raw() {
+		t.Fatal("two clients with the same endpoints and TLS files have two connections")
+	}
+	if other.Raw() == dhcp.Raw() {
+		t.Fatal("a client of other endpoints shares their connection")
+	}
+	if _, err := dns.Claim(context.Background(), "k", 0, []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := dhcp.Get(context.Background(), "k"); err != nil || v != nil {
+		t.Fatalf("the prefixes are not kept apart: /one/k = %q, %v", v, err)
+	}
+	dhcp.Close()
+	dhcp.Close() // twice is harmless: it must not close the connection under dns
+	if _, err := dns.Revision(context.Background()); err != nil {
+		t.Fatalf("closing one client broke the other: %v", err)
+	}
+	raw := dns.Raw()
+	dns.Close()
+	again := c.Connect("/one/")
+	defer again.Close()
+	if again.Raw() == raw {
+		t.Fatal("the last Close left the connection in the pool")
+	}
+}
