@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"time"
 )
 
 // entry is one journal line (JSON, so the lease file can be read with jq).
@@ -29,6 +30,15 @@ type entry struct {
 	expectIndex int64
 	indexValue  []byte
 	guardIndex  bool
+	// queued: when the write was handed to the committer (its age decides
+	// whether it is still worth writing). stored: for a renewal, the expiry etcd
+	// holds for the client's lease, which a renewal answered from the local copy
+	// must not outlast. fromCopy: it was answered so (Ends capped to stored).
+	// dispatched: when it went to etcd.
+	queued     time.Time
+	dispatched time.Time
+	stored     int64
+	fromCopy   bool
 }
 
 const (

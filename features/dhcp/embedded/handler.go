@@ -3,6 +3,7 @@ package embedded
 import (
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/sirupsen/logrus"
@@ -54,8 +55,23 @@ func newEngine(st *store, log *logrus.Entry, resolve func(string) (netip.Addr, b
 // outcome is what the server does with a request.
 type outcome struct {
 	reply   []byte
+	resp    *dhcpv4.DHCPv4 // what reply encodes, for a lease time cut after the fact
 	dst     destination
 	durable *entry // non-nil: send only once this is in the journal
+}
+
+// final is the reply to send once durable's write is settled. A renewal answered
+// from the local copy instead (etcd without quorum or overloaded) gets the lease
+// time etcd's record still covers, not the full one the engine put in.
+func (o outcome) final(now int64) []byte {
+	if o.durable == nil || !o.durable.fromCopy {
+		return o.reply
+	}
+	lease := time.Duration(max(o.durable.Ends-now, 1)) * time.Second
+	o.resp.Options[dhcpv4.OptionIPAddressLeaseTime.Code()] = seconds(lease)
+	o.resp.Options[dhcpv4.OptionRenewTimeValue.Code()] = seconds(lease / 2)
+	o.resp.Options[dhcpv4.OptionRebindingTimeValue.Code()] = seconds(lease * 7 / 8)
+	return o.resp.ToBytes()
 }
 
 // handle runs the chain; ok is false when nothing is to be sent.
@@ -70,7 +86,7 @@ func (e *engine) handle(req *dhcpv4.DHCPv4, in packetInfo, now int64) (outcome, 
 	if dst.broadcastFlag {
 		x.resp.SetBroadcast()
 	}
-	return outcome{reply: x.resp.ToBytes(), dst: dst, durable: x.durable}, true
+	return outcome{reply: x.resp.ToBytes(), resp: x.resp, dst: dst, durable: x.durable}, true
 }
 
 // validate drops what is not a DHCP request from a client we can identify.
@@ -241,6 +257,9 @@ func (e *engine) acknowledge(x *exchange) bool {
 		b := e.st.bind(x.subnet, ip, x.mac, stateActive, x.now, ends, x.req.HostName())
 		x.durable = bindingEntry(b)
 		x.durable.renewal = renewal
+		if renewal {
+			x.durable.stored = prev.stored
+		}
 		e.st.stamp(x.durable)
 	}
 	x.resp = newReply(x.req, dhcpv4.MessageTypeAck)

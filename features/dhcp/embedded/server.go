@@ -184,11 +184,15 @@ func (s *server) serve(data []byte, cm *ipv4.ControlMessage, now time.Time, out 
 		return
 	}
 	s.st.commit(reply.durable, func(err error) {
-		if err != nil {
+		switch {
+		case errors.Is(err, errShed):
+			return // counted and logged by the committer; the client retries
+		case err != nil:
 			s.stats.journalErrors.Add(1)
 			s.log.Errorf("DHCP lease of %s not acknowledged: %v", reply.durable.IP, err)
 			return
 		}
+		reply.reply = reply.final(time.Now().Unix())
 		s.acks.add(reply, in.ifIndex)
 	})
 }

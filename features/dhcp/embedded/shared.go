@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,27 +30,38 @@ type sharedState struct {
 	mirror *etcdstate.Mirror
 	log    *logrus.Entry
 
-	mu      sync.Mutex
-	queue   []sharedWrite
-	retries []*entry // renewals acknowledged without quorum, written when it returns
-	closed  bool
-	kick    chan struct{}
+	mu           sync.Mutex
+	queue        []sharedWrite // lease writes waiting for a transaction, oldest first
+	reservations []sharedWrite // API writes: each is a transaction of its own
+	settled      []sharedWrite // decided without etcd, answered on the committer's next turn
+	closed       bool
+	kick         chan struct{}
+
+	// The committer's own (only its goroutine touches them): transactions at
+	// etcd now, the keys they write, and where they report back.
+	flights int
+	busy    map[string]bool
+	results chan *flight
 
 	// down: the last write found no quorum. Until the watch is back, new writes
 	// fail at once instead of each waiting out the timeout.
-	down    atomic.Bool
-	downAt  atomic.Int64  // unix nanoseconds when down was last set
-	commits atomic.Uint64 // entries written
-	txns    atomic.Uint64 // etcd transactions that wrote them
-	lost    atomic.Uint64 // claims another node won first
+	down     atomic.Bool
+	downAt   atomic.Int64  // unix nanoseconds when down was last set
+	commits  atomic.Uint64 // entries written
+	txns     atomic.Uint64 // etcd transactions that wrote them
+	lost     atomic.Uint64 // claims another node won first
+	shed     atomic.Uint64 // lease writes dropped unanswered: they waited past shedAfter
+	fromCopy atomic.Uint64 // renewals answered without a write (no quorum, overload)
 }
 
 type sharedWrite struct {
 	e    *entry
 	done func(error)
-	// settled: decided without etcd (no quorum), with outcome as the answer.
-	settled bool
+	// outcome: the answer of a write settled without etcd (no quorum).
 	outcome error
+	// deferred: queued behind a write of the same key that was still at etcd,
+	// so its expected revision may be older than what that write made.
+	deferred bool
 }
 
 // keyRev is what the store knows of one etcd key: its mod revision (0: absent)
@@ -64,6 +74,7 @@ const sharedPrefix = "dhcp/"
 var (
 	errClaimLost   = errors.New("another proxy changed it first")
 	errSharedClose = errors.New("the DHCP state backend is closed (the server is stopping)")
+	errShed        = errors.New("dropped: etcd did not keep up, the client will ask again")
 )
 
 // openShared connects, loads the prefix into a fresh store and keeps it watched.
@@ -74,7 +85,8 @@ func openShared(cfg *config, log *logrus.Entry) (*store, error) {
 	}
 	st := newStore(cfg, log)
 	st.revs = map[string]keyRev{}
-	sh := &sharedState{st: st, cli: cli, log: log, kick: make(chan struct{}, 1)}
+	sh := &sharedState{st: st, cli: cli, log: log, kick: make(chan struct{}, 1),
+		busy: map[string]bool{}, results: make(chan *flight, maxFlights)}
 	st.shared = sh
 	sh.mirror = cli.NewMirror(sharedPrefix, st.applyShared)
 	if err := sh.mirror.Start(context.Background()); err != nil {
@@ -193,19 +205,21 @@ func (st *store) startCursorsApart() {
 	}
 }
 
-// write queues e for the committer; done runs once etcd holds it (or it failed).
-// Without quorum a renewal of the client's own lease is acknowledged from the
-// local copy and written later; anything else fails at once. Either way done runs
-// on the committer's turn, whose end sends the ACKs its callbacks queued.
+// write queues e for the committer; done runs once etcd holds it (or it failed,
+// or it was dropped as too old). Without quorum a renewal of the client's own
+// lease is answered from the local copy (see answerFromCopy); anything else fails
+// at once. Either way done runs on the committer's turn, whose end sends the ACKs
+// its callbacks queued.
 func (sh *sharedState) write(e *entry, done func(error)) {
 	if done == nil {
 		done = func(error) {}
 	}
+	e.queued = time.Now()
 	w := sharedWrite{e: e, done: done}
-	if !sh.writable() {
-		w.settled = true
+	settled := !sh.writable()
+	if settled {
 		if e.renewal {
-			sh.addRetry(e)
+			w.outcome = sh.answerFromCopy(e)
 		} else {
 			w.outcome = fmt.Errorf("%w: the last write or read found no quorum; waiting for the cluster to answer again", etcdstate.ErrUnavailable)
 		}
@@ -216,11 +230,56 @@ func (sh *sharedState) write(e *entry, done func(error)) {
 		done(errSharedClose)
 		return
 	}
-	sh.queue = append(sh.queue, w)
+	switch {
+	case settled:
+		sh.settled = append(sh.settled, w)
+	case e.Kind == kindReserve || e.Kind == kindUnreserve:
+		sh.reservations = append(sh.reservations, w)
+	default:
+		sh.queue = append(sh.queue, w)
+	}
 	sh.mu.Unlock()
 	select {
 	case sh.kick <- struct{}{}:
 	default:
+	}
+}
+
+// answerFromCopy settles a renewal without writing it (no quorum, or etcd too
+// far behind): the ACK keeps the expiry etcd already holds for the client's
+// lease, so the client never holds the address past the moment another node,
+// reading etcd, may see it free. Once that record has run out the renewal gets
+// no answer: only a write could extend it.
+func (sh *sharedState) answerFromCopy(e *entry) error {
+	if e.stored <= time.Now().Unix() {
+		return fmt.Errorf("renewal of %s by %s: etcd's record of the lease has run out and cannot be extended now: %w", e.IP, e.MAC, etcdstate.ErrUnavailable)
+	}
+	e.Ends = min(e.Ends, e.stored)
+	e.fromCopy = true
+	sh.fromCopy.Add(1)
+	return nil
+}
+
+// storedEnds is the expiry a binding's record in etcd gives its client (0: none).
+func storedEnds(e *entry) int64 {
+	if e.Kind == kindLease {
+		return e.Ends
+	}
+	return 0
+}
+
+// noteWritten records what etcd holds after this node's write of e won at rev.
+// The caller holds st.mu.
+func (st *store) noteWritten(e *entry, rev int64) {
+	st.noteRev(entryKey(e), rev)
+	ip, err := netip.ParseAddr(e.IP)
+	if err != nil {
+		return
+	}
+	if sub := st.subnetContaining(ip); sub != nil {
+		if b := sub.byIP[ip]; b != nil && b.mac == e.MAC {
+			b.stored = storedEnds(e)
+		}
 	}
 }
 
@@ -245,314 +304,36 @@ func (st *store) offersNewLeases(sub *subnetState, ip netip.Addr, mac string, no
 	return b != nil && b.mac == mac && b.state == stateActive && b.holds(now)
 }
 
-func (sh *sharedState) addRetry(e *entry) {
-	sh.mu.Lock()
-	sh.retries = append(sh.retries, e)
-	sh.mu.Unlock()
-}
-
-// run is the committer: it writes what is queued (concurrently, one key's writes
-// in order), tells the writers, then sends the ACKs (afterTurn). Once a second it
-// checks whether a lost quorum is back and writes the renewals it owes.
-func (sh *sharedState) run(ctx context.Context, afterTurn func()) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-sh.kick:
-		case <-tick.C:
-			sh.recover(ctx)
-			continue
-		case <-ctx.Done():
-			sh.flush(context.Background())
-			afterTurn()
-			return
-		}
-		sh.flush(ctx)
-		afterTurn()
-	}
-}
-
-// flush writes everything queued. The first write of each key goes into
-// all-or-nothing transactions of up to etcdstate.MaxChanges writes (one raft
-// entry each: the group commit of etcd mode); a transaction that loses a compare
-// falls back to one claim per write, to learn which lost. Later writes of a key
-// in the same turn (a lease and its release) follow one by one, in order.
-func (sh *sharedState) flush(ctx context.Context) {
-	sh.mu.Lock()
-	batch := sh.queue
-	sh.queue = nil
-	sh.mu.Unlock()
-	if len(batch) == 0 {
-		return
-	}
-	errs := make([]error, len(batch))
-	var firsts, single, reservations []int
-	later := map[int]bool{}
-	seen := map[string]bool{}
-	for i, w := range batch {
-		if w.settled {
-			if errs[i] = w.outcome; errs[i] != nil {
-				sh.forget(w.e) // write may run under st.mu: forget takes it here
-			}
-			continue
-		}
-		if w.e.Kind == kindReserve || w.e.Kind == kindUnreserve {
-			reservations = append(reservations, i) // two keys each: see commitReservation
-			continue
-		}
-		k := entryKey(w.e)
-		if seen[k] {
-			later[i] = true
-			single = append(single, i)
-			continue
-		}
-		seen[k] = true
-		firsts = append(firsts, i)
-	}
-	for start := 0; start < len(firsts); start += etcdstate.MaxChanges {
-		chunk := firsts[start:min(start+etcdstate.MaxChanges, len(firsts))]
-		if !sh.commitAll(ctx, batch, chunk, errs) {
-			single = append(single, chunk...)
-		}
-	}
-	sort.Ints(single)
-	sh.commitEach(ctx, batch, single, later, errs)
-	sh.commitReservations(ctx, batch, reservations, errs)
-	for i, w := range batch {
-		w.done(errs[i])
-	}
-}
-
-// commitAll writes the entries idx of batch in one transaction; false when a
-// compare failed (nothing written). Without quorum the whole chunk fails (its
-// renewals are owed instead).
-func (sh *sharedState) commitAll(ctx context.Context, batch []sharedWrite, idx []int, errs []error) bool {
-	changes := make([]etcdstate.Change, 0, len(idx))
-	var guards []etcdstate.Change
-	for _, i := range idx {
-		e := batch[i].e
-		changes = append(changes, etcdstate.Change{Key: entryKey(e), ExpectRev: e.expect, Value: e.encode()})
-		if g, ok := leaseGuard(e); ok {
-			guards = append(guards, g)
-		}
-	}
-	if len(changes)+len(guards) > etcdstate.MaxChanges {
-		return false // one by one instead: each lease with its guard
-	}
-	won, rev, err := sh.cli.ClaimAll(ctx, append(changes, guards...))
-	if err != nil {
-		for _, i := range idx {
-			errs[i] = sh.unavailable(batch[i].e, err)
-		}
-		return true
-	}
-	if !won {
-		return false
-	}
-	sh.commits.Add(uint64(len(idx)))
-	sh.txns.Add(1)
-	sh.st.mu.Lock()
-	for _, ch := range changes {
-		if ch.Value == nil {
-			sh.st.revs[ch.Key] = keyRev{seen: max(rev, sh.st.revs[ch.Key].seen)}
-		} else {
-			sh.st.noteRev(ch.Key, rev)
-		}
-	}
-	sh.st.mu.Unlock()
-	return true
-}
-
-// commitEach claims the entries idx one by one, 64 keys at a time, each key's
-// writes in order (a later one on the revision the earlier one made).
-func (sh *sharedState) commitEach(ctx context.Context, batch []sharedWrite, idx []int, later map[int]bool, errs []error) {
-	byKey := map[string][]int{}
-	var order []string
-	for _, i := range idx {
-		k := entryKey(batch[i].e)
-		if _, ok := byKey[k]; !ok {
-			order = append(order, k)
-		}
-		byKey[k] = append(byKey[k], i)
-	}
-	sem := make(chan struct{}, 64)
-	var wg sync.WaitGroup
-	for _, k := range order {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(idx []int) {
-			defer func() { <-sem; wg.Done() }()
-			for _, i := range idx {
-				if later[i] {
-					sh.st.mu.Lock()
-					sh.st.stamp(batch[i].e)
-					sh.st.mu.Unlock()
-				}
-				errs[i] = sh.commit(ctx, batch[i].e)
-			}
-		}(byKey[k])
-	}
-	wg.Wait()
-}
-
-// unavailable is the outcome of a write etcd did not answer: a renewal is owed
-// (acknowledged from the local copy), anything else fails and is taken back.
-func (sh *sharedState) unavailable(e *entry, err error) error {
-	sh.markDown()
-	if e.renewal {
-		sh.log.Warnf("DHCP renewal of %s by %s acknowledged from the local copy, etcd has it later: %v", e.IP, e.MAC, err)
-		sh.addRetry(e)
-		return nil
-	}
-	sh.forget(e)
-	return err
-}
-
-// commitReservations writes the reservation changes idx of batch concurrently
-// (the API never has two in flight on one IP or MAC).
-func (sh *sharedState) commitReservations(ctx context.Context, batch []sharedWrite, idx []int, errs []error) {
-	var wg sync.WaitGroup
-	for _, i := range idx {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = sh.commitReservation(ctx, batch[i].e)
-		}()
-	}
-	wg.Wait()
-}
-
-// commit writes one lease entry on the revision it was decided on.
-func (sh *sharedState) commit(ctx context.Context, e *entry) error {
-	if _, guarded := leaseGuard(e); guarded {
-		return sh.commitGuardedLease(ctx, e)
-	}
-	key := entryKey(e)
-	for attempt := 0; ; attempt++ {
-		res, err := sh.cli.Claim(ctx, key, e.expect, e.encode())
-		if err != nil {
-			return sh.unavailable(e, err)
-		}
-		// A transaction of this turn that timed out may have been applied after
-		// all: then the key holds exactly this entry, which is a win.
-		if !res.Won && res.Revision != 0 && string(res.Value) == string(e.encode()) {
-			res.Won = true
-		}
-		if res.Won {
-			sh.commits.Add(1)
-			sh.txns.Add(1)
-			sh.st.mu.Lock()
-			sh.st.noteRev(key, res.Revision)
-			sh.st.mu.Unlock()
-			return nil
-		}
-		// The same client's lease was renewed through another node since our copy
-		// saw it: this write still says the right thing, on the newer revision.
-		if attempt == 0 && res.Revision != 0 {
-			if cur, _, err := decodeEntry(res.Value); err == nil && cur.MAC == e.MAC {
-				e.expect = res.Revision
-				continue
-			}
-		}
-		sh.lost.Add(1)
-		if res.Revision != 0 {
-			sh.st.applyShared([]etcdstate.Event{{Key: key, Value: res.Value, Revision: res.Revision}})
-		}
-		return fmt.Errorf("%s of %s / %s: %w", e.Kind, e.IP, e.MAC, errClaimLost)
-	}
-}
-
 // forget takes back the local binding of a lease etcd never got, so that the
 // client's retry is a new allocation again (refused without quorum), not a renewal.
-func (sh *sharedState) forget(e *entry) {
-	if e.Kind != kindLease {
-		return
-	}
-	ip, err := netip.ParseAddr(e.IP)
-	if err != nil {
+func (sh *sharedState) forget(e *entry) { sh.forgetAll([]*entry{e}) }
+
+// forgetAll is forget for many, under one hold of the store lock.
+func (sh *sharedState) forgetAll(entries []*entry) {
+	if len(entries) == 0 {
 		return
 	}
 	sh.st.mu.Lock()
 	defer sh.st.mu.Unlock()
-	if sub := sh.st.subnetContaining(ip); sub != nil {
-		if b := sub.byIP[ip]; b != nil && b.mac == e.MAC && b.ends == e.Ends && b.state == stateActive {
-			b.state, b.ends = stateReleased, b.starts
+	for _, e := range entries {
+		ip, err := netip.ParseAddr(e.IP)
+		if e.Kind != kindLease || err != nil {
+			continue
 		}
-	}
-}
-
-// recover clears down once the watch is back, after writing the renewals
-// acknowledged meanwhile (each only if the local copy still gives the address to
-// that client: a newer write from another node wins).
-func (sh *sharedState) recover(ctx context.Context) {
-	if sh.mirror.Status().Watch != etcdstate.WatchWatching || !sh.mirror.Reachable() {
-		return
-	}
-	if !sh.down.Load() && sh.owed() == 0 {
-		return
-	}
-	// Only an answer newer than the failure says the cluster is back: trying
-	// earlier would stall this committer (and every ACK) for another timeout.
-	if sh.down.Load() && sh.mirror.LastAnswer().UnixNano() <= sh.downAt.Load() {
-		return
-	}
-	sh.mu.Lock()
-	retries := sh.retries
-	sh.retries = nil
-	sh.mu.Unlock()
-	var failed []*entry
-	for _, e := range retries {
-		sh.st.mu.Lock()
-		ip, _ := netip.ParseAddr(e.IP)
-		var still bool
 		if sub := sh.st.subnetContaining(ip); sub != nil {
-			b := sub.byIP[ip]
-			still = b != nil && b.mac == e.MAC && b.ends == e.Ends
-		}
-		sh.st.stamp(e)
-		sh.st.mu.Unlock()
-		if !still {
-			continue
-		}
-		res, err := sh.cli.Claim(ctx, leaseKey(e.IP), e.expect, e.encode())
-		if err != nil {
-			failed = append(failed, e)
-			continue
-		}
-		if res.Won {
-			sh.commits.Add(1)
-			sh.st.mu.Lock()
-			sh.st.noteRev(leaseKey(e.IP), res.Revision)
-			sh.st.mu.Unlock()
+			if b := sub.byIP[ip]; b != nil && b.mac == e.MAC && b.ends == e.Ends && b.state == stateActive {
+				b.state, b.ends = stateReleased, b.starts
+			}
 		}
 	}
-	if len(failed) > 0 {
-		sh.mu.Lock()
-		sh.retries = append(failed, sh.retries...)
-		sh.mu.Unlock()
-		return
-	}
-	sh.down.Store(false)
-	sh.log.Infof("DHCP state in etcd is writable again (%d renewals written)", len(retries))
-}
-
-// owed is how many renewals were acknowledged without quorum and not yet written.
-func (sh *sharedState) owed() int {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	return len(sh.retries)
 }
 
 // close fails what is still queued and ends the watch.
 func (sh *sharedState) close() error {
 	sh.mu.Lock()
 	sh.closed = true
-	queued := sh.queue
-	sh.queue = nil
-	if n := len(sh.retries); n > 0 {
-		sh.log.Errorf("DHCP: %d renewals acknowledged without etcd quorum were never written (etcd keeps their previous expiry)", n)
-	}
+	queued := append(append(sh.queue, sh.reservations...), sh.settled...)
+	sh.queue, sh.reservations, sh.settled = nil, nil, nil
 	sh.mu.Unlock()
 	for _, w := range queued {
 		w.done(errSharedClose)

@@ -195,7 +195,7 @@ func (sh *sharedState) commitGuardedLease(ctx context.Context, e *entry) error {
 			sh.commits.Add(1)
 			sh.txns.Add(1)
 			sh.st.mu.Lock()
-			sh.st.noteRev(key, curRev)
+			sh.st.noteWritten(e, curRev)
 			sh.st.mu.Unlock()
 			return nil
 		}

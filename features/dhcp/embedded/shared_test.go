@@ -35,7 +35,12 @@ type node struct {
 
 func startNode(t *testing.T, cluster *etcdtest.Cluster, prefix string, serverIP string) *node {
 	t.Helper()
-	cfg := testConfig(t, sharedYAML)
+	return startNodeWith(t, cluster, prefix, serverIP, sharedYAML)
+}
+
+func startNodeWith(t *testing.T, cluster *etcdtest.Cluster, prefix, serverIP, yaml string) *node {
+	t.Helper()
+	cfg := testConfig(t, yaml)
 	cfg.state = cluster.Config(prefix)
 	st, err := openStore(cfg, quietLog())
 	if err != nil {
@@ -65,7 +70,7 @@ func (n *node) ask(t testing.TB, req *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
 			return nil
 		}
 	}
-	reply, err := dhcpv4.FromBytes(out.reply)
+	reply, err := dhcpv4.FromBytes(out.final(nowUnix()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,13 +244,22 @@ func TestTwoNodesOnEtcd(t *testing.T) {
 		cluster.Members[1].Kill()
 		cluster.Members[2].Kill()
 		time.Sleep(1100 * time.Millisecond)
-		renewedEnds := nowUnix() + 600
 		start := time.Now()
 		ack := renew(t, b, mac, ip)
 		if ack == nil || ack.MessageType() != dhcpv4.MessageTypeAck || addr4(ack.YourIPAddr) != ip {
 			t.Fatalf("renewal without quorum: %v", ack)
 		}
 		t.Logf("renewal without quorum answered after %s (the first write waits out :etcd_timeout:)", time.Since(start).Round(time.Millisecond))
+		checkCapped(t, ack, original.Ends)
+		// Now B knows: the next renewal is answered at once, capped the same way.
+		if ack := renew(t, b, mac, ip); ack == nil || ack.MessageType() != dhcpv4.MessageTypeAck {
+			t.Fatalf("second renewal without quorum: %v", ack)
+		} else {
+			checkCapped(t, ack, original.Ends)
+		}
+		if n := b.st.shared.fromCopy.Load(); n != 2 {
+			t.Fatalf("B counts %d renewals answered from its copy, want 2", n)
+		}
 		// A wrote nothing: it learns of the lost quorum from its copy's revision
 		// poll (every 2 s, each waiting out the timeout), which may end after B's write.
 		waitUntil(t, 30*time.Second, "both nodes find the cluster silent", func() bool {
@@ -268,21 +282,39 @@ func TestTwoNodesOnEtcd(t *testing.T) {
 		if !errors.Is(err, etcdstate.ErrUnavailable) {
 			t.Fatalf("reservation without quorum: %v", err)
 		}
-		if b.st.shared.owed() != 1 {
-			t.Fatalf("B owes %d renewals, want 1", b.st.shared.owed())
-		}
 		cluster.Members[1].Restart(t)
 		cluster.Members[2].Restart(t)
 		cluster.WaitHealthy(30 * time.Second)
-		waitUntil(t, 30*time.Second, "B writes the renewal it owed", func() bool { return b.st.shared.owed() == 0 && !b.st.shared.down.Load() })
-		if e := leaseInEtcd(t, cli, ip); e.MAC != mac || e.Ends < renewedEnds || e.Ends <= original.Ends {
-			t.Fatalf("etcd holds %+v after quorum returned, want the renewal (ends >= %d, was %d)", e, renewedEnds, original.Ends)
+		waitUntil(t, 30*time.Second, "B writable again", func() bool { return b.st.shared.writable() })
+		if e := leaseInEtcd(t, cli, ip); e.MAC != mac || e.Ends != original.Ends {
+			t.Fatalf("etcd holds %+v after quorum returned, want the lease as it was (ends %d): nothing was owed", e, original.Ends)
+		}
+		if ack := renew(t, b, mac, ip); ack == nil || ack.IPAddressLeaseTime(0) != 600*time.Second {
+			t.Fatalf("renewal with quorum back: %v, want a full 600 s lease", ack)
+		}
+		if e := leaseInEtcd(t, cli, ip); e.Ends <= original.Ends {
+			t.Fatalf("the renewal with quorum back did not move etcd's expiry: %+v", e)
 		}
 		waitUntil(t, 30*time.Second, "A writable again", func() bool {
 			got, _ := segmentDORA(t, []*node{a}, "02:00:00:03:00:02", rand.New(rand.NewSource(5)))
 			return got.IsValid()
 		})
 	})
+}
+
+// checkCapped fails unless ack's lease ends by etcdEnds (give or take the second
+// the ACK's lease time is rounded to): a renewal without a write must not outlast
+// the record another node reads.
+func checkCapped(t *testing.T, ack *dhcpv4.DHCPv4, etcdEnds int64) {
+	t.Helper()
+	lease := ack.IPAddressLeaseTime(0)
+	if lease <= 0 || nowUnix()+int64(lease/time.Second) > etcdEnds+1 {
+		t.Fatalf("renewal without a write granted %s from %d, past the expiry etcd holds (%d)", lease, nowUnix(), etcdEnds)
+	}
+	if t1 := ack.IPAddressRenewalTime(0); t1 != (lease / 2).Truncate(time.Second) {
+		t.Fatalf("T1 %s for a %s lease", t1, lease)
+	}
+	t.Logf("renewal answered from the copy: %s lease, ends at etcd's expiry %d", lease, etcdEnds)
 }
 
 func waitUntil(t testing.TB, limit time.Duration, what string, ok func() bool) time.Duration {

@@ -34,6 +34,10 @@ type binding struct {
 	ends     int64
 	state    bindingState
 	hostname string
+	// stored (etcd mode): the expiry of this client's lease as etcd holds it (0:
+	// etcd holds no live lease of this client here). A renewal answered without
+	// writing (no quorum, overload) is capped to it.
+	stored int64
 }
 
 // holds reports whether the binding keeps the address from other clients at now.
@@ -261,7 +265,8 @@ func (st *store) applyLine(line []byte) error {
 			return fmt.Errorf("%s of %s dropped: no configured subnet holds it", e.Kind, ip)
 		}
 		state := map[string]bindingState{kindLease: stateActive, kindRelease: stateReleased, kindDecline: stateDeclined}[e.Kind]
-		st.bind(sub, ip, e.MAC, state, e.Starts, e.Ends, e.Hostname)
+		b := st.bind(sub, ip, e.MAC, state, e.Starts, e.Ends, e.Hostname)
+		b.stored = storedEnds(e)
 	case kindReserve, kindUnreserve:
 		prefix, err := netip.ParsePrefix(e.Subnet)
 		sub := st.subnetByPrefix(prefix)
