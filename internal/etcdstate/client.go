@@ -207,11 +207,16 @@ func (c *Client) Get(ctx context.Context, key string) (value []byte, rev int64, 
 }
 
 // Change is one key of ClaimAll: Value nil deletes the key.
+// ExpectRev AnyRevision writes the key whatever its revision.
 type Change struct {
 	Key       string
 	ExpectRev int64
 	Value     []byte
 }
+
+// AnyRevision as a Change's ExpectRev writes the key without comparing it: for a
+// key every writer rewrites (a counter whose mod revision is what matters).
+const AnyRevision int64 = -1
 
 // MaxChanges is how many changes one ClaimAll may carry (etcd's default
 // --max-txn-ops is 128).
@@ -226,11 +231,13 @@ func (c *Client) ClaimAll(ctx context.Context, changes []Change) (bool, int64, e
 	if len(changes) > MaxChanges {
 		return false, 0, fmt.Errorf("etcdstate: %d changes in one transaction, at most %d", len(changes), MaxChanges)
 	}
-	cmps := make([]clientv3.Cmp, len(changes))
+	cmps := make([]clientv3.Cmp, 0, len(changes))
 	ops := make([]clientv3.Op, len(changes))
 	for i, ch := range changes {
 		full := c.cfg.Prefix + ch.Key
-		cmps[i] = clientv3.Compare(clientv3.ModRevision(full), "=", ch.ExpectRev)
+		if ch.ExpectRev != AnyRevision {
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(full), "=", ch.ExpectRev))
+		}
 		if ch.Value == nil {
 			ops[i] = clientv3.OpDelete(full)
 		} else {

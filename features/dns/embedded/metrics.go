@@ -58,5 +58,5 @@ func (l liveState) MarshalJSON() ([]byte, error) {
 	}
 	c := l.p.cfg.state
 	return json.Marshal(etcdstate.Status{Backend: etcdstate.BackendEtcd, Endpoints: strings.Join(c.Endpoints, ","),
-		Prefix: c.Prefix + zonesPrefix, Watch: etcdstate.WatchStopped})
+		Prefix: c.Prefix + dnsPrefix, Watch: etcdstate.WatchStopped})
 }

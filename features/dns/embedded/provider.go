@@ -61,7 +61,7 @@ func (p *Provider) Start(ctx context.Context) error {
 	p.listener = l
 	where := p.cfg.stateDir
 	if p.cfg.state.Etcd() {
-		where = "etcd " + strings.Join(p.cfg.state.Endpoints, ",") + " under " + p.cfg.state.Prefix + zonesPrefix
+		where = "etcd " + strings.Join(p.cfg.state.Endpoints, ",") + " under " + p.cfg.state.Prefix + dnsPrefix
 	}
 	p.log.Infof("dns_embedded: serving %s on %s (udp, tcp); records in %s", strings.Join(store.ZoneNames(), ", "), l.Addr(), where)
 	return nil

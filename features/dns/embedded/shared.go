@@ -2,13 +2,12 @@ package embedded
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,25 +17,37 @@ import (
 	"github.com/smartproxy/smartproxy/internal/etcdstate"
 )
 
-// With :state_backend: etcd every zone's records live in one etcd key,
-// <prefix>dns/zones/<zone>, holding the whole record list. Every node serves from
-// its watched copy (etcdstate.Mirror); an update is planned against that copy and
-// written with a claim on the zone key at the revision the plan saw, so RFC 2136
-// prerequisites hold across nodes: of two nodes changing one zone at once, one
-// wins and the other plans again on the winner's records.
+// With :state_backend: etcd the records live under <prefix>dns/ in one key per
+// owner name, so a zone is not bounded by etcd's request size and a change ships
+// only the names it touches:
 //
-// The SOA serial is the etcd mod revision of the zone key (its last change), so
-// every node serves the same serial for the same records without a counter of
-// its own, and it only grows. One key per zone keeps each update one transaction;
-// the price is that an update rewrites the zone's whole record list (fine for the
-// host zones Foreman manages; etcd refuses requests above 1.5 MiB, about 20,000
-// records).
-const zonesPrefix = "dns/zones/"
+//	dns/names/<zone>/<owner>  {"records": [...]}: the owner's records in zone-file syntax
+//	dns/serial/<zone>         rewritten by every transaction that changes the zone
+//	dns/zones/<zone>          the old shape (the whole zone in one key), migrated (migrate.go)
+//
+// Every node serves from its watched copy (etcdstate.Mirror). An update is planned
+// on that copy and written in one transaction that puts (or deletes) the keys of
+// the names it changes, each only if still at the revision the plan saw, and the
+// zone's serial key: of two nodes changing one name at once, one wins and the other
+// waits until its copy holds the winner's change, then plans again. An update whose
+// prerequisites look at names it does not change also compares the serial key, so
+// nothing in the zone changed since its plan.
+//
+// The SOA serial is the mod revision of the serial key, the revision of the zone's
+// last change: every node serves the same serial for the same records, and it grows
+// with every change.
+const (
+	dnsPrefix    = "dns/"
+	namesPrefix  = "dns/names/"
+	serialPrefix = "dns/serial/"
+	legacyPrefix = "dns/zones/"
+)
 
 // maxClaimRounds bounds how often one update replans after losing to another node.
 const maxClaimRounds = 20
 
-type zoneValue struct {
+// nameValue is the value of a dns/names/ key (and of a dns/zones/ key, the old shape).
+type nameValue struct {
 	Records []string `json:"records"`
 }
 
@@ -44,9 +55,18 @@ type zoneValue struct {
 type sharedZones struct {
 	s     *Store
 	cfg   etcdstate.Config
-	cache string // with :state_dir:, the file keeping this node's copy (see saveCache)
 	conn  atomic.Pointer[connection]
-	stop  context.CancelFunc // ends connectLater
+	ctx   context.Context // ends with close: connectLater, migrations, the saver
+	stop  context.CancelFunc
+	tasks sync.WaitGroup
+
+	// Guarded by the Store's writeMu:
+	legacy    map[string]*legacyZone // zones whose old-shape key is in etcd
+	migrating map[string]bool        // zones with a migration goroutine
+	seen      map[string]bool        // keys read since starting from the saved copy (see reconcile)
+
+	cache string        // with :state_dir:, the file keeping this node's copy (sharedcopy.go)
+	dirty chan struct{} // asks the saver to write the copy
 }
 
 // connection is the client and the watched copy, once the cluster answered.
@@ -64,31 +84,46 @@ func openSharedStore(cfg config, log *logrus.Entry) (*Store, error) {
 	for _, zc := range cfg.zones {
 		s.zones[zc.name] = newZone(zc)
 	}
-	sh := &sharedZones{s: s, cfg: cfg.state}
+	ctx, cancel := context.WithCancel(context.Background())
+	sh := &sharedZones{s: s, cfg: cfg.state, ctx: ctx, stop: cancel,
+		legacy: map[string]*legacyZone{}, migrating: map[string]bool{}, dirty: make(chan struct{}, 1)}
 	s.shared = sh
-	cached := false
 	if cfg.stateDir != "" {
 		if err := os.MkdirAll(cfg.stateDir, 0o750); err != nil {
+			cancel()
 			return nil, fmt.Errorf("state dir: %w", err)
 		}
 		sh.cache = filepath.Join(cfg.stateDir, etcdCopyFile)
-		var err error
-		if cached, err = sh.loadCache(); err != nil {
+		cached, err := sh.loadCache()
+		if err != nil {
+			cancel()
 			return nil, err
 		}
+		if cached {
+			sh.seen = map[string]bool{}
+		}
+		sh.goRun(sh.saver)
 	}
-	err := sh.connect(context.Background())
+	err := sh.connect(ctx)
 	if err == nil {
 		return s, nil
 	}
-	if !cached || !errors.Is(err, etcdstate.ErrUnavailable) {
+	if sh.seen == nil || !errors.Is(err, etcdstate.ErrUnavailable) {
+		sh.close()
 		return nil, err
 	}
 	log.Errorf("dns_embedded: serving the copy in %s without etcd; updates are refused until the cluster answers: %v", sh.cache, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	sh.stop = cancel
-	go sh.connectLater(ctx)
+	sh.goRun(sh.connectLater)
 	return s, nil
+}
+
+// goRun runs f in a goroutine that close waits for.
+func (sh *sharedZones) goRun(f func()) {
+	sh.tasks.Add(1)
+	go func() {
+		defer sh.tasks.Done()
+		f()
+	}()
 }
 
 // connect opens the client and starts the watched copy.
@@ -97,31 +132,25 @@ func (sh *sharedZones) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	mirror := cli.NewMirror(zonesPrefix, sh.apply)
+	mirror := cli.NewMirror(dnsPrefix, sh.apply)
 	if err := mirror.Start(ctx); err != nil {
 		cli.Close()
 		return err
 	}
 	sh.conn.Store(&connection{cli: cli, mirror: mirror})
+	sh.reconcile()
 	return nil
 }
 
 // connectLater retries connect every 2 s until it works or the store closes.
-func (sh *sharedZones) connectLater(ctx context.Context) {
+func (sh *sharedZones) connectLater() {
 	for {
 		select {
-		case <-ctx.Done():
+		case <-sh.ctx.Done():
 			return
 		case <-time.After(2 * time.Second):
 		}
-		if err := sh.connect(ctx); err == nil {
-			if ctx.Err() != nil { // closed meanwhile
-				if c := sh.conn.Swap(nil); c != nil {
-					c.mirror.Stop()
-					c.cli.Close()
-				}
-				return
-			}
+		if err := sh.connect(sh.ctx); err == nil {
 			sh.s.log.Info("dns_embedded: connected to etcd; the copy is current")
 			return
 		}
@@ -137,61 +166,156 @@ func (sh *sharedZones) mirror() *etcdstate.Mirror {
 }
 
 func (sh *sharedZones) close() error {
-	if sh.stop != nil {
-		sh.stop()
+	sh.stop()
+	sh.tasks.Wait()
+	var err error
+	if c := sh.conn.Swap(nil); c != nil {
+		c.mirror.Stop()
+		err = c.cli.Close()
 	}
-	c := sh.conn.Swap(nil)
-	if c == nil {
-		return nil
-	}
-	c.mirror.Stop()
-	return c.cli.Close()
+	sh.s.writeMu.Lock()
+	sh.saveNow()
+	sh.s.writeMu.Unlock()
+	return err
 }
 
-// apply installs zones as etcd holds them now (the mirror's goroutine).
+// keyKind says what a key under dns/ holds.
+type keyKind int
+
+const (
+	kindOther keyKind = iota
+	kindName
+	kindSerial
+	kindLegacy
+)
+
+// parseKey finds the served zone (nil: none) and owner name of a key.
+func (sh *sharedZones) parseKey(key string) (keyKind, *zone, string) {
+	switch {
+	case strings.HasPrefix(key, namesPrefix):
+		rest := key[len(namesPrefix):]
+		for i := 0; i < len(rest); i++ {
+			if rest[i] != '/' {
+				continue
+			}
+			if z := sh.s.zones[rest[:i]]; z != nil {
+				owner := rest[i+1:]
+				if !dns.IsSubDomain(z.name, owner) {
+					return kindOther, nil, ""
+				}
+				return kindName, z, owner
+			}
+		}
+	case strings.HasPrefix(key, serialPrefix):
+		if z := sh.s.zones[key[len(serialPrefix):]]; z != nil {
+			return kindSerial, z, ""
+		}
+	case strings.HasPrefix(key, legacyPrefix):
+		if z := sh.s.zones[key[len(legacyPrefix):]]; z != nil {
+			return kindLegacy, z, ""
+		}
+	}
+	return kindOther, nil, ""
+}
+
+func nameKey(z *zone, owner string) string { return namesPrefix + z.name + "/" + owner }
+
+// nameChange is one owner name's records as a key holds them at rev (none: deleted).
+type nameChange struct {
+	z     *zone
+	owner string
+	rrs   []dns.RR
+	rev   int64
+}
+
+// apply brings the copy to what etcd holds (the mirror's goroutine; events of
+// one batch are in revision order from a watch, in key order from a read).
 func (sh *sharedZones) apply(events []etcdstate.Event) {
 	s := sh.s
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	changed := false
+	// The old shape first: while a zone's old key exists, the zone serves it.
 	for _, ev := range events {
-		z := s.zones[strings.TrimPrefix(ev.Key, zonesPrefix)]
-		if z == nil || ev.Revision <= z.rev {
-			continue // a zone this node does not serve, or this node's own write
+		if kind, z, _ := sh.parseKey(ev.Key); kind == kindLegacy {
+			changed = sh.applyLegacy(z, ev) || changed
 		}
-		if err := sh.install(z, ev.Value, ev.Revision, ev.Deleted); err != nil {
-			s.log.Errorf("dns_embedded: etcd key %s at revision %d not applied: %v", ev.Key, ev.Revision, err)
-			continue
+	}
+	var names []nameChange // parsed before taking mu: queries wait only for the swap
+	serials := map[*zone]int64{}
+	for _, ev := range events {
+		kind, z, owner := sh.parseKey(ev.Key)
+		if sh.seen != nil {
+			sh.seen[ev.Key] = true
 		}
-		changed = true
+		switch kind {
+		case kindName:
+			target := sh.namesOf(z)
+			if ev.Revision <= target.keyRevs[owner] {
+				continue // this node's own write, applied when etcd acknowledged it
+			}
+			ch := nameChange{z: target, owner: owner, rev: ev.Revision}
+			if !ev.Deleted {
+				var err error
+				if ch.rrs, err = decodeName(ev.Value); err != nil {
+					s.log.Errorf("dns_embedded: etcd key %s at revision %d not applied: %v", ev.Key, ev.Revision, err)
+					continue
+				}
+			}
+			names = append(names, ch)
+		case kindSerial:
+			if !ev.Deleted && ev.Revision > z.rev {
+				serials[z] = ev.Revision
+			}
+		}
 	}
-	if changed {
-		sh.saveCache()
-		s.changed()
+	if len(names) == 0 && len(serials) == 0 && !changed {
+		return
 	}
+	s.mu.Lock()
+	for _, ch := range names {
+		ch.z.setName(ch.owner, ch.rrs, ch.rev)
+	}
+	for z, rev := range serials {
+		z.rev = rev
+		sh.refreshSerial(z)
+	}
+	s.mu.Unlock()
+	sh.saveLater()
+	s.changed()
 }
 
-// install replaces z's records with value (none when deleted) as of rev. The
-// caller holds writeMu.
-func (sh *sharedZones) install(z *zone, value []byte, rev int64, deleted bool) error {
-	var adds []dns.RR
-	if !deleted {
-		var v zoneValue
-		if err := json.Unmarshal(value, &v); err != nil {
-			return err
-		}
-		var err error
-		if adds, err = parseRecords(v.Records); err != nil {
-			return err
-		}
+// namesOf is the zone the per-name keys of z go to: z itself, or while z's old
+// key exists, the shadow kept until the migration ends.
+func (sh *sharedZones) namesOf(z *zone) *zone {
+	if lz := sh.legacy[z.name]; lz != nil {
+		return lz.shadow
 	}
-	fresh := newZone(z.zoneConfig)
-	fresh.applyDiff(nil, adds)
-	sh.s.mu.Lock()
-	z.nodes, z.ents = fresh.nodes, fresh.ents
-	z.serial, z.rev = serialOf(rev), rev
-	sh.s.mu.Unlock()
-	return nil
+	return z
+}
+
+// refreshSerial sets the served serial (the caller holds mu).
+func (sh *sharedZones) refreshSerial(z *zone) {
+	if lz := sh.legacy[z.name]; lz != nil {
+		z.serial = serialOf(lz.rev)
+		return
+	}
+	z.serial = serialOf(z.rev)
+}
+
+// setName installs the records of owner as of its key's revision rev (none: the
+// key is gone). The caller holds mu, or z is not served.
+func (z *zone) setName(owner string, rrs []dns.RR, rev int64) {
+	n := &node{sets: map[uint16][]dns.RR{}}
+	for _, x := range rrs {
+		n.add(x)
+	}
+	z.setNode(owner, n)
+	if n.empty() {
+		delete(z.keyRevs, owner)
+	} else {
+		z.keyRevs[owner] = rev
+	}
 }
 
 // serialOf is the SOA serial of a zone last changed at etcd revision rev (RFC 1982
@@ -203,16 +327,22 @@ func serialOf(rev int64) uint32 {
 	return 1
 }
 
-// update plans the change on the local copy and claims the zone key with the
-// result. It returns an error wrapping etcdstate.ErrUnavailable when the cluster
-// does not answer. The caller holds writeMu.
+// update plans the change on the local copy and writes the names it changes. It
+// returns an error wrapping etcdstate.ErrUnavailable when the cluster does not
+// answer. The caller holds writeMu.
 func (sh *sharedZones) update(z *zone, prereq, updates []dns.RR) (int, error) {
 	s := sh.s
-	conn := sh.conn.Load()
-	if conn == nil {
-		return dns.RcodeServerFailure, fmt.Errorf("%w: this node started while the cluster did not answer and is not connected yet; records are served from its copy", etcdstate.ErrUnavailable)
-	}
 	for round := 0; round < maxClaimRounds; round++ {
+		conn := sh.conn.Load()
+		if conn == nil {
+			return dns.RcodeServerFailure, fmt.Errorf("%w: this node started while the cluster did not answer and is not connected yet; records are served from its copy", etcdstate.ErrUnavailable)
+		}
+		if sh.legacy[z.name] != nil {
+			if !sh.waitFor(func() bool { return sh.legacy[z.name] == nil }) {
+				return dns.RcodeServerFailure, fmt.Errorf("%w: zone %s is being migrated to one etcd key per name; try again", etcdstate.ErrUnavailable, z.name)
+			}
+			continue
+		}
 		if !conn.mirror.Reachable() {
 			return dns.RcodeServerFailure, fmt.Errorf("%w: the cluster did not answer this node's last read; records are served from its copy, changes wait for quorum", etcdstate.ErrUnavailable)
 		}
@@ -220,53 +350,103 @@ func (sh *sharedZones) update(z *zone, prereq, updates []dns.RR) (int, error) {
 		if rcode != dns.RcodeSuccess || len(dels)+len(adds) == 0 {
 			return rcode, nil
 		}
-		value, err := json.Marshal(zoneValue{Records: recordsAfter(z, dels, adds)})
-		if err != nil {
+		changes, after := z.changesFor(dels, adds)
+		serial := etcdstate.Change{Key: serialPrefix + z.name, ExpectRev: etcdstate.AnyRevision, Value: []byte(z.name)}
+		if !coversPrerequisites(after, prereq) {
+			serial.ExpectRev = z.rev
+		}
+		changes = append(changes, serial)
+		if len(changes) > etcdstate.MaxChanges {
+			err := fmt.Errorf("the update changes %d names of zone %s; at most %d in one update on etcd", len(changes)-1, z.name, etcdstate.MaxChanges-1)
+			s.log.Warnf("dns_embedded: %v", err)
 			return dns.RcodeServerFailure, err
 		}
-		res, err := conn.cli.Claim(context.Background(), zonesPrefix+z.name, z.rev, value)
+		won, rev, err := conn.cli.ClaimAll(context.Background(), changes)
 		if err != nil {
 			s.log.Errorf("dns_embedded: update of %s not applied: %v", z.name, err)
 			return dns.RcodeServerFailure, err
 		}
-		if res.Won {
+		if won {
 			s.mu.Lock()
-			z.applyDiff(dels, adds)
-			z.serial, z.rev = serialOf(res.Revision), res.Revision
+			for owner, rrs := range after {
+				if rev > z.keyRevs[owner] {
+					z.setName(owner, rrs, rev)
+				}
+			}
+			z.rev = max(z.rev, rev)
+			sh.refreshSerial(z)
 			s.mu.Unlock()
-			sh.saveCache()
+			sh.saveLater()
 			s.changed()
 			return dns.RcodeSuccess, nil
 		}
-		// Another node changed the zone after our copy: take its records, plan again.
-		if err := sh.install(z, res.Value, res.Revision, res.Revision == 0); err != nil {
-			return dns.RcodeServerFailure, fmt.Errorf("zone %s in etcd: %w", z.name, err)
+		// Another node changed a name first: plan again once the copy holds its change.
+		if !sh.waitFor(func() bool { return conn.mirror.Revision() >= rev }) {
+			return dns.RcodeServerFailure, fmt.Errorf("%w: this node's copy did not reach revision %d within %s", etcdstate.ErrUnavailable, rev, sh.cfg.Timeout)
 		}
-		s.changed()
 	}
 	return dns.RcodeServerFailure, fmt.Errorf("zone %s changed under %d consecutive updates from other nodes; try again", z.name, maxClaimRounds)
 }
 
-// recordsAfter lists z's records with dels removed and adds added, sorted.
-func recordsAfter(z *zone, dels, adds []dns.RR) []string {
-	set := map[string]bool{}
-	for _, n := range z.nodes {
-		for _, rrs := range n.sets {
-			for _, x := range rrs {
-				set[x.String()] = true
-			}
+// waitFor lets the mirror apply changes (it takes writeMu) until cond holds, for
+// at most the etcd timeout. The caller holds writeMu, and so does cond when it runs.
+func (sh *sharedZones) waitFor(cond func() bool) bool {
+	deadline := time.Now().Add(sh.cfg.Timeout)
+	for !cond() {
+		if time.Now().After(deadline) || sh.ctx.Err() != nil {
+			return false
 		}
+		sh.s.writeMu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+		sh.s.writeMu.Lock()
+	}
+	return true
+}
+
+// changesFor turns a plan into one etcd change per owner name it touches, each
+// expecting the revision the copy has, and the records each name has after it.
+func (z *zone) changesFor(dels, adds []dns.RR) ([]etcdstate.Change, map[string][]dns.RR) {
+	work := map[string]*node{}
+	get := func(x dns.RR) *node {
+		owner := dns.CanonicalName(x.Header().Name)
+		if n, ok := work[owner]; ok {
+			return n
+		}
+		n := &node{sets: map[uint16][]dns.RR{}}
+		if old := z.nodes[owner]; old != nil {
+			n = old.clone()
+		}
+		work[owner] = n
+		return n
 	}
 	for _, x := range dels {
-		delete(set, x.String())
+		get(x).remove(x)
 	}
 	for _, x := range adds {
-		set[x.String()] = true
+		get(x).add(x)
 	}
-	out := make([]string, 0, len(set))
-	for line := range set {
-		out = append(out, line)
+	changes := make([]etcdstate.Change, 0, len(work)+1)
+	after := make(map[string][]dns.RR, len(work))
+	for owner, n := range work {
+		ch := etcdstate.Change{Key: nameKey(z, owner), ExpectRev: z.keyRevs[owner]}
+		if !n.empty() {
+			ch.Value = encodeName(n)
+			after[owner] = n.records()
+		} else {
+			after[owner] = nil
+		}
+		changes = append(changes, ch)
 	}
-	sort.Strings(out)
-	return out
+	return changes, after
+}
+
+// coversPrerequisites says whether every name the prerequisites look at is one the
+// update writes (its key's compare then guards the prerequisite).
+func coversPrerequisites(written map[string][]dns.RR, prereq []dns.RR) bool {
+	for _, x := range prereq {
+		if _, ok := written[dns.CanonicalName(x.Header().Name)]; !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -6,32 +6,88 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/smartproxy/smartproxy/internal/durable"
 )
 
 // etcdCopyFile, in :state_dir:, is this node's copy of the zones on etcd: every
-// served zone's records and the revision they are at. It lets a node that starts
-// while the cluster has no quorum answer queries; once connected, the watch brings
-// only the zones changed since (their key's revision is newer).
+// owner name's records with its key's revision, and each zone's serial revision.
+// It lets a node that starts while the cluster has no quorum answer queries; once
+// connected, the first read brings only the names changed since and drops the
+// names deleted since (reconcile).
 const etcdCopyFile = "etcd-copy.json"
 
+// saveDelay gathers the changes of a burst into one write of the copy: a zone of
+// 20,000 records is too big to rewrite on each change, and the copy only needs to
+// be recent (acknowledged changes are in etcd, and the first read after
+// connecting brings the rest).
+const saveDelay = 500 * time.Millisecond
+
+const copyVersion = 2
+
+type copyFile struct {
+	Version int                 `json:"version"`
+	Zones   map[string]copyZone `json:"zones"`
+}
+
 type copyZone struct {
+	SerialRev int64               `json:"serial_rev"`
+	Names     map[string]copyName `json:"names"`
+}
+
+type copyName struct {
 	Rev     int64    `json:"rev"`
 	Records []string `json:"records"`
 }
 
-// saveCache writes the copy (the caller holds writeMu). A failure only costs the
-// ability to start without quorum, so it is logged.
-func (sh *sharedZones) saveCache() {
+// oldCopyZone is a zone in the copy of earlier versions (one key per zone).
+type oldCopyZone struct {
+	Rev     int64    `json:"rev"`
+	Records []string `json:"records"`
+}
+
+// saveLater asks the saver to write the copy soon.
+func (sh *sharedZones) saveLater() {
 	if sh.cache == "" {
 		return
 	}
-	out := map[string]copyZone{}
-	for name, z := range sh.s.zones {
-		if z.rev != 0 {
-			out[name] = copyZone{Rev: z.rev, Records: recordsAfter(z, nil, nil)}
+	select {
+	case sh.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// saver writes the copy saveDelay after a change (close writes the last one).
+func (sh *sharedZones) saver() {
+	for {
+		select {
+		case <-sh.ctx.Done():
+			return
+		case <-sh.dirty:
 		}
+		sleep(sh.ctx, saveDelay)
+		sh.s.writeMu.Lock()
+		sh.saveNow()
+		sh.s.writeMu.Unlock()
+	}
+}
+
+// saveNow writes the copy (the caller holds writeMu). A failure only costs the
+// ability to start without quorum, so it is logged.
+func (sh *sharedZones) saveNow() {
+	if sh.cache == "" {
+		return
+	}
+	out := copyFile{Version: copyVersion, Zones: map[string]copyZone{}}
+	for name, z := range sh.s.zones {
+		cz := copyZone{SerialRev: z.rev, Names: make(map[string]copyName, len(z.nodes))}
+		for owner, n := range z.nodes {
+			// Names served from an old-shape key have no key revision (0): the first
+			// read after connecting replaces them.
+			cz.Names[owner] = copyName{Rev: z.keyRevs[owner], Records: n.lines()}
+		}
+		out.Zones[name] = cz
 	}
 	data, err := json.Marshal(out)
 	if err == nil {
@@ -51,7 +107,32 @@ func (sh *sharedZones) loadCache() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	var saved map[string]copyZone
+	var saved copyFile
+	if err := json.Unmarshal(data, &saved); err != nil || saved.Version != copyVersion {
+		return sh.loadOldCache(data)
+	}
+	for name, cz := range saved.Zones {
+		z := sh.s.zones[name]
+		if z == nil {
+			continue
+		}
+		for owner, cn := range cz.Names {
+			rrs, err := parseRecords(cn.Records)
+			if err != nil {
+				return false, fmt.Errorf("%s, zone %s: %w", sh.cache, name, err)
+			}
+			z.setName(owner, rrs, cn.Rev)
+		}
+		z.rev = cz.SerialRev
+		z.serial = serialOf(z.rev)
+	}
+	return true, nil
+}
+
+// loadOldCache installs a copy written by an earlier version: records without key
+// revisions, replaced by the first read after connecting.
+func (sh *sharedZones) loadOldCache(data []byte) (bool, error) {
+	var saved map[string]oldCopyZone
 	if err := json.Unmarshal(data, &saved); err != nil {
 		return false, fmt.Errorf("%s: %w", sh.cache, err)
 	}
@@ -60,10 +141,42 @@ func (sh *sharedZones) loadCache() (bool, error) {
 		if z == nil {
 			continue
 		}
-		value, _ := json.Marshal(zoneValue{Records: cz.Records})
-		if err := sh.install(z, value, cz.Rev, false); err != nil {
+		rrs, err := parseRecords(cz.Records)
+		if err != nil {
 			return false, fmt.Errorf("%s, zone %s: %w", sh.cache, name, err)
 		}
+		z.applyDiff(nil, rrs)
+		z.serial = serialOf(cz.Rev)
 	}
 	return true, nil
+}
+
+// reconcile drops, after the first read of a node started from its saved copy,
+// the names whose keys that read did not find: they were deleted meanwhile (the
+// watched copy learns deletes only of keys it has read).
+func (sh *sharedZones) reconcile() {
+	s := sh.s
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if sh.seen == nil {
+		return
+	}
+	dropped := 0
+	s.mu.Lock()
+	for _, served := range s.zones {
+		z := sh.namesOf(served) // the shadow while an old-shape key is served
+		for owner := range z.nodes {
+			if !sh.seen[nameKey(z, owner)] {
+				z.setName(owner, nil, 0)
+				dropped++
+			}
+		}
+	}
+	s.mu.Unlock()
+	sh.seen = nil
+	if dropped > 0 {
+		s.log.Infof("dns_embedded: %d names of the saved copy are no longer in etcd; dropped", dropped)
+		sh.saveLater()
+		s.changed()
+	}
 }

@@ -9,11 +9,14 @@ import (
 type zone struct {
 	zoneConfig
 	serial uint32
-	rev    int64 // with etcd: the zone key's mod revision the records are at (0: absent)
 	nodes  map[string]*node
 	// ents counts, for each name between a node and the apex, the nodes below it:
 	// such a name exists (NODATA, not NXDOMAIN) although it owns no record.
 	ents map[string]int
+	// With etcd: the mod revision of the zone's serial key (its last change) and
+	// of each owner name's key (see shared.go).
+	rev     int64
+	keyRevs map[string]int64
 }
 
 // node is the records of one owner name, by type. A node with no record is removed.
@@ -22,7 +25,7 @@ type node struct {
 }
 
 func newZone(c zoneConfig) *zone {
-	return &zone{zoneConfig: c, serial: 1, nodes: map[string]*node{}, ents: map[string]int{}}
+	return &zone{zoneConfig: c, serial: 1, nodes: map[string]*node{}, ents: map[string]int{}, keyRevs: map[string]int64{}}
 }
 
 func (n *node) clone() *node {

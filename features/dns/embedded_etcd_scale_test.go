@@ -1,0 +1,339 @@
+package dns
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/smartproxy/smartproxy/features/dns/internal/bindtest"
+	"github.com/smartproxy/smartproxy/internal/etcdtest"
+	"github.com/smartproxy/smartproxy/internal/proxytest"
+)
+
+// bigZone is how many records the large-zone tests write: more than the old one
+// key per zone could hold (etcd refuses requests over 1.5 MiB).
+const bigZone = 20_480
+
+// bigName and bigAddr are record i of the large zone.
+func bigName(i int) string { return fmt.Sprintf("big%d.example.test.", i) }
+func bigAddr(i int) string { return fmt.Sprintf("10.%d.%d.%d", 100+i/65536, i/256%256, i%256) }
+
+// startEtcdPeer starts a dns_embedded proxy on the cluster under prefix.
+func startEtcdPeer(t *testing.T, c *etcdtest.Cluster, prefix, key string) peer {
+	t.Helper()
+	port := bindtest.FreePort(t)
+	px := proxytest.Start(t, "", etcdFiles(port, c, prefix, key), New())
+	if s, err := px.Registry.StateOf("dns"); s != "running" {
+		t.Fatalf("dns is %s: %v", s, err)
+	}
+	return peer{proxy: px, port: port, addr: fmt.Sprintf("127.0.0.1:%d", port)}
+}
+
+// missingBig asks port for every record of the large zone (4 clients, in-process:
+// 20,000 dig processes would take minutes) and returns the names not answered
+// with their address.
+func missingBig(t *testing.T, addr string, n int) []string {
+	t.Helper()
+	var mu sync.Mutex
+	var missing []string
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 4 {
+				r, err := bindtest.Query(addr, bigName(i), dns.TypeA)
+				ok := err == nil && len(r.Answer) == 1
+				if ok {
+					a, isA := r.Answer[0].(*dns.A)
+					ok = isA && a.A.String() == bigAddr(i)
+				}
+				if !ok {
+					mu.Lock()
+					missing = append(missing, bigName(i))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return missing
+}
+
+// soaSerial is the zone's serial as dig prints it.
+func soaSerial(t *testing.T, port int) uint32 {
+	t.Helper()
+	f := strings.Fields(bindtest.Dig(t, port, "example.test", "SOA"))
+	if len(f) < 3 {
+		t.Fatalf("dig SOA on %d printed %q", port, f)
+	}
+	n, err := strconv.ParseUint(f[2], 10, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint32(n)
+}
+
+// A zone far past what one etcd key holds, written through node A by nsupdate
+// (100 names per update), is answered by node B in full; each name is its own
+// small key; the serial agrees on both nodes and grows with every change.
+func TestEmbeddedOnEtcdLargeZone(t *testing.T) {
+	bindtest.Need(t, "dig", "nsupdate")
+	cluster := etcdtest.Start(t, 3)
+	key := testKeyFile(t)
+	a := startEtcdPeer(t, cluster, "/dnsbig/", key)
+	b := startEtcdPeer(t, cluster, "/dnsbig/", key)
+
+	var script strings.Builder
+	fmt.Fprintf(&script, "server 127.0.0.1 %d\nzone example.test\n", a.port)
+	for i := 0; i < bigZone; i++ {
+		fmt.Fprintf(&script, "update add %s 300 A %s\n", bigName(i), bigAddr(i))
+		if i%100 == 99 || i == bigZone-1 {
+			script.WriteString("send\n")
+		}
+	}
+	start := time.Now()
+	if out, err := bindtest.Nsupdate(t, key, script.String()); err != nil {
+		t.Fatalf("nsupdate -k via A: %v\n%s", err, out)
+	}
+	wrote := time.Since(start)
+	last := bigZone - 1
+	caughtUp := waitDig(t, b.port, 60*time.Second, bigAddr(last), bigName(last), "A")
+	t.Logf("%d records written through node A by nsupdate in %s (%.0f records/s); node B answered the last one %s after",
+		bigZone, wrote.Round(time.Millisecond), float64(bigZone)/wrote.Seconds(), caughtUp.Round(time.Millisecond))
+	if missing := missingBig(t, b.addr, bigZone); len(missing) > 0 {
+		t.Fatalf("node B lacks %d of %d records, e.g. %v", len(missing), bigZone, missing[:min(5, len(missing))])
+	}
+
+	// One key per name, each small; the old shape's key is not written.
+	raw := cluster.Connect("/dnsbig/").Raw()
+	ctx := context.Background()
+	resp, err := raw.Get(ctx, "/dnsbig/dns/names/example.test./", clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	largest := 0
+	for _, kv := range resp.Kvs {
+		largest = max(largest, len(kv.Value))
+	}
+	if len(resp.Kvs) != bigZone || largest > 200 {
+		t.Fatalf("etcd holds %d name keys (largest %d bytes), want %d small ones", len(resp.Kvs), largest, bigZone)
+	}
+	if old, err := raw.Get(ctx, "/dnsbig/dns/zones/", clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil || old.Count != 0 {
+		t.Fatalf("old-shape zone keys: %v %v", old, err)
+	}
+
+	// A record POSTed to A is answered by B: the bound, measured with dig.
+	before := soaSerial(t, a.port)
+	var worst time.Duration
+	for i := 1; i <= 10; i++ {
+		name := fmt.Sprintf("late%d.example.test", i)
+		a.expect(t, "POST", "/dns/", map[string]string{"fqdn": name, "value": fmt.Sprintf("10.99.7.%d", i), "type": "A"}, 200, "")
+		worst = max(worst, waitDig(t, b.port, 30*time.Second, fmt.Sprintf("10.99.7.%d", i), name, "A"))
+	}
+	t.Logf("in a zone of %d records, a record POSTed to node A is answered by dig against node B within %s (worst of 10; dig's start included)",
+		bigZone+10, worst.Round(time.Millisecond))
+
+	// Serial: the same on both nodes, grown by the change; a delete through B grows it again.
+	waitSerials := func(what string, after uint32) uint32 {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			sa, sb := soaSerial(t, a.port), soaSerial(t, b.port)
+			if sa == sb && sa > after {
+				return sa
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: SOA serial A %d, B %d, want equal and above %d", what, sa, sb, after)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	mid := waitSerials("after 10 creates through A", before)
+	b.expect(t, "DELETE", "/dns/late1.example.test/A", nil, 200, "")
+	waitDig(t, a.port, 30*time.Second, "", "late1.example.test", "A")
+	end := waitSerials("after a delete through B", mid)
+	t.Logf("SOA serial on both nodes: %d before, %d after 10 creates, %d after a delete", before, mid, end)
+}
+
+// Two nodes changing the same name at once end consistent: of two conflicting
+// creates exactly one wins (409 for the other) and both nodes serve the winner;
+// adds without prerequisites from both nodes both land.
+func TestEmbeddedOnEtcdSameNameRace(t *testing.T) {
+	bindtest.Need(t, "dig", "nsupdate")
+	cluster := etcdtest.Start(t, 3)
+	key := testKeyFile(t)
+	nodes := []peer{startEtcdPeer(t, cluster, "/dnsrace/", key), startEtcdPeer(t, cluster, "/dnsrace/", key)}
+
+	const rounds = 20
+	for round := 0; round < rounds; round++ {
+		name := fmt.Sprintf("same%d.example.test", round)
+		status := make([]int, 2)
+		var wg sync.WaitGroup
+		for n, p := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got := p.proxy.Do(t, "POST", "/dns/", map[string][]string{"fqdn": {name}, "value": {fmt.Sprintf("10.99.8.%d", n+1)}, "type": {"A"}})
+				status[n] = got.Status
+			}()
+		}
+		wg.Wait()
+		winner := -1
+		switch {
+		case status[0] == 200 && status[1] == 409:
+			winner = 0
+		case status[0] == 409 && status[1] == 200:
+			winner = 1
+		default:
+			t.Fatalf("round %d: POSTs of %s through A and B answered %v, want one 200 and one 409", round, name, status)
+		}
+		want := fmt.Sprintf("10.99.8.%d", winner+1)
+		for _, p := range nodes {
+			waitDig(t, p.port, 30*time.Second, want, name, "A")
+		}
+	}
+
+	// Adds to one name from both nodes at once (no prerequisites): both kept.
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for n, p := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var script strings.Builder
+			fmt.Fprintf(&script, "server 127.0.0.1 %d\nzone example.test\n", p.port)
+			for i := 0; i < 10; i++ {
+				fmt.Fprintf(&script, "update add multi.example.test. 300 A 10.99.9.%d\nsend\n", n*10+i+1)
+			}
+			if out, err := bindtest.Nsupdate(t, key, script.String()); err != nil {
+				errs[n] = fmt.Errorf("nsupdate via node %d: %v\n%s", n, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all []string
+	for i := 1; i <= 20; i++ {
+		all = append(all, fmt.Sprintf("10.99.9.%d", i))
+	}
+	want := sortedLines(all)
+	for _, p := range nodes {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			got := sortedLines(strings.Split(bindtest.Dig(t, p.port, "multi.example.test", "A"), "\n"))
+			if got == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node on %d answers multi.example.test with\n%s\nwant\n%s", p.port, got, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if sa, sb := soaSerial(t, nodes[0].port), soaSerial(t, nodes[1].port); sa != sb {
+		t.Fatalf("SOA serial A %d, B %d", sa, sb)
+	}
+}
+
+func sortedLines(lines []string) string {
+	out := slices.Clone(lines)
+	slices.Sort(out)
+	return strings.Join(out, "\n")
+}
+
+// A cluster written by the earlier one-key-per-zone version is migrated at start,
+// by two nodes starting at once: every record served by both, the old key gone,
+// one key per name, the serial above the old key's revision and the same on both.
+func TestEmbeddedOnEtcdMigratesOneKeyZones(t *testing.T) {
+	bindtest.Need(t, "dig")
+	cluster := etcdtest.Start(t, 3)
+	key := testKeyFile(t)
+	cli := cluster.Connect("/dnsold/")
+	const n = 5000 // 40 transactions of 128 keys: more than one
+	records := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		records = append(records, fmt.Sprintf("%s\t300\tIN\tA\t%s", bigName(i), bigAddr(i)))
+	}
+	value, _ := json.Marshal(map[string][]string{"records": records})
+	res, err := cli.Claim(context.Background(), "dns/zones/example.test.", 0, value)
+	if err != nil || !res.Won {
+		t.Fatalf("writing the old shape: %+v %v", res, err)
+	}
+	reverse, _ := json.Marshal(map[string][]string{"records": {"1.2.99.10.in-addr.arpa.\t300\tIN\tPTR\tbig1.example.test."}})
+	if res, err := cli.Claim(context.Background(), "dns/zones/99.10.in-addr.arpa.", 0, reverse); err != nil || !res.Won {
+		t.Fatalf("writing the old shape: %+v %v", res, err)
+	}
+	oldRev := res.Revision
+
+	nodes := make([]peer, 2)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Add(1)
+		port := bindtest.FreePort(t)
+		go func() { // at once: both migrate
+			defer wg.Done()
+			px := proxytest.Start(t, "", etcdFiles(port, cluster, "/dnsold/", key), New())
+			nodes[i] = peer{proxy: px, port: port, addr: fmt.Sprintf("127.0.0.1:%d", port)}
+		}()
+	}
+	wg.Wait()
+	raw := cli.Raw()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		old, err := raw.Get(context.Background(), "/dnsold/dns/zones/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err == nil && old.Count == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("old-shape keys still there after 60 s: %v %v", old, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	names, err := raw.Get(context.Background(), "/dnsold/dns/names/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil || names.Count != n+1 {
+		t.Fatalf("after migration etcd holds %v name keys (%v), want %d", names, err, n+1)
+	}
+	for _, p := range nodes {
+		if missing := missingBig(t, p.addr, n); len(missing) > 0 {
+			t.Fatalf("node on %d lacks %d migrated records, e.g. %v", p.port, len(missing), missing[:min(5, len(missing))])
+		}
+		if got := bindtest.Dig(t, p.port, "-x", "10.99.2.1"); got != "big1.example.test." {
+			t.Fatalf("dig -x on %d = %q", p.port, got)
+		}
+	}
+	var serials []uint32
+	for _, p := range nodes {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			s := soaSerial(t, p.port)
+			if s > uint32(oldRev) || time.Now().After(deadline) {
+				serials = append(serials, s)
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if serials[0] != serials[1] || serials[0] <= uint32(oldRev) {
+		t.Fatalf("after migration SOA serials %v, want equal and above the old key's revision %d", serials, oldRev)
+	}
+	// Writes work after the migration and reach the other node.
+	nodes[0].expect(t, "POST", "/dns/", map[string]string{"fqdn": "after.example.test", "value": "10.99.6.6", "type": "A"}, 200, "")
+	waitDig(t, nodes[1].port, 30*time.Second, "10.99.6.6", "after.example.test", "A")
+	nodes[1].expect(t, "DELETE", "/dns/big7.example.test/A", nil, 200, "")
+	waitDig(t, nodes[0].port, 30*time.Second, "", "big7.example.test", "A")
+	t.Logf("%d records in the old shape migrated by two nodes started at once; serial %d (old key at revision %d)", n+1, serials[0], oldRev)
+}
