@@ -65,8 +65,9 @@ type sharedZones struct {
 	migrating map[string]bool        // zones with a migration goroutine
 	seen      map[string]bool        // keys read since starting from the saved copy (see reconcile)
 
-	cache string        // with :state_dir:, the file keeping this node's copy (sharedcopy.go)
-	dirty chan struct{} // asks the saver to write the copy
+	cache    string        // with :state_dir:, the file keeping this node's copy (sharedcopy.go)
+	dirty    chan struct{} // asks the saver to write the copy
+	haveCopy atomic.Bool   // loaded from the cache or from etcd: worth saving
 }
 
 // connection is the client and the watched copy, once the cluster answered.
@@ -101,6 +102,7 @@ func openSharedStore(cfg config, log *logrus.Entry) (*Store, error) {
 		}
 		if cached {
 			sh.seen = map[string]bool{}
+			sh.haveCopy.Store(true)
 		}
 		sh.goRun(sh.saver)
 	}
@@ -137,8 +139,9 @@ func (sh *sharedZones) connect(ctx context.Context) error {
 		cli.Close()
 		return err
 	}
+	sh.reconcile() // before updates can run: they are not in seen
 	sh.conn.Store(&connection{cli: cli, mirror: mirror})
-	sh.reconcile()
+	sh.haveCopy.Store(true)
 	return nil
 }
 
@@ -329,7 +332,7 @@ func serialOf(rev int64) uint32 {
 
 // update plans the change on the local copy and writes the names it changes. It
 // returns an error wrapping etcdstate.ErrUnavailable when the cluster does not
-// answer. The caller holds writeMu.
+// answer. The caller holds writeMu; it is released while etcd is asked.
 func (sh *sharedZones) update(z *zone, prereq, updates []dns.RR) (int, error) {
 	s := sh.s
 	for round := 0; round < maxClaimRounds; round++ {
@@ -361,16 +364,21 @@ func (sh *sharedZones) update(z *zone, prereq, updates []dns.RR) (int, error) {
 			s.log.Warnf("dns_embedded: %v", err)
 			return dns.RcodeServerFailure, err
 		}
+		// Other updates through this node may plan and write meanwhile: the compares
+		// order them as they order other nodes' updates.
+		s.writeMu.Unlock()
 		won, rev, err := conn.cli.ClaimAll(context.Background(), changes)
+		s.writeMu.Lock()
 		if err != nil {
 			s.log.Errorf("dns_embedded: update of %s not applied: %v", z.name, err)
 			return dns.RcodeServerFailure, err
 		}
 		if won {
+			target := sh.namesOf(z) // an old node may have rewritten the old shape meanwhile
 			s.mu.Lock()
 			for owner, rrs := range after {
-				if rev > z.keyRevs[owner] {
-					z.setName(owner, rrs, rev)
+				if rev > target.keyRevs[owner] { // else a later change is already in the copy
+					target.setName(owner, rrs, rev)
 				}
 			}
 			z.rev = max(z.rev, rev)

@@ -76,7 +76,7 @@ func (sh *sharedZones) saver() {
 // saveNow writes the copy (the caller holds writeMu). A failure only costs the
 // ability to start without quorum, so it is logged.
 func (sh *sharedZones) saveNow() {
-	if sh.cache == "" {
+	if sh.cache == "" || !sh.haveCopy.Load() { // never an empty copy of zones it did not load
 		return
 	}
 	out := copyFile{Version: copyVersion, Zones: map[string]copyZone{}}
