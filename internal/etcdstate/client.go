@@ -207,11 +207,13 @@ func (c *Client) Get(ctx context.Context, key string) (value []byte, rev int64, 
 }
 
 // Change is one key of ClaimAll: Value nil deletes the key.
-// ExpectRev AnyRevision writes the key whatever its revision.
+// ExpectRev AnyRevision writes the key whatever its revision. Keep only requires
+// the key to be at ExpectRev and leaves it as it is.
 type Change struct {
 	Key       string
 	ExpectRev int64
 	Value     []byte
+	Keep      bool
 }
 
 // AnyRevision as a Change's ExpectRev writes the key without comparing it: for a
@@ -232,16 +234,18 @@ func (c *Client) ClaimAll(ctx context.Context, changes []Change) (bool, int64, e
 		return false, 0, fmt.Errorf("etcdstate: %d changes in one transaction, at most %d", len(changes), MaxChanges)
 	}
 	cmps := make([]clientv3.Cmp, 0, len(changes))
-	ops := make([]clientv3.Op, len(changes))
-	for i, ch := range changes {
+	ops := make([]clientv3.Op, 0, len(changes))
+	for _, ch := range changes {
 		full := c.cfg.Prefix + ch.Key
 		if ch.ExpectRev != AnyRevision {
 			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(full), "=", ch.ExpectRev))
 		}
-		if ch.Value == nil {
-			ops[i] = clientv3.OpDelete(full)
-		} else {
-			ops[i] = clientv3.OpPut(full, string(ch.Value))
+		switch {
+		case ch.Keep:
+		case ch.Value == nil:
+			ops = append(ops, clientv3.OpDelete(full))
+		default:
+			ops = append(ops, clientv3.OpPut(full, string(ch.Value)))
 		}
 	}
 	var resp *clientv3.TxnResponse

@@ -52,6 +52,9 @@ type sharedState struct {
 	lost     atomic.Uint64 // claims another node won first
 	shed     atomic.Uint64 // lease writes dropped unanswered: they waited past shedAfter
 	fromCopy atomic.Uint64 // renewals answered without a write (no quorum, overload)
+	// indexPending: reservations without their reservation-ip index key are
+	// left (shared_index.go); indexRunning: a retry is under way.
+	indexPending, indexRunning atomic.Bool
 }
 
 type sharedWrite struct {
@@ -94,6 +97,7 @@ func openShared(cfg *config, log *logrus.Entry) (*store, error) {
 		return nil, fmt.Errorf("dhcp_embedded state in etcd: %w", err)
 	}
 	st.startCursorsApart()
+	sh.ensureIndex(context.Background())
 	return st, nil
 }
 

@@ -55,6 +55,7 @@ func (sh *sharedState) run(ctx context.Context, afterTurn func()) {
 		case <-shedTick.C:
 		case <-recoverTick.C:
 			sh.recover()
+			sh.retryIndex(ctx)
 		case <-ctx.Done():
 			sh.drain(afterTurn)
 			return
