@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -336,4 +338,62 @@ func TestEmbeddedOnEtcdMigratesOneKeyZones(t *testing.T) {
 	nodes[1].expect(t, "DELETE", "/dns/big7.example.test/A", nil, 200, "")
 	waitDig(t, nodes[0].port, 30*time.Second, "", "big7.example.test", "A")
 	t.Logf("%d records in the old shape migrated by two nodes started at once; serial %d (old key at revision %d)", n+1, serials[0], oldRev)
+}
+
+// A node keeping its copy in :state_dir: and restarted after names were deleted
+// and added through another node serves exactly etcd's records once connected
+// (the copy's deleted names dropped); a copy in the earlier one-key-per-zone
+// format is served while the cluster is down and replaced once it answers.
+func TestEmbeddedOnEtcdSavedCopy(t *testing.T) {
+	bindtest.Need(t, "dig")
+	cluster := etcdtest.Start(t, 3)
+	key := testKeyFile(t)
+	a := startEtcdPeer(t, cluster, "/dnscopy/", key)
+	portC, dirC := bindtest.FreePort(t), t.TempDir()
+	filesC := etcdFilesKeeping(portC, cluster, "/dnscopy/", key, dirC)
+	pxC := proxytest.Start(t, "", filesC, New())
+	for name, addr := range map[string]string{"keep1": "10.99.4.1", "gone1": "10.99.4.2"} {
+		a.expect(t, "POST", "/dns/", map[string]string{"fqdn": name + ".example.test", "value": addr, "type": "A"}, 200, "")
+		waitDig(t, portC, 30*time.Second, addr, name+".example.test", "A")
+	}
+	pxC.Registry.Stop(context.Background())
+
+	a.expect(t, "DELETE", "/dns/gone1.example.test/A", nil, 200, "")
+	a.expect(t, "POST", "/dns/", map[string]string{"fqdn": "new1.example.test", "value": "10.99.4.3", "type": "A"}, 200, "")
+	pxC = proxytest.Start(t, "", filesC, New())
+	if got := bindtest.Dig(t, portC, "gone1.example.test", "A"); got != "" {
+		t.Errorf("restarted node serves a name deleted while it was down: %q", got)
+	}
+	for name, addr := range map[string]string{"keep1": "10.99.4.1", "new1": "10.99.4.3"} {
+		if got := bindtest.Dig(t, portC, name+".example.test", "A"); got != addr {
+			t.Errorf("restarted node answers %s with %q, want %s", name, got, addr)
+		}
+	}
+	if sa, sc := soaSerial(t, a.port), soaSerial(t, portC); sa != sc {
+		t.Errorf("SOA serial A %d, restarted C %d", sa, sc)
+	}
+	pxC.Registry.Stop(context.Background())
+
+	// The earlier format, while the cluster is down.
+	old := `{"example.test.":{"rev":5,"records":["oldcopy.example.test.\t300\tIN\tA\t10.99.4.9"]}}`
+	if err := os.WriteFile(filepath.Join(dirC, "etcd-copy.json"), []byte(old), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range cluster.Members {
+		m.Kill()
+	}
+	pxC = proxytest.Start(t, "", filesC, New())
+	if got := bindtest.Dig(t, portC, "oldcopy.example.test", "A"); got != "10.99.4.9" {
+		t.Fatalf("node started without quorum from an old-format copy answers %q", got)
+	}
+	got := pxC.Do(t, "POST", "/dns/", map[string][]string{"fqdn": {"x.example.test"}, "value": {"10.99.4.10"}, "type": {"A"}})
+	if got.Status != 503 {
+		t.Fatalf("POST without quorum = %d %q", got.Status, got.Body)
+	}
+	for _, m := range cluster.Members {
+		m.Restart(t)
+	}
+	cluster.WaitHealthy(30 * time.Second)
+	waitDig(t, portC, 30*time.Second, "10.99.4.3", "new1.example.test", "A")
+	waitDig(t, portC, 30*time.Second, "", "oldcopy.example.test", "A")
 }
