@@ -56,7 +56,7 @@ func (f *Feature) fetchBootFile(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err != nil:
 		case sh != nil:
-			started, err = sh.shareFetch("boot", rel, fetchRequest{URL: src}, func() (bool, error) { return sh.startBoot(rel, src) })
+			started, err = sh.shareFetch("boot", rel, fetchRequest{URL: src}, func(run fetchRun) (bool, error) { return sh.startBoot(rel, src, run) })
 		default:
 			started, err = f.fetcher.start(f.store, rel, src)
 		}

@@ -66,7 +66,7 @@ func (m *mediaServer) set(body string, modified time.Time) {
 // waitFor polls until cond holds (downloads run in the background).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // generous: CI machines are loaded
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

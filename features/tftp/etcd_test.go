@@ -28,10 +28,16 @@ type etcdNode struct {
 
 func startEtcdNode(t *testing.T, c *etcdtest.Cluster, name, root string) etcdNode {
 	t.Helper()
+	return startEtcdNodeWith(t, c, name, root, "")
+}
+
+// startEtcdNodeWith is startEtcdNode with more lines of tftp.yml.
+func startEtcdNodeWith(t *testing.T, c *etcdtest.Cluster, name, root, extra string) etcdNode {
+	t.Helper()
 	f := New()
 	tftpYML := fmt.Sprintf(":enabled: true\n:tftproot: %s\n:listen: 127.0.0.1:0\n:state_backend: etcd\n:etcd_endpoints: [%s]\n"+
 		":etcd_ca: %s\n:etcd_cert: %s\n:etcd_key: %s\n:etcd_prefix: /tftpha/\n:etcd_timeout: 2\n:etcd_node_name: %s\n",
-		root, strings.Join(c.Endpoints(), ", "), c.CA.CAFile, c.Client.CertFile, c.Client.KeyFile, name)
+		root, strings.Join(c.Endpoints(), ", "), c.CA.CAFile, c.Client.CertFile, c.Client.KeyFile, name) + extra
 	px := proxytest.Start(t, "", map[string]string{
 		"tftp.yml":     tftpYML,
 		"httpboot.yml": ":enabled: http\n:root_dir: " + root + "\n",

@@ -48,7 +48,8 @@ type config struct {
 	verifyCert     bool
 	server         tftpd.Config // Addr "" = no embedded server
 	state          etcdstate.Config
-	node           string // :etcd_node_name:, this node in fetch status keys
+	node           string        // :etcd_node_name:, this node in fetch status keys
+	fetchTTL       time.Duration // :etcd_fetch_ttl:, how long a fetch request stays in etcd
 }
 
 var (
@@ -80,6 +81,11 @@ func (f *Feature) Configure(env *registry.Env) error {
 		if f.cfg.node == "" || strings.Contains(f.cfg.node, "/") {
 			s.Fail("etcd_node_name", "must be a name without \"/\" (default: the host name), got %q", f.cfg.node)
 		}
+		ttl := s.Int("etcd_fetch_ttl", defaultFetchTTL)
+		if ttl < 5 {
+			s.Fail("etcd_fetch_ttl", "must be at least 5 seconds, got %d", ttl)
+		}
+		f.cfg.fetchTTL = time.Duration(ttl) * time.Second
 	}
 	listen := s.String("listen", "0.0.0.0:69")
 	if listen == "false" {

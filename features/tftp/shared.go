@@ -250,18 +250,26 @@ func (sh *sharedConfigs) revOf(key string) int64 {
 func (sh *sharedConfigs) apply(events []etcdstate.Event) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	// Statuses first: a node's start reads requests and statuses in one batch
+	// (requests sort first), and fetchHere looks at this node's own status.
 	for _, ev := range events {
 		if strings.HasPrefix(ev.Key, fetchStatusPrefix) {
 			sh.setStatus(ev)
+		}
+	}
+	for _, ev := range events {
+		if strings.HasPrefix(ev.Key, fetchStatusPrefix) {
 			continue
 		}
 		if ev.Revision <= sh.applied[ev.Key] {
 			continue // this node's own write, already on disk
 		}
 		if strings.HasPrefix(ev.Key, fetchRequestPrefix) {
-			sh.applied[ev.Key] = ev.Revision
-			if !ev.Deleted {
-				sh.fetchHere(ev.Key, ev.Value)
+			if ev.Deleted {
+				delete(sh.applied, ev.Key) // expired (see sharedfetch.go); the files stay
+			} else {
+				sh.applied[ev.Key] = ev.Revision
+				sh.fetchHere(ev.Key, ev.Value, ev.Revision)
 			}
 			continue
 		}

@@ -15,12 +15,29 @@ import (
 // other node's watcher starts it too, so each keeps its own copy of the (large)
 // files. Each node reports the outcome of its own run under
 // fetch/status/<node>/<boot|image>/<file>, which every node's /v2/features shows.
-// A node that starts (or comes back) runs every recorded request again: downloads
-// are conditional (If-Modified-Since) and a complete system image is skipped.
+//
+// A request lives for :etcd_fetch_ttl: (default a week): it is put on an etcd
+// lease of that TTL, and every node's status of it on the same lease, so the
+// cluster deletes them together, whichever nodes are up. A lease rather than
+// "delete once every live node is done": a node that is down, or not installed
+// yet, is not live, so that rule would delete a request before the node coming
+// back or joining could see it; a lifetime gives every node that returns within
+// it the files, needs no list of nodes, and no node has to watch the others'
+// statuses to clean up. A node that (re)starts within the lifetime runs a
+// request again only if its own status does not say it finished that very
+// request (same revision) with the file still there; a system image already
+// complete is skipped anyway. The files themselves stay when a request expires.
 const (
 	fetchRequestPrefix = sharedPrefix + "fetch/request/"
 	fetchStatusPrefix  = sharedPrefix + "fetch/status/"
+	defaultFetchTTL    = 7 * 24 * 3600 // seconds
 )
+
+// fetchRun is the request one run carries out: its key's mod revision and lease.
+type fetchRun struct {
+	rev   int64
+	lease int64
+}
 
 // fetchRequest is a request key's value.
 type fetchRequest struct {
@@ -29,6 +46,8 @@ type fetchRequest struct {
 	Path     string   `json:"path,omitempty"`
 	TFTPPath string   `json:"tftp_path,omitempty"`
 	Files    []string `json:"files,omitempty"`
+	// Lease is the request's etcd lease, which the statuses join.
+	Lease int64 `json:"lease,omitempty"`
 }
 
 // fetchStatus is one node's outcome of one request.
@@ -37,36 +56,51 @@ type fetchStatus struct {
 	URL   string    `json:"url"`
 	Error string    `json:"error,omitempty"`
 	At    time.Time `json:"at"`
+	// Request is the revision of the request this run carried out.
+	Request int64 `json:"request,omitempty"`
 }
 
-// shareFetch records the request in etcd, then runs startHere (which starts it on
-// this node). Holding mu until then keeps this node's watcher from starting the
-// same request first when the watch is faster than the write's answer.
-func (sh *sharedConfigs) shareFetch(kind, file string, req fetchRequest, startHere func() (bool, error)) (bool, error) {
+// shareFetch records the request in etcd on a fresh lease of :etcd_fetch_ttl:,
+// then runs startHere (which starts it on this node). Holding mu until then keeps
+// this node's watcher from starting the same request first when the watch is
+// faster than the write's answer. The last writer of a request wins, as the
+// files would on one proxy.
+func (sh *sharedConfigs) shareFetch(kind, file string, req fetchRequest, startHere func(fetchRun) (bool, error)) (bool, error) {
+	if err := sh.writable(); err != nil {
+		return false, err
+	}
 	key := fetchRequestPrefix + kind + "/" + file
+	ctx := context.Background()
+	lease, err := sh.cli.GrantLease(ctx, sh.f.cfg.fetchTTL)
+	if err != nil {
+		return false, err
+	}
+	req.Lease = lease
 	value, err := json.Marshal(req)
 	if err != nil {
 		return false, err
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	rev, err := sh.claimPut(key, sh.applied[key], value)
+	rev, err := sh.cli.PutOnLease(ctx, key, value, lease)
 	if err != nil {
 		return false, err
 	}
 	sh.applied[key] = max(rev, sh.applied[key])
-	return startHere()
+	return startHere(fetchRun{rev: rev, lease: lease})
 }
 
-// fetchHere starts on this node a request another node recorded (the watcher).
-// Everything is checked again against this node's roots.
-func (sh *sharedConfigs) fetchHere(key string, value []byte) {
+// fetchHere starts on this node a request another node recorded (the watcher),
+// or one recorded before this node started. Everything is checked again against
+// this node's roots.
+func (sh *sharedConfigs) fetchHere(key string, value []byte, rev int64) {
 	kind, file, _ := strings.Cut(strings.TrimPrefix(key, fetchRequestPrefix), "/")
 	var req fetchRequest
 	if err := json.Unmarshal(value, &req); err != nil {
 		sh.log.Errorf("TFTP: fetch request %s unreadable: %v", key, err)
 		return
 	}
+	run := fetchRun{rev: rev, lease: req.Lease}
 	var err error
 	switch kind {
 	case "boot":
@@ -74,65 +108,83 @@ func (sh *sharedConfigs) fetchHere(key string, value []byte) {
 			sh.log.Errorf("TFTP: fetch request %s names no file inside tftproot", key)
 			return
 		}
-		_, err = sh.startBoot(file, req.URL)
+		if sh.finishedHere("boot/"+file, rev) {
+			if _, serr := sh.f.store.stat(file); serr == nil {
+				sh.log.Debugf("TFTP: boot file %s already fetched for request %d", file, rev)
+				return
+			}
+		}
+		_, err = sh.startBoot(file, req.URL, run)
 	case "image":
 		var job systemImage
 		if job, err = sh.f.planSystemImage(req.URL, req.Path, req.TFTPPath, req.Files); err == nil {
-			_, err = sh.startImage(job)
+			if sh.finishedHere("image/"+job.image, rev) && job.complete() {
+				return
+			}
+			_, err = sh.startImage(job, run)
 		}
 	default:
 		sh.log.Errorf("TFTP: fetch request %s of unknown kind", key)
 		return
 	}
 	if err != nil {
-		sh.report(kind+"/"+file, req.URL, err)
+		sh.report(kind+"/"+file, req.URL, run, err)
 	}
+}
+
+// finishedHere: this node's own status says it finished request rev of item.
+func (sh *sharedConfigs) finishedHere(item string, rev int64) bool {
+	sh.statusMu.Lock()
+	defer sh.statusMu.Unlock()
+	st, ok := sh.statuses[sh.node][item]
+	return ok && st.State == "done" && st.Request == rev
 }
 
 // startBoot downloads a boot file here, reporting the outcome; false when a
 // download of that file already runs.
-func (sh *sharedConfigs) startBoot(rel, src string) (bool, error) {
+func (sh *sharedConfigs) startBoot(rel, src string, run fetchRun) (bool, error) {
 	f := sh.f
 	return f.fetcher.background(f.store, rel, func() {
-		sh.reportRunning("boot/"+rel, src)
-		sh.report("boot/"+rel, src, f.fetcher.run(f.store, rel, src))
+		sh.reportRunning("boot/"+rel, src, run)
+		sh.report("boot/"+rel, src, run, f.fetcher.run(f.store, rel, src))
 	})
 }
 
 // startImage downloads and extracts a system image here (nothing when it is
 // complete already), reporting the outcome.
-func (sh *sharedConfigs) startImage(job systemImage) (bool, error) {
+func (sh *sharedConfigs) startImage(job systemImage, run fetchRun) (bool, error) {
 	item := "image/" + job.image
 	if job.complete() {
-		sh.report(item, job.url, nil)
+		sh.report(item, job.url, run, nil)
 		return false, nil
 	}
 	return sh.f.fetcher.background(job.images, job.image, func() {
-		sh.reportRunning(item, job.url)
-		sh.report(item, job.url, job.run(sh.f.fetcher, sh.log))
+		sh.reportRunning(item, job.url, run)
+		sh.report(item, job.url, run, job.run(sh.f.fetcher, sh.log))
 	})
 }
 
-func (sh *sharedConfigs) reportRunning(item, url string) {
-	sh.putStatus(item, fetchStatus{State: "running", URL: url, At: time.Now().UTC()})
+func (sh *sharedConfigs) reportRunning(item, url string, run fetchRun) {
+	sh.putStatus(item, run, fetchStatus{State: "running", URL: url, At: time.Now().UTC(), Request: run.rev})
 }
 
-func (sh *sharedConfigs) report(item, url string, err error) {
-	st := fetchStatus{State: "done", URL: url, At: time.Now().UTC()}
+func (sh *sharedConfigs) report(item, url string, run fetchRun, err error) {
+	st := fetchStatus{State: "done", URL: url, At: time.Now().UTC(), Request: run.rev}
 	if err != nil {
 		st.State, st.Error = "failed", err.Error()
 	}
-	sh.putStatus(item, st)
+	sh.putStatus(item, run, st)
 }
 
-// putStatus writes this node's own status key: no other node writes it, so a
-// plain put is enough. Without quorum the status is only logged.
-func (sh *sharedConfigs) putStatus(item string, st fetchStatus) {
+// putStatus writes this node's own status key, on the request's lease so that it
+// goes with the request: no other node writes it, so a plain put is enough.
+// Without quorum the status is only logged; a request expired meanwhile leaves
+// none. (A request recorded before requests had leases has lease 0: no lease,
+// it and its statuses stay until deleted by hand.)
+func (sh *sharedConfigs) putStatus(item string, run fetchRun, st fetchStatus) {
 	value, _ := json.Marshal(st)
-	ctx, cancel := context.WithTimeout(context.Background(), sh.f.cfg.state.Timeout)
-	defer cancel()
-	key := sh.cli.Prefix() + fetchStatusPrefix + sh.node + "/" + item
-	if _, err := sh.cli.Raw().Put(ctx, key, string(value)); err != nil {
+	_, err := sh.cli.PutOnLease(context.Background(), fetchStatusPrefix+sh.node+"/"+item, value, run.lease)
+	if err != nil {
 		sh.log.Warnf("TFTP: status %s of %s not recorded in etcd: %v", st.State, item, err)
 	}
 }

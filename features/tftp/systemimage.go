@@ -56,7 +56,7 @@ func (f *Feature) fetchSystemImage(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 	case sh != nil:
 		req := fetchRequest{URL: src, Path: dst, TFTPPath: tftpPath, Files: files}
-		started, err = sh.shareFetch("image", job.image, req, func() (bool, error) { return sh.startImage(job) })
+		started, err = sh.shareFetch("image", job.image, req, func(run fetchRun) (bool, error) { return sh.startImage(job, run) })
 	default:
 		started, err = f.fetcher.background(job.images, job.image, func() { _ = job.run(f.fetcher, f.log) })
 	}

@@ -332,3 +332,27 @@ func TestOpenSharesOneConnection(t *testing.T) {
 		t.Fatal("the last Close left the connection in the pool")
 	}
 }
+
+// A key put on a lease leaves with it; a put on an expired lease is ErrLeaseGone
+// at once, not a retry until the timeout.
+func TestLeaseLifetime(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	cli := c.Connect("/lease/")
+	ctx := context.Background()
+	lease, err := cli.GrantLease(ctx, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev, err := cli.PutOnLease(ctx, "k", []byte("v"), lease); err != nil || rev == 0 {
+		t.Fatalf("put on lease: rev %d, %v", rev, err)
+	}
+	waitFor(t, 30*time.Second, "the key leaves with its lease", func() bool {
+		_, rev, err := cli.Get(ctx, "k")
+		return err == nil && rev == 0
+	})
+	start := time.Now()
+	if _, err := cli.PutOnLease(ctx, "k", []byte("v"), lease); !errors.Is(err, etcdstate.ErrLeaseGone) {
+		t.Fatalf("put on an expired lease: %v, want ErrLeaseGone", err)
+	}
+	t.Logf("expired lease refused in %s", time.Since(start))
+}
