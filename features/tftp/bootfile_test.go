@@ -78,7 +78,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // idle waits until no download is running.
 func idle(t *testing.T, f *Feature) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := f.fetcher.wait(ctx); err != nil {
 		t.Fatal(err)

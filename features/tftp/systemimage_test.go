@@ -35,7 +35,7 @@ func imageRoot(root string) string { return filepath.Join(filepath.Dir(root), "s
 // be 202 (started again) or 400 "still in progress" (the run holds the lock).
 func pollUntilDone(t *testing.T, p *proxytest.Proxy, form url.Values) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // a download and an ISO extraction on a loaded machine
 	for {
 		r := p.Do(t, "POST", "/tftp/fetch_system_image", form)
 		switch {
