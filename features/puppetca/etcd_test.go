@@ -18,12 +18,13 @@ func etcdYAML(c *etcdtest.Cluster) string {
 		strings.Join(c.Endpoints(), ", "), c.CA.CAFile, c.Client.CertFile, c.Client.KeyFile)
 }
 
-// waitUntil polls cond for up to 3 s and returns how long it took.
+// waitUntil polls cond for up to 30 s (generous for a loaded machine; the time
+// taken is what the tests log) and returns how long it took.
 func waitUntil(t *testing.T, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for !cond() {
-		if time.Since(start) > 3*time.Second {
+		if time.Since(start) > 30*time.Second {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)

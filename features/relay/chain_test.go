@@ -135,7 +135,7 @@ func (p *relayProcess) start() {
 		close(exited)
 	}(p.cmd, p.exited)
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.ca}}}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := c.Get(p.url + "/features")
 		if err == nil {
@@ -234,7 +234,7 @@ func TestChainSurvivesOutageAndKill(t *testing.T) {
 		post(i)
 	}
 
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(180 * time.Second)
 	for len(core.storedRequests()) < 1000 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -85,12 +85,12 @@ func TestBackend(t *testing.T) {
 		if err != nil || !res.Won {
 			t.Fatalf("claim: %+v %v", res, err)
 		}
-		took := waitFor(t, 5*time.Second, "watch delivers the write", func() bool { v, _ := copyB.get("dhcp/k1"); return v == "v1" })
+		took := waitFor(t, 30*time.Second, "watch delivers the write", func() bool { v, _ := copyB.get("dhcp/k1"); return v == "v1" })
 		t.Logf("write on member 0 seen in member 1's watched copy after %s", took)
 		if _, err := a.Release(ctx, "dhcp/k1", res.Revision); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "watch delivers the delete", func() bool { _, ok := copyB.get("dhcp/k1"); return !ok })
+		waitFor(t, 30*time.Second, "watch delivers the delete", func() bool { _, ok := copyB.get("dhcp/k1"); return !ok })
 		if _, err := a.Claim(ctx, "other/k", 0, []byte("x")); err != nil {
 			t.Fatal(err)
 		}

@@ -71,7 +71,7 @@ subnet 192.168.122.0 netmask 255.255.255.0 {
 		"new host\nset name = \"old.example.com\"\nopen\nremove\n" +
 		omapiHost("web02.example.com", "192.168.122.11", "52:54:00:ab:cd:ef", `filename = \"grub2/grubx64.efi\";`)
 	var out []byte
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		cmd := exec.Command("ip", "netns", "exec", ns, omshell)
 		cmd.Stdin = strings.NewReader(script)
 		out, _ = cmd.CombinedOutput()
@@ -83,7 +83,7 @@ subnet 192.168.122.0 netmask 255.255.255.0 {
 		}
 	}
 	var leaseText []byte
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(string(leaseText), "web02.example.com"); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(string(leaseText), "web02.example.com"); time.Sleep(50 * time.Millisecond) {
 		leaseText, _ = os.ReadFile(leases)
 		if time.Now().After(deadline) {
 			t.Fatalf("dhcpd did not write the hosts:\n%s\nomshell:\n%s", leaseText, out)
