@@ -85,7 +85,7 @@ func TestCoreClassifiesAndCollects(t *testing.T) {
 		summary.Changes["total"], summary.Resources["restarted"], summary.Resources["failed"],
 		summary.Resources["failed_to_restart"], summary.Resources["skipped"], summary.Events["noop"])
 	var last map[string]any
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		status, out, err := c.call("GET", "/api/v2/config_reports?search="+url.QueryEscape("host="+name), nil)
 		if err == nil && status == 200 && out["subtotal"] == 1.0 {
 			last = must(c.call("GET", fmt.Sprintf("/api/v2/hosts/%d/config_reports/last", hostID), nil))

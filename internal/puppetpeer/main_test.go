@@ -91,7 +91,8 @@ func runWithPeers(m *testing.M) (int, error) {
 	if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
 		return 0, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// About a minute on a quiet machine; several on a loaded one.
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	began := time.Now()
 	if err := l.setup(ctx, hook); err != nil {

@@ -98,7 +98,7 @@ func TestClassesFromPuppetServer(t *testing.T) {
 	// writes its access log after the response, so give the line a moment.
 	const notModified = `"GET /puppet/v3/environment_classes?environment=production HTTP/1.1" 304`
 	var access []byte
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if access, _ = os.ReadFile(l.path("log", "access.log")); strings.Contains(string(access), notModified) {
 			break
 		}
