@@ -41,7 +41,7 @@ const (
 	ipxeLkrn    = "/usr/lib/ipxe/ipxe.lkrn"
 	// ROM DHCP, pxelinux, iPXE as the kernel, its own DHCP and two HTTP fetches, under
 	// TCG on a loaded 2-CPU machine.
-	vmBootLimit = 150 * time.Second
+	vmBootLimit = 240 * time.Second
 )
 
 func TestVMProvisioningEndToEnd(t *testing.T) {
@@ -267,7 +267,7 @@ func (s *site) idOf(t *testing.T, method, path, body string) int64 {
 // dig asks the proxy's embedded DNS server with the real dig, from the namespace.
 func (s *site) dig(t *testing.T, args ...string) string {
 	t.Helper()
-	args = append([]string{"+short", "+time=2", "+tries=1", "@" + vmServerIP}, args...)
+	args = append([]string{"+short", "+time=5", "+tries=2", "@" + vmServerIP}, args...)
 	out, err := pxeboot.Command(s.ns, "dig", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("dig %v: %v: %s", args, err, out)
@@ -334,7 +334,7 @@ func waitFile(t *testing.T, path string, want []byte) {
 // written after the response, so it may trail the guest's console by a moment.
 func waitOutput(t *testing.T, p *process, line string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(p.out.String(), line); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(p.out.String(), line); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no %q in the proxy's log", line)
 		}

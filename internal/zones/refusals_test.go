@@ -65,7 +65,7 @@ func (s *site) refusals(t *testing.T) {
 	} else {
 		t.Logf("a revoked certificate at the PFS relay: %v (as wanted)", err)
 	}
-	s.pfs.waitLog("Refused a TLS client: certificate revoked", 5*time.Second)
+	s.pfs.waitLog("Refused a TLS client: certificate revoked", 30*time.Second)
 	// The others, still valid, go on.
 	if a, err := do(s.pki.client(s.z.pfs, puppetIP, s.certs[puppetName]), "GET", pfsLanURL+"/node/"+puppetName+"?format=yml", "", "", nil); err != nil || a.status != 200 {
 		t.Fatalf("ENC after the revocation of another certificate: %v %d %s", err, a.status, a.body)
@@ -84,7 +84,7 @@ func (s *site) refusals(t *testing.T) {
 		t.Fatalf("a report with the DMZ relay revoked: %v %d %s", err, a.status, a.body)
 	}
 	refused := regexp.MustCompile(`Relay: delivering POST /api/config_reports to ` + regexp.QuoteMeta(dmzFromPFS) + ` failed: .*certificate revoked: serial \w+, CN=` + dmzName + `;`)
-	waitFor(t, "the PFS proxy refusing the revoked DMZ relay", 10*time.Second, func() bool { return refused.MatchString(s.pfs.log()) })
+	waitFor(t, "the PFS proxy refusing the revoked DMZ relay", 30*time.Second, func() bool { return refused.MatchString(s.pfs.log()) })
 	t.Logf("the PFS proxy with the DMZ relay revoked: %s", refused.FindString(s.pfs.log()))
 	if n := len(s.storedReports()); n != reportCount {
 		t.Fatalf("the core has %d reports, want %d: a report went through a revoked relay", n, reportCount)

@@ -57,7 +57,7 @@ func (s *site) factsAndReports(t *testing.T) {
 		b, _ := json.Marshal(v)
 		return status == 200 && strings.Contains(string(b), marker)
 	})
-	s.core.waitLog("POST /api/v2/hosts/facts 201 ", 5*time.Second)
+	s.core.waitLog("POST /api/v2/hosts/facts 201 ", 30*time.Second)
 	if line := logLine(s.core.log(), "POST /api/v2/hosts/facts 201 "); !strings.HasSuffix(line, " "+puppetIP) {
 		t.Fatalf("the core logged the facts from another address than the Puppet server's %s:\n%s", puppetIP, line)
 	}
@@ -106,7 +106,7 @@ func (s *site) factsAndReports(t *testing.T) {
 	}
 	posted := time.Since(began)
 	var got []string
-	waitFor(t, fmt.Sprintf("%d reports at the core", reportCount), 90*time.Second, func() bool {
+	waitFor(t, fmt.Sprintf("%d reports at the core", reportCount), 180*time.Second, func() bool {
 		got = s.storedReports()
 		return len(got) >= reportCount
 	})

@@ -187,7 +187,7 @@ func (s *site) register(name, settings, url string) string {
 // dig asks the PFS proxy's DNS server with the real dig, from PFS.
 func (s *site) dig(args ...string) string {
 	s.t.Helper()
-	args = append([]string{"+short", "+time=2", "+tries=1", "@" + pfsLanIP}, args...)
+	args = append([]string{"+short", "+time=5", "+tries=2", "@" + pfsLanIP}, args...)
 	out, err := inZone(s.z.pfs, "dig", args...).CombinedOutput()
 	if err != nil {
 		s.t.Fatalf("dig %v: %v: %s", args, err, out)

@@ -17,7 +17,7 @@ const (
 	ipxeLkrn = "/usr/lib/ipxe/ipxe.lkrn"
 	// ROM DHCP, pxelinux, iPXE as the kernel, its own DHCP and two HTTP fetches through
 	// PFS → DMZ → CORE, under TCG on a loaded 2-CPU machine.
-	vmBootLimit = 120 * time.Second
+	vmBootLimit = 240 * time.Second
 )
 
 // requireVM fails (the zones test is issue 13's CI test: a missing peer is a broken
@@ -79,14 +79,14 @@ func (s *site) bootAndBuild(t *testing.T, qemu string, host int64, token, marker
 	// the core (which answered built from the host's own address).
 	for _, line := range []string{`TFTP: sent "pxelinux.0"`, `TFTP: sent "` + pxeFile() + `"`,
 		"GET /unattended/provision?token=" + token + " ", "GET /unattended/built?token=" + token + " "} {
-		s.pfs.waitLog(line, 5*time.Second)
+		s.pfs.waitLog(line, 30*time.Second)
 	}
 	// The PFS proxy's templates add url= (its template_url); the core logs the client
 	// as the guest itself, through the X-Forwarded-For chain.
 	for _, kind := range []string{"provision", "built"} {
-		s.dmz.waitLog(`"GET /unattended/`+kind+"?token="+token+"&url=", 5*time.Second)
+		s.dmz.waitLog(`"GET /unattended/`+kind+"?token="+token+"&url=", 30*time.Second)
 		at := regexp.MustCompile(`GET /unattended/` + kind + `\?token=` + token + `&url=\S+ 20[01] \S+ (\S+)`)
-		waitFor(t, "the core's log of /unattended/"+kind, 5*time.Second, func() bool { return at.MatchString(s.core.log()) })
+		waitFor(t, "the core's log of /unattended/"+kind, 30*time.Second, func() bool { return at.MatchString(s.core.log()) })
 		if m := at.FindStringSubmatch(s.core.log()); m[1] != hostIP {
 			t.Fatalf("the core logged /unattended/%s from %s, not from the guest %s", kind, m[1], hostIP)
 		}

@@ -65,7 +65,7 @@ func TestZonesEndToEnd(t *testing.T) {
 	if url != pfsRegURL || !containsEach(features, "DHCP", "DNS", "TFTP", "Templates") {
 		t.Fatalf("the core stored %s with %s %v", pfsName, url, features)
 	}
-	s.dmz.waitLog("GET /v2/features", 5*time.Second)
+	s.dmz.waitLog("GET /v2/features", 30*time.Second)
 
 	marker := fmt.Sprintf("ZONESVM-%d-%d", os.Getpid(), time.Now().UnixNano())
 	hostID, token := s.createHost(t, marker)
