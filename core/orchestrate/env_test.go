@@ -346,7 +346,7 @@ func (e *env) proxyGet(p *realProxy, path string) (string, error) {
 func dig(t testing.TB, server, name, typ string) string {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(server)
-	out, err := exec.Command("dig", "+short", "+time=2", "+tries=1", "@"+host, "-p", port, name, typ).CombinedOutput()
+	out, err := exec.Command("dig", "+short", "+time=5", "+tries=2", "@"+host, "-p", port, name, typ).CombinedOutput()
 	if err != nil {
 		t.Fatalf("dig %s %s: %v: %s", name, typ, err, out)
 	}
