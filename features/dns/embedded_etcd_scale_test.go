@@ -142,8 +142,26 @@ func TestEmbeddedOnEtcdLargeZone(t *testing.T) {
 		a.expect(t, "POST", "/dns/", map[string]string{"fqdn": name, "value": fmt.Sprintf("10.99.7.%d", i), "type": "A"}, 200, "")
 		worst = max(worst, waitDig(t, b.port, 30*time.Second, fmt.Sprintf("10.99.7.%d", i), name, "A"))
 	}
-	t.Logf("in a zone of %d records, a record POSTed to node A is answered by dig against node B within %s (worst of 10; dig's start included)",
-		bigZone+10, worst.Round(time.Millisecond))
+	// The same without dig's process start: polled from here.
+	var worstQuery time.Duration
+	for i := 11; i <= 20; i++ {
+		name := fmt.Sprintf("late%d.example.test.", i)
+		a.expect(t, "POST", "/dns/", map[string]string{"fqdn": name, "value": fmt.Sprintf("10.99.7.%d", i), "type": "A"}, 200, "")
+		start := time.Now()
+		for {
+			r, err := bindtest.Query(b.addr, name, dns.TypeA)
+			if err == nil && len(r.Answer) == 1 {
+				break
+			}
+			if time.Since(start) > 30*time.Second {
+				t.Fatalf("node B does not answer %s 30 s after node A acknowledged it", name)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		worstQuery = max(worstQuery, time.Since(start))
+	}
+	t.Logf("in a zone of %d records, a record POSTed to node A is answered by node B within %s (worst of 10 polled in-process; %s with dig, its start included)",
+		bigZone+20, worstQuery.Round(100*time.Microsecond), worst.Round(time.Millisecond))
 
 	// Serial: the same on both nodes, grown by the change; a delete through B grows it again.
 	waitSerials := func(what string, after uint32) uint32 {
@@ -160,11 +178,11 @@ func TestEmbeddedOnEtcdLargeZone(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	mid := waitSerials("after 10 creates through A", before)
+	mid := waitSerials("after 20 creates through A", before)
 	b.expect(t, "DELETE", "/dns/late1.example.test/A", nil, 200, "")
 	waitDig(t, a.port, 30*time.Second, "", "late1.example.test", "A")
 	end := waitSerials("after a delete through B", mid)
-	t.Logf("SOA serial on both nodes: %d before, %d after 10 creates, %d after a delete", before, mid, end)
+	t.Logf("SOA serial on both nodes: %d before, %d after 20 creates, %d after a delete", before, mid, end)
 }
 
 // Two nodes changing the same name at once end consistent: of two conflicting

@@ -68,7 +68,7 @@ func (sh *sharedZones) applyLegacy(z *zone, ev etcdstate.Event) bool {
 	z.nodes, z.ents, z.keyRevs = served.nodes, served.ents, map[string]int64{}
 	sh.refreshSerial(z)
 	s.mu.Unlock()
-	if !sh.migrating[z.name] {
+	if !sh.migrating[z.name] && !sh.closed {
 		sh.migrating[z.name] = true
 		sh.goRun(func() { sh.migrate(z) })
 	}

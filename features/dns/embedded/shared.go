@@ -64,6 +64,7 @@ type sharedZones struct {
 	legacy    map[string]*legacyZone // zones whose old-shape key is in etcd
 	migrating map[string]bool        // zones with a migration goroutine
 	seen      map[string]bool        // keys read since starting from the saved copy (see reconcile)
+	closed    bool                   // no new goroutine after close began
 
 	cache    string        // with :state_dir:, the file keeping this node's copy (sharedcopy.go)
 	dirty    chan struct{} // asks the saver to write the copy
@@ -169,6 +170,9 @@ func (sh *sharedZones) mirror() *etcdstate.Mirror {
 }
 
 func (sh *sharedZones) close() error {
+	sh.s.writeMu.Lock()
+	sh.closed = true
+	sh.s.writeMu.Unlock()
 	sh.stop()
 	sh.tasks.Wait()
 	var err error
@@ -260,7 +264,10 @@ func (sh *sharedZones) apply(events []etcdstate.Event) {
 			ch := nameChange{z: target, owner: owner, rev: ev.Revision}
 			if !ev.Deleted {
 				var err error
-				if ch.rrs, err = decodeName(ev.Value); err != nil {
+				if ch.rrs, err = decodeName(ev.Value); err == nil {
+					err = sameOwner(ch.rrs, owner)
+				}
+				if err != nil {
 					s.log.Errorf("dns_embedded: etcd key %s at revision %d not applied: %v", ev.Key, ev.Revision, err)
 					continue
 				}

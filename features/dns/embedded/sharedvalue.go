@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 
 	"github.com/miekg/dns"
@@ -42,4 +43,15 @@ func decodeName(value []byte) ([]dns.RR, error) {
 		return nil, err
 	}
 	return parseRecords(v.Records)
+}
+
+// sameOwner checks that every record of a name's key is owned by that name (a key
+// written by hand could say otherwise; the node would answer it under the wrong name).
+func sameOwner(rrs []dns.RR, owner string) error {
+	for _, x := range rrs {
+		if dns.CanonicalName(x.Header().Name) != owner {
+			return fmt.Errorf("record %q is not owned by %s", x.String(), owner)
+		}
+	}
+	return nil
 }
