@@ -292,8 +292,8 @@ if [[ " $PAIRS " == *" ours "* ]]; then
   awk -v s="$settle_start" -v e="$(date +%s%N)" 'BEGIN {printf "ours: queued lease writes done %.1f s after the last step (1 s of it the check)\n", (e - s) / 1e9}'
 fi
 
-# Where our ACKs wait: each is one etcd transaction, committed by raft and fsynced by
-# every member's WAL.
+# Where our ACKs wait: in etcd transactions (up to 64 leases each), committed by raft
+# and fsynced by every member's WAL.
 if [[ " $PAIRS " == *" ours "* ]]; then
   curl -s "${ETCD_EPS%%,*}/metrics" | awk '
     /^etcd_disk_wal_fsync_duration_seconds_sum/ {s = $2} /^etcd_disk_wal_fsync_duration_seconds_count/ {n = $2}
@@ -301,7 +301,8 @@ if [[ " $PAIRS " == *" ours "* ]]; then
   for i in 1 2; do
     curl -s "http://127.0.0.1:$(awk '/http_port/ {print $2}' "$WORK/ours$i/settings.yml")/metrics" | awk -v i="$i" '
       /^smartproxy_dhcp_etcd_commits_total/ {c = $2} /^smartproxy_dhcp_etcd_claims_lost_total/ {l = $2}
-      END {printf "ours: proxy %d etcd commits %d, claims lost to the other proxy %d\n", i, c, l}'
+      /^smartproxy_dhcp_etcd_transactions_total/ {t = $2} /^smartproxy_dhcp_etcd_shed_total/ {d = $2}
+      END {printf "ours: proxy %d etcd commits %d in %d transactions (%.1f each), claims lost to the other proxy %d, writes shed after 500 ms %d\n", i, c, t, t ? c / t : 0, l, d}'
   done
 fi
 

@@ -39,6 +39,7 @@ func TestOverloadShedsInsteadOfQueueing(t *testing.T) {
 	if ack := renew(t, n, renewer, leased); ack == nil || ack.MessageType() != dhcpv4.MessageTypeAck {
 		t.Fatalf("renewal before the flood: %v", ack)
 	}
+	record := leaseInEtcd(t, cluster.Connect("/sp-dhcp-shed/"), leased)
 
 	var mu sync.Mutex
 	var delays []time.Duration
@@ -128,6 +129,10 @@ func TestOverloadShedsInsteadOfQueueing(t *testing.T) {
 	}
 	if ack == nil || ack.MessageType() != dhcpv4.MessageTypeAck || addr4(ack.YourIPAddr) != leased {
 		t.Fatalf("the renewal during the flood got %v", ack)
+	}
+	// Behind the queue it is answered from the copy, within etcd's record.
+	if n.st.shared.fromCopy.Load() > 0 {
+		checkCapped(t, ack, record.Ends)
 	}
 	if got := n.st.shared.shed.Load(); got != uint64(dropped) {
 		t.Fatalf("smartproxy_dhcp_etcd_shed_total source says %d, the callbacks saw %d drops", got, dropped)
