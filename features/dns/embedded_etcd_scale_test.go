@@ -183,6 +183,24 @@ func TestEmbeddedOnEtcdLargeZone(t *testing.T) {
 	waitDig(t, a.port, 30*time.Second, "", "late1.example.test", "A")
 	end := waitSerials("after a delete through B", mid)
 	t.Logf("SOA serial on both nodes: %d before, %d after 20 creates, %d after a delete", before, mid, end)
+
+	// One update may change at most 127 names (one transaction); more is SERVFAIL
+	// and changes nothing.
+	var many strings.Builder
+	fmt.Fprintf(&many, "server 127.0.0.1 %d\nzone example.test\n", a.port)
+	for i := 0; i < 128; i++ {
+		fmt.Fprintf(&many, "update add many%d.example.test. 300 A 10.99.10.%d\n", i, i)
+	}
+	many.WriteString("send\n")
+	if out, err := bindtest.Nsupdate(t, key, many.String()); err == nil || !strings.Contains(out, "SERVFAIL") {
+		t.Fatalf("an update of 128 names: %v %q, want SERVFAIL", err, out)
+	}
+	if got := bindtest.Dig(t, a.port, "many0.example.test", "A"); got != "" {
+		t.Fatalf("a refused update of 128 names is served in part: %q", got)
+	}
+	if s := soaSerial(t, a.port); s != end {
+		t.Fatalf("a refused update changed the serial from %d to %d", end, s)
+	}
 }
 
 // Two nodes changing the same name at once end consistent: of two conflicting
@@ -356,6 +374,35 @@ func TestEmbeddedOnEtcdMigratesOneKeyZones(t *testing.T) {
 	nodes[1].expect(t, "DELETE", "/dns/big7.example.test/A", nil, 200, "")
 	waitDig(t, nodes[0].port, 30*time.Second, "", "big7.example.test", "A")
 	t.Logf("%d records in the old shape migrated by two nodes started at once; serial %d (old key at revision %d)", n+1, serials[0], oldRev)
+
+	// A node not yet upgraded writes the old key again: its records win, and the
+	// nodes migrate them again (names it lacks deleted).
+	again, _ := json.Marshal(map[string][]string{"records": {"again.example.test.\t300\tIN\tA\t10.99.6.7", records[3]}})
+	if res, err := cli.Claim(context.Background(), "dns/zones/example.test.", 0, again); err != nil || !res.Won {
+		t.Fatalf("writing the old shape again: %+v %v", res, err)
+	}
+	for _, p := range nodes {
+		waitDig(t, p.port, 30*time.Second, "10.99.6.7", "again.example.test", "A")
+		waitDig(t, p.port, 30*time.Second, "", "big5.example.test", "A")
+		waitDig(t, p.port, 30*time.Second, bigAddr(3), "big3.example.test", "A")
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		old, err := raw.Get(context.Background(), "/dnsold/dns/zones/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		names, nerr := raw.Get(context.Background(), "/dnsold/dns/names/example.test./", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err == nil && nerr == nil && old.Count == 0 && names.Count == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("second migration: old keys %v, name keys %v (want 0 and 2): %v %v", old, names, err, nerr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	nodes[1].expect(t, "POST", "/dns/", map[string]string{"fqdn": "final.example.test", "value": "10.99.6.8", "type": "A"}, 200, "")
+	waitDig(t, nodes[0].port, 30*time.Second, "10.99.6.8", "final.example.test", "A")
+	if sa, sb := soaSerial(t, nodes[0].port), soaSerial(t, nodes[1].port); sa != sb || sa <= serials[0] {
+		t.Fatalf("after the second migration SOA serials %d and %d, want equal and above %d", sa, sb, serials[0])
+	}
 }
 
 // A node keeping its copy in :state_dir: and restarted after names were deleted
