@@ -164,6 +164,20 @@ func TestBackend(t *testing.T) {
 		if v, brev, _ := cli.Get(ctx, "b"); string(v) != "b1" || brev != rev {
 			t.Fatalf("b holds %q@%d, want b1@%d", v, brev, rev)
 		}
+		// AnyRevision writes a key whatever its revision, next to a compared one.
+		won, rev, err = cli.ClaimAll(ctx, []etcdstate.Change{{Key: "b", ExpectRev: etcdstate.AnyRevision, Value: []byte("b2")}, {Key: "c", Value: []byte("c1")}})
+		if err != nil || !won {
+			t.Fatalf("AnyRevision: won %v, %v", won, err)
+		}
+		if v, brev, _ := cli.Get(ctx, "b"); string(v) != "b2" || brev != rev {
+			t.Fatalf("b holds %q@%d, want b2@%d", v, brev, rev)
+		}
+		if won, _, err := cli.ClaimAll(ctx, []etcdstate.Change{{Key: "b", ExpectRev: etcdstate.AnyRevision, Value: []byte("b3")}, {Key: "c", Value: []byte("c2")}}); err != nil || won {
+			t.Fatalf("AnyRevision next to a stale compare: won %v, %v", won, err)
+		}
+		if v, _, _ := cli.Get(ctx, "b"); string(v) != "b2" {
+			t.Fatalf("a failed ClaimAll wrote b: %q", v)
+		}
 		if _, _, err := cli.ClaimAll(ctx, make([]etcdstate.Change, etcdstate.MaxChanges+1)); err == nil {
 			t.Fatal("a transaction over MaxChanges was sent")
 		}

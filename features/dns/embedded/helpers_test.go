@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/smartproxy/smartproxy/features/dns/rr"
+	"github.com/smartproxy/smartproxy/internal/etcdtest"
 	"github.com/smartproxy/smartproxy/registry"
 	"github.com/smartproxy/smartproxy/settings"
 )
@@ -126,4 +127,33 @@ func signedUpdate(t testing.TB, addr string, m *dns.Msg, secret string) (*dns.Ms
 	c := &dns.Client{Timeout: 10 * time.Second, TsigSecret: map[string]string{testKeyName + ".": secret}}
 	r, _, err := c.Exchange(m, addr)
 	return r, err
+}
+
+// startedOnEtcd starts a provider keeping its zones in the cluster under prefix.
+func startedOnEtcd(tb testing.TB, c *etcdtest.Cluster, prefix string) *Provider {
+	tb.Helper()
+	var endpoints []any
+	for _, e := range c.Endpoints() {
+		endpoints = append(endpoints, e)
+	}
+	values := map[string]any{
+		"listen":         "127.0.0.1:0",
+		"zones":          []any{"example.test", "99.10.in-addr.arpa"},
+		"state_backend":  "etcd",
+		"etcd_endpoints": endpoints,
+		"etcd_ca":        c.CA.CAFile,
+		"etcd_cert":      c.Client.CertFile,
+		"etcd_key":       c.Client.KeyFile,
+		"etcd_prefix":    prefix,
+	}
+	sec := settings.NewSection("dns_embedded.yml", values)
+	p := New()
+	if err := errors.Join(p.Configure(&registry.Env{Global: &settings.Global{}, Settings: sec, Log: testLog()}), sec.Err()); err != nil {
+		tb.Fatal(err)
+	}
+	if err := p.Start(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { p.Stop(context.Background()) })
+	return p
 }

@@ -29,9 +29,8 @@ import (
 // on that copy and written in one transaction that puts (or deletes) the keys of
 // the names it changes, each only if still at the revision the plan saw, and the
 // zone's serial key: of two nodes changing one name at once, one wins and the other
-// waits until its copy holds the winner's change, then plans again. An update whose
-// prerequisites look at names it does not change also compares the serial key, so
-// nothing in the zone changed since its plan.
+// waits until its copy holds the winner's change, then plans again. The keys of
+// names its prerequisites look at are compared too (without being written).
 //
 // The SOA serial is the mod revision of the serial key, the revision of the zone's
 // last change: every node serves the same serial for the same records, and it grows
@@ -361,13 +360,10 @@ func (sh *sharedZones) update(z *zone, prereq, updates []dns.RR) (int, error) {
 			return rcode, nil
 		}
 		changes, after := z.changesFor(dels, adds)
-		serial := etcdstate.Change{Key: serialPrefix + z.name, ExpectRev: etcdstate.AnyRevision, Value: []byte(z.name)}
-		if !coversPrerequisites(after, prereq) {
-			serial.ExpectRev = z.rev
-		}
-		changes = append(changes, serial)
+		changes = append(changes, z.prerequisiteGuards(prereq, after)...)
+		changes = append(changes, etcdstate.Change{Key: serialPrefix + z.name, ExpectRev: etcdstate.AnyRevision, Value: []byte(z.name)})
 		if len(changes) > etcdstate.MaxChanges {
-			err := fmt.Errorf("the update changes %d names of zone %s; at most %d in one update on etcd", len(changes)-1, z.name, etcdstate.MaxChanges-1)
+			err := fmt.Errorf("the update changes and checks %d names of zone %s; at most %d in one update on etcd", len(changes)-1, z.name, etcdstate.MaxChanges-1)
 			s.log.Warnf("dns_embedded: %v", err)
 			return dns.RcodeServerFailure, err
 		}
@@ -455,13 +451,19 @@ func (z *zone) changesFor(dels, adds []dns.RR) ([]etcdstate.Change, map[string][
 	return changes, after
 }
 
-// coversPrerequisites says whether every name the prerequisites look at is one the
-// update writes (its key's compare then guards the prerequisite).
-func coversPrerequisites(written map[string][]dns.RR, prereq []dns.RR) bool {
+// prerequisiteGuards are compares (no write) of the keys of the names the
+// prerequisites look at and the update does not write: their check holds only if
+// those names are still as the plan saw them.
+func (z *zone) prerequisiteGuards(prereq []dns.RR, written map[string][]dns.RR) []etcdstate.Change {
+	var out []etcdstate.Change
+	seen := map[string]bool{}
 	for _, x := range prereq {
-		if _, ok := written[dns.CanonicalName(x.Header().Name)]; !ok {
-			return false
+		owner := dns.CanonicalName(x.Header().Name)
+		if _, ok := written[owner]; ok || seen[owner] {
+			continue
 		}
+		seen[owner] = true
+		out = append(out, etcdstate.Change{Key: nameKey(z, owner), ExpectRev: z.keyRevs[owner], Keep: true})
 	}
-	return true
+	return out
 }
