@@ -91,7 +91,7 @@ func startHelper(t *testing.T, settingsPath string, httpPort int) *helperProxy {
 	logFile.Close()
 	h := &helperProxy{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), log: logPath}
 	t.Cleanup(func() { h.kill() })
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // a start on a loaded machine
 	for {
 		resp, err := http.Get(h.base + "/features")
 		if err == nil {

@@ -90,7 +90,7 @@ func startProxyProcess(t *testing.T, settingsPath, url string) *proxyProcess {
 		_ = p.cmd.Wait()
 		close(release)
 	})
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // a start on a loaded machine
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get(url + "/dhcp"); err == nil {
 			resp.Body.Close()
