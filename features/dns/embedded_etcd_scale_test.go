@@ -116,6 +116,14 @@ func TestEmbeddedOnEtcdLargeZone(t *testing.T) {
 		t.Fatalf("node B lacks %d of %d records, e.g. %v", len(missing), bigZone, missing[:min(5, len(missing))])
 	}
 
+	// A node joining reads the whole zone in one request.
+	joined := time.Now()
+	c := startEtcdPeer(t, cluster, "/dnsbig/", key)
+	t.Logf("a third node started on the %d-record zone in %s", bigZone, time.Since(joined).Round(time.Millisecond))
+	if missing := missingBig(t, c.addr, bigZone); len(missing) > 0 {
+		t.Fatalf("node C lacks %d of %d records, e.g. %v", len(missing), bigZone, missing[:min(5, len(missing))])
+	}
+
 	// One key per name, each small; the old shape's key is not written.
 	raw := cluster.Connect("/dnsbig/").Raw()
 	ctx := context.Background()
