@@ -7,13 +7,21 @@
 # a line for every acknowledged create. The same load on DNS records (dns_embedded,
 # fsynced too) and TFTP host configs follows for comparison.
 #
+# BACKEND=etcd runs the same on a 3-member etcd cluster (plain http on loopback, the
+# members on the proxy's CPU) named once in settings.yml's global :state_backend:, so
+# dhcp, dns and tftp all keep their state there; it prints how many etcd
+# transactions carried the DHCP writes instead of fdatasyncs, and checks etcd holds no
+# reservation afterwards (every create was deleted again).
+#
 # Environment: DURATION (default 10s), CONCURRENCY (default 64), PIN (default 1 on
-# 2+ CPUs: the proxy on CPU 0, the load generator on CPU 1).
+# 2+ CPUs: the proxy on CPU 0, the load generator on CPU 1), BACKEND (journal or etcd),
+# DHCP_ONLY=1 (skip the DNS and TFTP runs).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DURATION=${DURATION:-10s}
 CONCURRENCY=${CONCURRENCY:-64}
+BACKEND=${BACKEND:-journal}
 PIN=${PIN:-$([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)}
 SERVER_PREFIX=()
 CLIENT_PREFIX=()
@@ -33,6 +41,32 @@ PORT=$(free_port)
 mkdir -p "$WORK/settings.d" "$WORK/tftp"
 printf ':settings_directory: %s\n:bind_host: ["127.0.0.1"]\n:http_port: %s\n:log_file: %s\n:log_level: WARN\n' \
   "$WORK/settings.d" "$PORT" "$WORK/proxy-file.log" >"$WORK/settings.yml"
+ETCD_EPS=""
+if [ "$BACKEND" = etcd ]; then
+  command -v etcd >/dev/null || { echo "etcd is not installed (apt-get install etcd-server)" >&2; exit 1; }
+  ports=()
+  for i in 0 1 2; do ports+=("$(free_port) $(free_port)"); done
+  peers=""
+  for i in 0 1 2; do set -- ${ports[$i]}; peers="$peers${peers:+,}m$i=http://127.0.0.1:$2"; done
+  for i in 0 1 2; do
+    set -- ${ports[$i]}
+    mkdir -p "$WORK/etcd$i"
+    "${SERVER_PREFIX[@]}" etcd --name "m$i" --data-dir "$WORK/etcd$i/data" \
+      --listen-client-urls "http://127.0.0.1:$1" --advertise-client-urls "http://127.0.0.1:$1" \
+      --listen-peer-urls "http://127.0.0.1:$2" --initial-advertise-peer-urls "http://127.0.0.1:$2" \
+      --initial-cluster "$peers" --initial-cluster-state new --initial-cluster-token "spapi$$" \
+      --heartbeat-interval 100 --election-timeout 1000 --logger zap --log-outputs "$WORK/etcd$i/etcd.log" 2>>"$WORK/etcd$i/stderr" &
+    PIDS+=($!)
+    ETCD_EPS="$ETCD_EPS${ETCD_EPS:+,}http://127.0.0.1:$1"
+  done
+  healthy=""
+  for _ in $(seq 60); do
+    ETCDCTL_API=3 etcdctl --command-timeout 1s --endpoints "$ETCD_EPS" endpoint health >/dev/null 2>&1 && healthy=1 && break
+    sleep 0.5
+  done
+  [ -n "$healthy" ] || { echo "etcd cluster not healthy" >&2; tail -3 "$WORK"/etcd*/etcd.log >&2; exit 1; }
+  printf ':state_backend: etcd\n:etcd_endpoints: ["%s"]\n:etcd_prefix: /bench-api/\n' "${ETCD_EPS//,/\", \"}" >>"$WORK/settings.yml"
+fi
 printf ':enabled: true\n:ping_free_ip: false\n' >"$WORK/settings.d/dhcp.yml"
 cat >"$WORK/settings.d/dhcp_embedded.yml" <<EOF
 :listen: 127.0.0.1:$(free_port)
@@ -61,7 +95,20 @@ done
 
 metric() { curl -fsS "$BASE/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
-echo "apiload -c $CONCURRENCY -d $DURATION (PIN=$PIN), each client: create, delete, repeat"
+echo "apiload -c $CONCURRENCY -d $DURATION (PIN=$PIN, BACKEND=$BACKEND), each client: create, delete, repeat"
+if [ "$BACKEND" = etcd ]; then
+  txns_before=$(metric smartproxy_dhcp_etcd_transactions_total)
+  dhcp=$("${CLIENT_PREFIX[@]}" "$WORK/apiload" -url "$BASE" -kind dhcp -network 10.200.0.0 -c "$CONCURRENCY" -d "$DURATION")
+  txns=$(($(metric smartproxy_dhcp_etcd_transactions_total) - txns_before))
+  echo "$dhcp"
+  creates=$(awk '$2 == "create" { print $3 }' <<<"$dhcp")
+  deletes=$(awk '$2 == "delete" { print $3 }' <<<"$dhcp")
+  left=$(ETCDCTL_API=3 etcdctl --endpoints "$ETCD_EPS" get --prefix --keys-only /bench-api/dhcp/reservation/ | grep -c . || true)
+  [ "${left:-0}" = 0 ] || { echo "etcd still holds $left reservations after every create was deleted" >&2; exit 1; }
+  awk -v c="$creates" -v d="$deletes" -v s="$txns" -v l="$(metric smartproxy_dhcp_etcd_claims_lost_total)" 'BEGIN {
+    printf "dhcp etcd: %d transactions carried %d creates and %d deletes (%.1f writes per transaction, %d compares lost); no reservation left in etcd\n", s, c, d, (c + d) / (s > 0 ? s : 1), l
+  }'
+else
 syncs_before=$(metric smartproxy_dhcp_journal_commits_total)
 dhcp=$("${CLIENT_PREFIX[@]}" "$WORK/apiload" -url "$BASE" -kind dhcp -network 10.200.0.0 -c "$CONCURRENCY" -d "$DURATION")
 syncs=$(($(metric smartproxy_dhcp_journal_commits_total) - syncs_before))
@@ -76,11 +123,14 @@ unjournaled=$(grep -c '"k":"unreserve"' "$WORK/dhcp/dhcp_embedded.journal" || tr
 awk -v c="$creates" -v d="$deletes" -v s="$syncs" 'BEGIN {
   printf "dhcp journal: %d fdatasyncs carried %d creates and %d deletes (%.1f writes per sync), every one in the journal\n", s, c, d, (c + d) / (s > 0 ? s : 1)
 }'
+fi
 
-dns=$("${CLIENT_PREFIX[@]}" "$WORK/apiload" -url "$BASE" -kind dns -c "$CONCURRENCY" -d "$DURATION")
-echo "$dns"
-tftp=$("${CLIENT_PREFIX[@]}" "$WORK/apiload" -url "$BASE" -kind tftp -c "$CONCURRENCY" -d "$DURATION")
-echo "$tftp"
+if [ "${DHCP_ONLY:-0}" != 1 ]; then
+  dns=$("${CLIENT_PREFIX[@]}" "$WORK/apiload" -url "$BASE" -kind dns -c "$CONCURRENCY" -d "$DURATION")
+  echo "$dns"
+  tftp=$("${CLIENT_PREFIX[@]}" "$WORK/apiload" -url "$BASE" -kind tftp -c "$CONCURRENCY" -d "$DURATION")
+  echo "$tftp"
+fi
 
 awk '$2 == "create" { rate = $5; sub(/\/s$/, "", rate); p99 = $10 }
   END { printf "dhcp creates: %.0f/s p99 %.2f ms (goal >= 2000/s, p99 < 50 ms: %s)\n", rate, p99,

@@ -32,16 +32,17 @@ type sharedState struct {
 
 	mu           sync.Mutex
 	queue        []sharedWrite // lease writes waiting for a transaction, oldest first
-	reservations []sharedWrite // API writes: each is a transaction of its own
+	reservations []sharedWrite // API writes: batched apart from leases (launchReservations)
 	settled      []sharedWrite // decided without etcd, answered on the committer's next turn
 	closed       bool
 	kick         chan struct{}
 
 	// The committer's own (only its goroutine touches them): transactions at
 	// etcd now, the keys they write, and where they report back.
-	flights int
-	busy    map[string]bool
-	results chan *flight
+	flights    int
+	resFlights int // of which reservation batches (shared_reservations.go)
+	busy       map[string]bool
+	results    chan *flight
 
 	// down: the last write found no quorum. Until the watch is back, new writes
 	// fail at once instead of each waiting out the timeout.

@@ -35,7 +35,7 @@ type flight struct {
 	writes      []sharedWrite
 	errs        []error
 	keys        []string
-	reservation bool // one API write (commitReservation), not a lease batch
+	reservation bool // API writes (commitReservations), not a lease batch
 }
 
 // run is the committer. It wakes on new writes, on finished flights and on a
@@ -94,6 +94,9 @@ func (sh *sharedState) drain(afterTurn func()) {
 // land tells the writers of a finished flight and frees its keys.
 func (sh *sharedState) land(f *flight) {
 	sh.flights--
+	if f.reservation {
+		sh.resFlights--
+	}
 	for _, k := range f.keys {
 		delete(sh.busy, k)
 	}
@@ -139,15 +142,7 @@ func (sh *sharedState) dispatch(ctx context.Context, drain bool) {
 		}
 		sh.launch(ctx, &flight{writes: b, keys: keys})
 	}
-	var waiting []sharedWrite
-	for _, w := range reservations {
-		keys := []string{entryKey(w.e), reservationIPKey(w.e.IP)}
-		if sh.busy[keys[0]] || sh.busy[keys[1]] {
-			waiting = append(waiting, w)
-			continue
-		}
-		sh.launch(ctx, &flight{writes: []sharedWrite{w}, keys: keys, reservation: true})
-	}
+	waiting := sh.launchReservations(ctx, reservations, drain)
 	if len(waiting) > 0 {
 		sh.mu.Lock()
 		sh.reservations = append(waiting, sh.reservations...)
@@ -207,7 +202,7 @@ func (sh *sharedState) launch(ctx context.Context, f *flight) {
 	go func() {
 		switch {
 		case f.reservation:
-			f.errs[0] = sh.commitReservation(ctx, f.writes[0].e)
+			sh.commitReservations(ctx, f.writes, f.errs)
 		default:
 			sh.commitBatch(ctx, f.writes, f.errs)
 		}

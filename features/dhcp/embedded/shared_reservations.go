@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/smartproxy/smartproxy/features/dhcp/record"
 	"github.com/smartproxy/smartproxy/internal/etcdstate"
@@ -77,6 +78,96 @@ func reservationChanges(e *entry) []etcdstate.Change {
 	return []etcdstate.Change{res, {Key: reservationIPKey(e.IP), ExpectRev: e.expectIndex, Value: e.indexValue}}
 }
 
+// maxReservationFlights is how many reservation transactions may be at etcd at
+// once. API writes that arrive while they are out wait and go together in the
+// next: with one transaction per write, 64 concurrent clients cost etcd 64
+// transactions (each a gRPC call, a raft proposal and an apply) where one does.
+// A write arriving at an idle committer still goes at once.
+const maxReservationFlights = 2
+
+// launchReservations launches the API writes whose keys are not in flight, in
+// transactions of up to etcdstate.MaxChanges keys (two per write), while fewer
+// than maxReservationFlights are out (drain: all of them); it returns the writes
+// left waiting, in order.
+func (sh *sharedState) launchReservations(ctx context.Context, writes []sharedWrite, drain bool) (waiting []sharedWrite) {
+	var batch []sharedWrite
+	var keys []string
+	taken := map[string]bool{}
+	flush := func() {
+		if len(batch) > 0 {
+			sh.resFlights++
+			sh.launch(ctx, &flight{writes: batch, keys: keys, reservation: true})
+			batch, keys = nil, nil
+		}
+	}
+	for _, w := range writes {
+		k := []string{entryKey(w.e), reservationIPKey(w.e.IP)}
+		if sh.busy[k[0]] || sh.busy[k[1]] || taken[k[0]] || taken[k[1]] ||
+			(!drain && sh.resFlights >= maxReservationFlights) {
+			waiting = append(waiting, w)
+			continue
+		}
+		taken[k[0]], taken[k[1]] = true, true
+		sh.busy[k[0]], sh.busy[k[1]] = true, true
+		batch, keys = append(batch, w), append(keys, k...)
+		if len(keys)+2 > etcdstate.MaxChanges {
+			flush()
+		}
+	}
+	flush()
+	return waiting
+}
+
+// commitReservations writes a batch of API writes in one transaction (one raft
+// entry for all). If a compare fails nothing is written, and each is written on
+// its own to learn which lost (commitReservation decides again for each).
+func (sh *sharedState) commitReservations(ctx context.Context, writes []sharedWrite, errs []error) {
+	if len(writes) == 1 {
+		errs[0] = sh.commitReservation(ctx, writes[0].e)
+		return
+	}
+	var changes []etcdstate.Change
+	for _, w := range writes {
+		changes = append(changes, reservationChanges(w.e)...)
+	}
+	won, rev, err := sh.cli.ClaimAll(ctx, changes)
+	if err != nil {
+		for i, w := range writes {
+			errs[i] = sh.unavailable(w.e, err)
+		}
+		return
+	}
+	if won {
+		sh.commits.Add(uint64(len(writes)))
+		sh.txns.Add(1)
+		sh.noteWritten(changes, rev)
+		return
+	}
+	var wg sync.WaitGroup
+	for i, w := range writes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = sh.commitReservation(ctx, w.e)
+		}()
+	}
+	wg.Wait()
+}
+
+// noteWritten records the revision of keys this node wrote (a delete too, so an
+// older event never brings the key back).
+func (sh *sharedState) noteWritten(changes []etcdstate.Change, rev int64) {
+	sh.st.mu.Lock()
+	defer sh.st.mu.Unlock()
+	for _, ch := range changes {
+		if ch.Value == nil {
+			sh.st.revs[ch.Key] = keyRev{seen: max(rev, sh.st.revs[ch.Key].seen)}
+		} else {
+			sh.st.noteRev(ch.Key, rev)
+		}
+	}
+}
+
 // commitReservation writes a reservation or its removal and its index key in one
 // transaction. A create that loses is a conflict (record.ErrConflict: the API
 // answers 409 as for a duplicate it sees itself). A removal that loses is
@@ -128,15 +219,7 @@ func (sh *sharedState) commitReservation(ctx context.Context, e *entry) error {
 		}
 		sh.commits.Add(1)
 		sh.txns.Add(1)
-		sh.st.mu.Lock()
-		for _, ch := range changes {
-			if ch.Value == nil {
-				sh.st.revs[ch.Key] = keyRev{seen: max(rev, sh.st.revs[ch.Key].seen)}
-			} else {
-				sh.st.noteRev(ch.Key, rev)
-			}
-		}
-		sh.st.mu.Unlock()
+		sh.noteWritten(changes, rev)
 		return nil
 	}
 	return fmt.Errorf("removing the reservation of %s / %s: %w", e.IP, e.MAC, errClaimLost)
