@@ -151,7 +151,7 @@ func newApp(ctx context.Context, cfg *config.Config, st *store.Store, log *logru
 	orchestrator := provision.TrackBuilds(orch, st, cfg.TokenDuration)
 	app := api.New(api.Options{Store: st, Auth: authenticator, Proxies: client, Orchestrator: orchestrator, Log: log})
 	provision.Mount(app, provision.MountOptions{Store: st, Renderer: renderer, Finisher: orch, Log: log,
-		Preview: authenticator.RequireUser()})
+		Preview: authenticator.RequireUser(), Origin: authenticator.Origin})
 	reports := puppet.Mount(app, puppet.Options{Store: st, Auth: authenticator, Log: log,
 		CreateHostsFromFacts: cfg.CreateNewHostWhenFactsAreUploaded, CreateHostsFromReports: cfg.CreateNewHostWhenReportIsUploaded,
 		EncEnvironment: cfg.EncEnvironment, ReportRetention: cfg.ConfigReportRetention})

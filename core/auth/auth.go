@@ -60,7 +60,7 @@ type Config struct {
 	OAuthMapUsers                         bool
 	TrustedHosts                          []string // names, IPs, CIDRs, "*.example.com"
 	RestrictRegisteredProxies             bool
-	TrustedProxies                        []string      // IPs/CIDRs whose X-Forwarded-For is believed
+	TrustedProxies                        []string      // IPs/CIDRs whose X-Forwarded-For/-Proto/-Host/-Port are believed
 	ReplayWindow                          time.Duration // OAuth timestamps accepted within ±ReplayWindow; 0 = DefaultReplayWindow
 
 	NonceCapacity int                // nonces remembered at most; 0 = DefaultNonceCapacity
@@ -128,6 +128,7 @@ func New(cfg Config, users Directory, proxies ProxyHosts) (*Authenticator, error
 		window: cfg.ReplayWindow, maxBody: cfg.MaxSignedBody,
 		nonces: newNonceStore(cfg.ReplayWindow, cfg.NonceCapacity),
 		now:    func() time.Time { return a.now() },
+		origin: a.Origin,
 	}
 	return a, nil
 }

@@ -12,10 +12,7 @@ import (
 // right, the first address that is not a trusted proxy is the client. Anything left
 // of it was written by the client itself and could be anything.
 func (a *Authenticator) ClientIP(r *http.Request) string {
-	peer := r.RemoteAddr
-	if host, _, err := net.SplitHostPort(peer); err == nil {
-		peer = host
-	}
+	peer := peerIP(r)
 	client := peer
 	if !a.isTrustedProxy(peer) {
 		return client

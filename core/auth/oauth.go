@@ -27,6 +27,9 @@ type oauthVerifier struct {
 	maxBody                     int64
 	nonces                      *nonceStore
 	now                         func() time.Time
+	// origin is the scheme and host the client addressed (Authenticator.Origin);
+	// nil = as this process received the request.
+	origin func(*http.Request) (scheme, host string)
 }
 
 // errBodyTooLarge is the one verification failure that is not a 401: the body
@@ -78,7 +81,11 @@ func (v *oauthVerifier) verify(r *http.Request) error {
 		return fmt.Errorf("oauth_signature is not base64: %w", err)
 	}
 	mac := hmac.New(newHash, []byte(percentEncode(v.consumerSecret)+"&"))
-	mac.Write([]byte(signatureBaseString(r, params)))
+	scheme, host := receivedOrigin(r)
+	if v.origin != nil {
+		scheme, host = v.origin(r)
+	}
+	mac.Write([]byte(signatureBaseString(r, scheme, host, params)))
 	if !hmac.Equal(mac.Sum(nil), given) {
 		return errors.New("signature does not match")
 	}

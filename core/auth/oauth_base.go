@@ -11,20 +11,17 @@ import (
 // METHOD & enc(base string URI) & enc(normalised parameters). params are all the
 // request's parameters already collected (query, OAuth header minus oauth_signature
 // and realm, form body).
-func signatureBaseString(r *http.Request, params []param) string {
-	return strings.ToUpper(r.Method) + "&" + percentEncode(baseStringURI(r)) + "&" + percentEncode(normalisedParameters(params))
+func signatureBaseString(r *http.Request, scheme, host string, params []param) string {
+	return strings.ToUpper(r.Method) + "&" + percentEncode(baseStringURI(r, scheme, host)) + "&" + percentEncode(normalisedParameters(params))
 }
 
 // baseStringURI is RFC 5849 §3.4.1.2: scheme and host lower-case, the scheme's
-// default port dropped, the path as received (never empty). The scheme is what this
-// server saw (TLS or not): behind a TLS terminator the client signed https:// but we
-// receive http://, and such a request does not verify — see README.
-func baseStringURI(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	host := strings.ToLower(r.Host)
+// default port dropped, the path as received (never empty). scheme and host are the
+// ones the client addressed (Authenticator.Origin): behind a TLS terminator the client
+// signed https://foreman.example/… while we receive http://127.0.0.1:3000/….
+func baseStringURI(r *http.Request, scheme, host string) string {
+	scheme = strings.ToLower(scheme)
+	host = strings.ToLower(host)
 	if h, port, err := net.SplitHostPort(host); err == nil {
 		if scheme == "http" && port == "80" || scheme == "https" && port == "443" {
 			host = h

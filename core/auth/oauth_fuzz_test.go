@@ -46,7 +46,7 @@ func FuzzSignedParams(f *testing.F) {
 		}
 		v := &oauthVerifier{maxBody: 1 << 20}
 		if params, _, err := v.signedParams(r, map[string]string{"oauth_nonce": "n"}); err == nil {
-			signatureBaseString(r, params)
+			signatureBaseString(r, "http", r.Host, params)
 		}
 	})
 }

@@ -43,7 +43,8 @@ func TestBaseStringIsTheRFC5849Example(t *testing.T) {
 		t.Fatal(err)
 	}
 	const want = "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_key%3D9djdj82h48djs9d2%26oauth_nonce%3D7d8f3e4a%26oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token%3Dkkk9d7dh3k39sjv7"
-	if got := signatureBaseString(r, params); got != want {
+	scheme, host := receivedOrigin(r)
+	if got := signatureBaseString(r, scheme, host, params); got != want {
 		t.Errorf("base string\n got %s\nwant %s", got, want)
 	}
 	body, _ := io.ReadAll(r.Body)
@@ -79,7 +80,8 @@ func TestRecordedInstallerRequestVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := signatureBaseString(r, params); got != base {
+	scheme, host := receivedOrigin(r)
+	if got := signatureBaseString(r, scheme, host, params); got != base {
 		t.Fatalf("base string\n got %s\nwant %s", got, base)
 	}
 	if err := v.verify(r); err != nil {
@@ -109,7 +111,8 @@ func TestBaseStringURI(t *testing.T) {
 		if c.tls {
 			r.TLS = &tls.ConnectionState{}
 		}
-		if got := baseStringURI(r); got != c.want {
+		scheme, host := receivedOrigin(r)
+		if got := baseStringURI(r, scheme, host); got != c.want {
 			t.Errorf("%s %s tls=%v: got %s, want %s", c.host, c.requestURI, c.tls, got, c.want)
 		}
 	}

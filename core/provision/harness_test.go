@@ -79,6 +79,7 @@ func (f *recordingFinisher) calls() []store.Host {
 type envOptions struct {
 	templatesDir  string
 	tokenDuration time.Duration
+	ownAddress    bool // no unattended_url: foreman_url is the core's address as the client used it
 }
 
 func newEnv(t testing.TB, db storetest.Database, opt ...envOptions) *env {
@@ -100,14 +101,19 @@ func newEnv(t testing.TB, db storetest.Database, opt ...envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := provision.NewRenderer(st, o.templatesDir, unattendedURL)
+	base := unattendedURL
+	if o.ownAddress {
+		base = ""
+	}
+	r, err := provision.NewRenderer(st, o.templatesDir, base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, Store: st, Renderer: r, Finisher: &recordingFinisher{}}
 	e.Orch = provision.TrackBuilds(nil, st, o.tokenDuration)
 	app := api.New(api.Options{Store: st, Auth: authenticator, Orchestrator: e.Orch, Log: log})
-	provision.Mount(app, provision.MountOptions{Store: st, Renderer: r, Finisher: e.Finisher, Log: log, Preview: authenticator.RequireUser()})
+	provision.Mount(app, provision.MountOptions{Store: st, Renderer: r, Finisher: e.Finisher, Log: log, Preview: authenticator.RequireUser(),
+		Origin: authenticator.Origin})
 	hs := httptest.NewServer(app)
 	t.Cleanup(hs.Close)
 	e.URL = hs.URL

@@ -43,7 +43,7 @@ func (u *unattended) previewTemplate(c echo.Context) error {
 	if fail := u.verify(ctx, c, f, false); fail != nil {
 		return u.refuse(c, *fail, ipxe)
 	}
-	rc := requestContext(c, kind)
+	rc := u.requestContext(c, kind)
 	if ipxe && !h.Build {
 		return u.answer(c, ipxe, &h, "ipxe_local", rc, "iPXE default local boot template 'ipxe_local' not found")
 	}

@@ -24,6 +24,10 @@ type MountOptions struct {
 	// Preview guards template previews (?spoof=IP, ?hostname=NAME): auth.RequireUser()
 	// in the core. nil = no previews; those parameters are then ignored.
 	Preview echo.MiddlewareFunc
+	// Origin is the scheme and host the client addressed, the core's own address in
+	// foreman_url when nothing else gives one: auth.Authenticator.Origin in the core
+	// (X-Forwarded-Proto/-Host from trusted_proxies). nil = as the request arrived.
+	Origin func(*http.Request) (scheme, host string)
 }
 
 // maxBuildErrors is what Foreman keeps of a failed installer's log (MAX_BUILT_BODY).
@@ -33,7 +37,7 @@ const maxBuildErrors = 65535
 // They need no login: hosts being built have no identity but their token, MAC or IP.
 // Every answer is text/plain; the app's IPExtractor (auth.ClientIP) gives the client IP.
 func Mount(e *echo.Echo, opts MountOptions) {
-	u := &unattended{store: opts.Store, renderer: opts.Renderer, finisher: opts.Finisher, log: opts.Log, preview: opts.Preview}
+	u := &unattended{store: opts.Store, renderer: opts.Renderer, finisher: opts.Finisher, log: opts.Log, preview: opts.Preview, origin: opts.Origin}
 	if u.finisher == nil {
 		u.finisher = StoreOnly{}
 	}
@@ -63,6 +67,7 @@ type unattended struct {
 	finisher BuildFinisher
 	log      logrus.FieldLogger
 	preview  echo.MiddlewareFunc
+	origin   func(*http.Request) (scheme, host string)
 }
 
 // hostTemplate serves GET /unattended/KIND: the host's template of that kind. iPXE
@@ -75,7 +80,7 @@ func (u *unattended) hostTemplate(c echo.Context) error {
 	kind := c.Param("kind")
 	ipxe := kind == KindIPXE || kind == "gPXE"
 	ctx := c.Request().Context()
-	rc := requestContext(c, kind)
+	rc := u.requestContext(c, kind)
 	f, err := findHost(ctx, u.store, c)
 	if err != nil {
 		return u.internal(c, err, ipxe)
@@ -136,7 +141,7 @@ func (u *unattended) answer(c echo.Context, ipxe bool, h *store.Host, name strin
 func (u *unattended) public(c echo.Context) error {
 	name := c.Param("name")
 	out, err := u.renderer.render(c.Request().Context(), &Vars{Params: map[string]string{}}, store.Host{},
-		"public/"+name, requestContext(c, "public"))
+		"public/"+name, u.requestContext(c, "public"))
 	var re *RenderError
 	switch {
 	case err == nil:
@@ -288,18 +293,22 @@ func text(c echo.Context, status int, body string) error {
 }
 
 // requestContext is what the request says about rendering: the relay's url, ?static=,
-// and the core's own address as the client reached it.
-func requestContext(c echo.Context, kind string) renderContext {
+// and the core's own address as the client reached it (behind a trusted TLS
+// terminator, the address the client used: u.origin).
+func (u *unattended) requestContext(c echo.Context, kind string) renderContext {
 	r := c.Request()
 	rc := renderContext{kind: kind, static: c.QueryParam("static") != ""}
 	if base := c.QueryParam("url"); validBase(base) {
 		rc.base = base
 	}
-	scheme := "http"
+	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if own := scheme + "://" + r.Host; validBase(own) {
+	if u.origin != nil {
+		scheme, host = u.origin(r)
+	}
+	if own := scheme + "://" + host; validBase(own) {
 		rc.requestBase = own
 	}
 	return rc

@@ -83,6 +83,27 @@ func TestHostByClientIPAndTrustedProxies(t *testing.T) {
 	})
 }
 
+// Without unattended_url, foreman_url is the core as the installer reached it. Behind
+// a TLS terminator that is the terminator's https address, which the core learns
+// from X-Forwarded-Proto/-Host, believed from trusted_proxies (127.0.0.1) only.
+func TestForemanURLBehindATLSTerminator(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db storetest.Database) {
+		e := newEnv(t, db, envOptions{tokenDuration: time.Hour, ownAddress: true})
+		h := e.host(hostSpec{name: "web01", mac: "52:54:00:12:34:57", build: true})
+		tok := e.token(h)
+		forwarded := map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "foreman.example.test"}
+		e.do(req{path: "/unattended/provision?token=" + tok}).expect(t, http.StatusOK, "").
+			contains(t, "'"+e.URL+"/unattended/built?token="+tok+"'")
+		e.do(req{path: "/unattended/provision?token=" + tok, header: forwarded}).expect(t, http.StatusOK, "").
+			contains(t, "'https://foreman.example.test/unattended/built?token="+tok+"'")
+		got := e.do(req{path: "/unattended/provision?token=" + tok, header: forwarded, from: "127.0.0.3"}).
+			expect(t, http.StatusOK, "").contains(t, "'"+e.URL+"/unattended/built?token="+tok+"'")
+		if strings.Contains(got.body, "foreman.example.test") {
+			t.Errorf("headers from an untrusted peer were believed:\n%s", got.body)
+		}
+	})
+}
+
 func TestRelayURLIsTheBaseOfForemanURL(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db storetest.Database) {
 		e := newEnv(t, db)

@@ -30,7 +30,7 @@ func (u *unattended) userdata(c echo.Context) error {
 	}
 	switch c.Param("kind") {
 	case "user-data":
-		return u.answer(c, false, f.host, "cloud_init", requestContext(c, "cloud-init"),
+		return u.answer(c, false, f.host, "cloud_init", u.requestContext(c, "cloud-init"),
 			fmt.Sprintf("unable to find cloud-init template for %s", f.host.Name))
 	case "meta-data":
 		return text(c, http.StatusOK, metaData(*f.host))
