@@ -191,8 +191,7 @@ func (o *Orchestrator) Update(ctx context.Context, old store.Host, h *store.Host
 			o.queueSetDHCP(q, 9, res, present.dhcp)
 		}
 	}
-	restore := old
-	q.add("Save host "+h.Name, 15, save, func(ctx context.Context) error { return o.store.UpdateHost(ctx, &restore) })
+	q.add("Save host "+h.Name, 15, save, func(ctx context.Context) error { return o.store.RestoreHost(ctx, old) })
 	if pxeChanged(was, t) || o.tftpWanted(was) != o.tftpWanted(t) {
 		sameMAC := was.host.MAC == t.host.MAC && was.tftpProxy == t.tftpProxy
 		if o.tftpWanted(was) && !sameMAC {

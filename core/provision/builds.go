@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"time"
 
@@ -54,19 +55,32 @@ func (t *buildTracker) Create(ctx context.Context, h *store.Host, save func(cont
 	})
 }
 
+// Update changes the token with the build mode inside the save. When the update fails
+// (the orchestrator has then written the old row back), the token and build errors
+// are put back as they were: a failed update leaves no new token behind, and a host
+// whose switch out of build failed keeps the token its installer holds.
 func (t *buildTracker) Update(ctx context.Context, old store.Host, h *store.Host, save func(context.Context) error) error {
-	return t.next.Update(ctx, old, h, func(ctx context.Context) error {
-		if err := save(ctx); err != nil {
+	var before *store.BuildState
+	err := t.next.Update(ctx, old, h, func(ctx context.Context) error {
+		if err := save(ctx); err != nil || h.Build == old.Build {
 			return err
 		}
-		switch {
-		case h.Build && !old.Build:
-			return t.start(ctx, h.ID)
-		case !h.Build && old.Build:
-			return t.store.EndBuild(ctx, h.ID)
+		state, err := t.store.BuildState(ctx, h.ID)
+		if err != nil {
+			return err
 		}
-		return nil
+		before = &state
+		if h.Build {
+			return t.start(ctx, h.ID)
+		}
+		return t.store.EndBuild(ctx, h.ID)
 	})
+	if err != nil && before != nil {
+		if rerr := t.store.RestoreBuildState(context.WithoutCancel(ctx), *before); rerr != nil {
+			return errors.Join(err, fmt.Errorf("restoring the build token of %s: %w", old.Name, rerr))
+		}
+	}
+	return err
 }
 
 func (t *buildTracker) Destroy(ctx context.Context, h store.Host, remove func(context.Context) error) error {

@@ -188,7 +188,9 @@ func (u *unattended) finish(c echo.Context, failed bool) error {
 		u.log.Warnf("unattended: failed to take %s out of build mode: %v", h.Name, err)
 		return text(c, http.StatusConflict, "")
 	}
-	err = u.store.FinishBuild(ctx, h.ID, buildErrors, !failed)
+	// installed_at is set for failed too: Foreman's failed action calls host.built,
+	// whose installed argument defaults to true.
+	err = u.store.FinishBuild(ctx, h.ID, buildErrors, true)
 	if errors.Is(err, store.ErrNotInBuild) {
 		return text(c, http.StatusConflict, "")
 	}

@@ -77,3 +77,54 @@ func (s *Store) FinishBuild(ctx context.Context, hostID int64, buildErrors strin
 			hostID, buildErrors, installedAt, at)
 	})
 }
+
+// BuildState is what a host's build mode keeps beside the row: its token and the
+// errors of its last failed build. TrackBuilds snapshots it before a change of build
+// mode and writes it back when the update fails and is rolled back.
+type BuildState struct {
+	HostID      int64
+	Token       *BuildToken // nil: none
+	BuildErrors string
+	hasRecord   bool // a host_builds row existed
+}
+
+// BuildState loads the build state of a host.
+func (s *Store) BuildState(ctx context.Context, hostID int64) (BuildState, error) {
+	b := BuildState{HostID: hostID}
+	tok, err := s.BuildToken(ctx, hostID)
+	switch {
+	case err == nil:
+		b.Token = &tok
+	case err != ErrNotFound:
+		return b, err
+	}
+	rec, err := s.HostBuild(ctx, hostID)
+	switch {
+	case err == nil:
+		b.BuildErrors, b.hasRecord = rec.BuildErrors, true
+	case err != ErrNotFound:
+		return b, err
+	}
+	return b, nil
+}
+
+// RestoreBuildState writes back a state read by BuildState: the token as it was (or
+// none) and the build errors.
+func (s *Store) RestoreBuildState(ctx context.Context, b BuildState) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := exec(ctx, tx, `DELETE FROM build_tokens WHERE host_id = $1`, b.HostID); err != nil {
+			return err
+		}
+		if b.Token != nil {
+			err := exec(ctx, tx, `INSERT INTO build_tokens (host_id, value, expires_at) VALUES ($1, $2, $3)`,
+				b.HostID, b.Token.Value, b.Token.ExpiresAt.UTC().Truncate(time.Microsecond))
+			if err != nil {
+				return err
+			}
+		}
+		if !b.hasRecord {
+			return nil
+		}
+		return exec(ctx, tx, `UPDATE host_builds SET build_errors = $1 WHERE host_id = $2`, b.BuildErrors, b.HostID)
+	})
+}

@@ -212,6 +212,40 @@ func (s *Store) UpdateHost(ctx context.Context, h *Host) error {
 	})
 }
 
+// RestoreHost writes h back exactly as it was loaded (by Host or HostByName): the row
+// with its updated_at, its parameters (nil = none) and its infrastructure facet (nil =
+// none). It undoes a failed update, which must leave the host as it was.
+func (s *Store) RestoreHost(ctx context.Context, h Host) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE hosts SET name = $1, certname = $2, domain_id = $3, subnet_id = $4, mac = $5,
+			ip = $6, architecture_id = $7, operatingsystem_id = $8, medium_id = $9, pxe_loader = $10, build = $11,
+			updated_at = $12 WHERE id = $13`,
+			h.Name, h.Certname, nullID(h.DomainID), nullID(h.SubnetID), h.MAC, h.IP, nullID(h.ArchitectureID),
+			nullID(h.OperatingSystemID), nullID(h.MediumID), h.PXELoader, h.Build, h.UpdatedAt, h.ID)
+		if err != nil {
+			return mapErr(err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		// The parameters go back with their ids, so the host reads as it did.
+		if err := exec(ctx, tx, `DELETE FROM host_parameters WHERE host_id = $1`, h.ID); err != nil {
+			return err
+		}
+		for _, p := range h.Parameters {
+			err := exec(ctx, tx, `INSERT INTO host_parameters (id, host_id, name, value) VALUES ($1, $2, $3, $4)`,
+				p.ID, h.ID, p.Name, p.Value)
+			if err != nil {
+				return err
+			}
+		}
+		if h.Infrastructure == nil {
+			return exec(ctx, tx, `DELETE FROM host_infrastructure_facets WHERE host_id = $1`, h.ID)
+		}
+		return saveFacet(ctx, tx, h.ID, h.Infrastructure)
+	})
+}
+
 // SetInfrastructureFacet records that a host runs a smart proxy (PUT
 // /api/v2/smart_proxies/:pid/hosts/:hid). changed is false when it already did.
 func (s *Store) SetInfrastructureFacet(ctx context.Context, hostID int64, f InfrastructureFacet) (changed bool, err error) {
