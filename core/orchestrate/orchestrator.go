@@ -7,7 +7,9 @@ package orchestrate
 
 import (
 	"context"
+	"errors"
 	"net"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -83,16 +85,46 @@ func (o *Orchestrator) record(ctx context.Context, hostName, operation string, q
 	}
 }
 
+// nameReservationStale is when a name reservation left by a core killed mid-run is
+// taken over: far beyond the longest run (each proxy call is bounded by
+// proxy_request_timeout, 60 s by default, and a run makes a few dozen at most).
+const nameReservationStale = time.Hour
+
+// holdName reserves a host name for this run before any proxy is asked, so two
+// creates (or renames) to one name, in this process or in another core on the same
+// database, never both reach the proxies: the second is refused with Foreman's 422
+// "Name has already been taken". A name a stored host has is refused the same way:
+// its records look like the new host's, and a rollback would delete them.
+func (o *Orchestrator) holdName(ctx context.Context, name string) (release func(), err error) {
+	free, err := o.store.ReserveHostName(ctx, name, nameReservationStale)
+	if err != nil {
+		return nil, err
+	}
+	release = func() {
+		if err := free(); err != nil {
+			o.log.WithField("host", name).Errorf("releasing the name reservation: %v", err)
+		}
+	}
+	if _, err := o.store.HostByName(ctx, name); err == nil {
+		release()
+		return nil, &store.ConflictError{Field: "name"}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		release()
+		return nil, err
+	}
+	return release, nil
+}
+
 // Create runs the create queue around save: conflicts are checked first (a 422 naming
 // them unless the request asked to overwrite them), then DNS, DHCP, the save, TFTP,
 // boot files and the post-queue (autosign). Any failure undoes the completed steps,
 // the save included, so the host is not stored.
 func (o *Orchestrator) Create(ctx context.Context, h *store.Host, save func(context.Context) error) error {
-	if _, err := o.store.HostByName(ctx, h.Name); err == nil {
-		// Refused before any proxy is asked: the records of the host holding the name
-		// look like this one's, and a rollback would delete them.
-		return &store.ConflictError{Field: "name"}
+	release, err := o.holdName(ctx, h.Name)
+	if err != nil {
+		return err
 	}
+	defer release()
 	t, err := o.resolve(ctx, *h)
 	if err != nil {
 		return err
@@ -143,9 +175,11 @@ func (o *Orchestrator) Create(ctx context.Context, h *store.Host, save func(cont
 // save included (the old row is written back), which restores the old records.
 func (o *Orchestrator) Update(ctx context.Context, old store.Host, h *store.Host, save func(context.Context) error) error {
 	if h.Name != old.Name {
-		if _, err := o.store.HostByName(ctx, h.Name); err == nil {
-			return &store.ConflictError{Field: "name"}
+		release, err := o.holdName(ctx, h.Name)
+		if err != nil {
+			return err
 		}
+		defer release()
 	}
 	was, err := o.resolve(ctx, old)
 	if err != nil {

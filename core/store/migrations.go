@@ -249,6 +249,14 @@ var migrations = []string{
 		created_at {{time}} NOT NULL
 	);
 	CREATE INDEX idempotency_keys_created_at_index ON idempotency_keys (created_at)`,
+	// host orchestration: a name being created (or renamed to) is held here from
+	// before the first proxy call to the end of the run, so a second create of the
+	// same name, in this process or another core on the same database, is refused
+	`CREATE TABLE host_name_reservations (
+		name TEXT CONSTRAINT host_name_reservations_name_key PRIMARY KEY,
+		holder TEXT NOT NULL,
+		reserved_at {{time}} NOT NULL
+	)`,
 }
 
 // ddl fills in the dialect's tokens.
