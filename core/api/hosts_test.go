@@ -94,15 +94,37 @@ func TestHosts(t *testing.T) {
 			`subnet = lan`:                            1,
 			`os = CentOS`:                             1,
 			`node2`:                                   6,
+			// or, not and parentheses as Foreman's scoped search has them.
+			`name ~ node02 or name ~ web01`:                    2,
+			`name ~ node1 or name ~ node2 and build = true`:    10,
+			`(name ~ node1 or name ~ node2) and build = false`: 16,
+			`not (os = CentOS)`:                                24, // hosts without an OS too
+			`!(name ~ node) and !(os = CentOS)`:                0,
+			`not name ~ node`:                                  1,
+			`id >= 1 and id < 1000000`:                         25,
+			`id < 1`:                                           0,
+			`name ~ node1 || (subnet = lan & os = CentOS)`:     11,
 		} {
 			got := coretest.Do(t, c.User, "GET", v2+"/hosts?search="+url.QueryEscape(q), nil).Expect(t, 200)
 			if got.JSON["subtotal"] != want || got.JSON["total"] != 25.0 {
 				t.Errorf("search %q: subtotal %v, want %v", q, got.JSON["subtotal"], want)
 			}
 		}
-		coretest.Do(t, c.User, "GET", v2+"/hosts?search="+url.QueryEscape("colour = red"), nil).ExpectFull(t, 422, "Field 'colour' not recognized for searching!")
-		coretest.Do(t, c.User, "GET", v2+"/hosts?order=colour", nil).ExpectFull(t, 422, "Field 'colour' not recognized for sorting!")
-		coretest.Do(t, c.User, "GET", v2+"/hosts?search="+url.QueryEscape(`name = "x`), nil).Expect(t, 422)
+		// What scoped search cannot run is Foreman's 400 param_error.
+		for q, want := range map[string]string{
+			`colour = red`:                "Field 'colour' not recognized for searching!",
+			`name = "x`:                   `Invalid search query: unterminated quoted value at position 10 in "name = \"x"`,
+			`(name ~ node or os = CentOS`: `Invalid search query: "(" without a matching ")" at position 1`,
+			`name ~ node )`:               `Invalid search query: ")" without a matching "(" at position 13`,
+			`name ~ node or`:              `Invalid search query: expected a condition after "or" at position 15`,
+			`not`:                         `Invalid search query: expected a condition after "not" at position 4`,
+			`id = x or name ~ node`:       "Value 'x' is not valid for field 'id'",
+			`name < x`:                    "Operator '<' is not valid for field 'name'",
+			`not (colour = red)`:          "Field 'colour' not recognized for searching!",
+		} {
+			coretest.Do(t, c.User, "GET", v2+"/hosts?search="+url.QueryEscape(q), nil).ExpectSearchError(t, want)
+		}
+		coretest.Do(t, c.User, "GET", v2+"/hosts?order=colour", nil).ExpectSearchError(t, "Field 'colour' not recognized for sorting!")
 
 		deleted := coretest.Do(t, c.User, "DELETE", fmt.Sprint(v2, "/hosts/", id), nil).Expect(t, 200)
 		if deleted.JSON["name"] != "web01.example.test" {

@@ -51,9 +51,9 @@ func listOptions(c echo.Context, shortcuts ...string) (store.ListOptions, respon
 	return respond.ListOptions(c, extra...)
 }
 
-// searchFailed answers a search the parser could not read.
+// searchFailed answers a search the parser could not read (400, respond.SearchFailed).
 func searchFailed(c echo.Context, err error) error {
-	return respond.BaseError(c, nil, err.Error())
+	return respond.SearchFailed(c, err)
 }
 
 // idParam reads :id (or another parameter) as Foreman's find_resource does: a number,

@@ -35,7 +35,7 @@ func hostClassView(hc store.HostClass) map[string]any {
 func (s *Service) listClasses(c echo.Context) error {
 	opts, idx, err := respond.ListOptions(c)
 	if err != nil {
-		return respond.FieldError(c, nil, "base", err.Error())
+		return respond.SearchFailed(c, err)
 	}
 	counts, list, err := s.store.ListPuppetClasses(c.Request().Context(), opts)
 	out := make([]map[string]any, len(list))

@@ -102,7 +102,7 @@ func (s *Service) listHostReports(c echo.Context) error {
 func (s *Service) reportIndex(c echo.Context, extra ...search.Condition) error {
 	opts, idx, err := respond.ListOptions(c, extra...)
 	if err != nil {
-		return respond.FieldError(c, nil, "base", err.Error())
+		return respond.SearchFailed(c, err)
 	}
 	counts, list, err := s.store.ListConfigReports(c.Request().Context(), opts)
 	out := make([]map[string]any, len(list))

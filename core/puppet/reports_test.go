@@ -173,7 +173,7 @@ func TestConfigReports(t *testing.T) {
 			if r := coretest.Do(t, c.User, "GET", base+"/config_reports?search="+url.QueryEscape("failed = 3"), nil).Expect(t, 200).Results(); len(r) != 2 {
 				t.Fatalf("failed = 3: %v", r)
 			}
-			coretest.Do(t, c.User, "GET", base+"/config_reports?search=nosuchfield%3D1", nil).ExpectFull(t, 422, "Field 'nosuchfield' not recognized for searching!")
+			coretest.Do(t, c.User, "GET", base+"/config_reports?search=nosuchfield%3D1", nil).ExpectSearchError(t, "Field 'nosuchfield' not recognized for searching!")
 			last := coretest.Do(t, c.User, "GET", fmt.Sprintf("%s/hosts/web01.example.test/config_reports/last", base), nil).Expect(t, 200)
 			if last.JSON["reported_at"] != "2026-12-06 00:42:00 UTC" {
 				t.Fatalf("last %s", last.Body)

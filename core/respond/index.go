@@ -42,7 +42,11 @@ func ListOptions(c echo.Context, extra ...search.Condition) (store.ListOptions, 
 	if raw != "" {
 		idx.Search = &raw
 	}
-	opts.Search = append(q, extra...)
+	all := []search.Expr{q}
+	for _, c := range extra {
+		all = append(all, c)
+	}
+	opts.Search = search.All(all...)
 	if p, err := strconv.Atoi(c.QueryParam("page")); err == nil && p > 0 {
 		idx.Page = p
 	}
@@ -66,15 +70,25 @@ func ListOptions(c echo.Context, extra ...search.Condition) (store.ListOptions, 
 	return opts, idx, nil
 }
 
-// Listed answers an index, or 422 for a search the store cannot run.
+// Listed answers an index, or 400 for a search the store cannot run (SearchFailed).
 func Listed(c echo.Context, idx Index, counts store.Counts, results any, err error) error {
 	var se *store.SearchError
 	if errors.As(err, &se) {
-		return BaseError(c, nil, se.Msg)
+		return SearchFailed(c, se)
 	}
 	if err != nil {
 		return err
 	}
 	idx.Total, idx.Subtotal, idx.Results = counts.Total, counts.Subtotal, results
 	return c.JSON(http.StatusOK, idx)
+}
+
+// SearchFailed answers a search that cannot be parsed or run (a syntax error, an
+// unknown field, a value or operator the field does not take) as Foreman's API does
+// for scoped search's QueryNotSupported: 400 with its param_error layout,
+// {"error":{"message":…,"class":"ScopedSearch::QueryNotSupported"}}.
+func SearchFailed(c echo.Context, err error) error {
+	return c.JSON(http.StatusBadRequest, map[string]any{"error": map[string]any{
+		"message": err.Error(), "class": "ScopedSearch::QueryNotSupported",
+	}})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smartproxy/smartproxy/core/search"
 	"github.com/smartproxy/smartproxy/core/store"
 )
 
@@ -103,14 +104,15 @@ func TestListOptions(t *testing.T) {
 		body["total"] != 9.0 || body["subtotal"] != 1.0 || body["sort"].(map[string]any)["order"] != "DESC" {
 		t.Fatalf("index: %d %v", code, body)
 	}
-	if opts.Page != 2 || opts.PerPage != 1000 || opts.OrderBy != "name" || !opts.Desc || len(opts.Search) != 1 {
+	if opts.Page != 2 || opts.PerPage != 1000 || opts.OrderBy != "name" || !opts.Desc || opts.Search != (search.Condition{Field: "name", Op: "=", Value: "web"}) {
 		t.Fatalf("options: %+v", opts)
 	}
 	code, body = answer(t, "/", func(c echo.Context) error {
 		_, idx, _ := ListOptions(c)
 		return Listed(c, idx, store.Counts{}, nil, &store.SearchError{Msg: "Field 'colour' not recognized for searching!"})
 	})
-	if code != 422 || body["error"].(map[string]any)["full_messages"].([]any)[0] != "Field 'colour' not recognized for searching!" {
+	if e := body["error"].(map[string]any); code != 400 || e["message"] != "Field 'colour' not recognized for searching!" ||
+		e["class"] != "ScopedSearch::QueryNotSupported" {
 		t.Fatalf("search error: %d %v", code, body)
 	}
 }

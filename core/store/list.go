@@ -12,7 +12,7 @@ import (
 
 // ListOptions selects one page of an index.
 type ListOptions struct {
-	Search  search.Query
+	Search  search.Expr // nil: every row
 	Page    int // from 1
 	PerPage int
 	OrderBy string // a searchable field; "" = by name (id for tables without one)
@@ -43,54 +43,97 @@ type SearchError struct{ Msg string }
 func (e *SearchError) Error() string { return e.Msg }
 
 // where turns a parsed search into a WHERE clause over fields; free text matches "name".
-func where(q search.Query, fields map[string]field) (string, []any, error) {
-	var parts []string
-	var args []any
-	for _, c := range q {
-		name := c.Field
-		if name == "" {
-			name = "name"
-		}
-		f, ok := fields[name]
-		if !ok {
-			return "", nil, &SearchError{Msg: fmt.Sprintf("Field '%s' not recognized for searching!", name)}
-		}
-		var value any = c.Value
-		switch f.kind {
-		case intField:
-			n, err := strconv.ParseInt(c.Value, 10, 64)
-			if err != nil {
-				return "", nil, &SearchError{Msg: fmt.Sprintf("Value '%s' is not valid for field '%s'", c.Value, name)}
-			}
-			value = n
-		case boolField:
-			b, err := strconv.ParseBool(c.Value)
-			if err != nil {
-				return "", nil, &SearchError{Msg: fmt.Sprintf("Value '%s' is not valid for field '%s'", c.Value, name)}
-			}
-			value = b
-		}
-		n := len(args) + 1
-		switch {
-		case c.Op == "=":
-			parts = append(parts, fmt.Sprintf("%s = $%d", f.expr, n))
-		case c.Op == "!=":
-			parts = append(parts, fmt.Sprintf("(%s IS NULL OR %s <> $%d)", f.expr, f.expr, n))
-		case f.kind != textField:
-			return "", nil, &SearchError{Msg: fmt.Sprintf("Operator '%s' is not valid for field '%s'", c.Op, name)}
-		case c.Op == "~":
-			parts = append(parts, fmt.Sprintf("LOWER(%s) LIKE $%d ESCAPE '\\'", f.expr, n))
-			value = likePattern(c.Value)
-		case c.Op == "!~":
-			parts = append(parts, fmt.Sprintf("(%s IS NULL OR LOWER(%s) NOT LIKE $%d ESCAPE '\\')", f.expr, f.expr, n))
-			value = likePattern(c.Value)
-		}
-		args = append(args, value)
-	}
-	if len(parts) == 0 {
+func where(e search.Expr, fields map[string]field) (string, []any, error) {
+	if e == nil {
 		return "", nil, nil
 	}
-	return " WHERE " + strings.Join(parts, " AND "), args, nil
+	var args []any
+	cond, err := compile(e, fields, &args)
+	if err != nil {
+		return "", nil, err
+	}
+	return " WHERE " + cond, args, nil
+}
+
+// compile writes e as SQL, appending its values to args ($1, $2, … in order).
+func compile(e search.Expr, fields map[string]field, args *[]any) (string, error) {
+	switch e := e.(type) {
+	case search.Condition:
+		return condition(e, fields, args)
+	case search.And:
+		return join(e, " AND ", fields, args)
+	case search.Or:
+		return join(e, " OR ", fields, args)
+	case search.Not:
+		x, err := compile(e.X, fields, args)
+		if err != nil {
+			return "", err
+		}
+		// A condition on a NULL column is NULL, which WHERE reads as false; NOT NULL
+		// is NULL too, so "not (os = x)" would drop hosts without an OS. COALESCE
+		// makes not the exact complement.
+		return "NOT COALESCE((" + x + "), FALSE)", nil
+	}
+	return "", fmt.Errorf("search: unknown expression %T", e)
+}
+
+func join(list []search.Expr, op string, fields map[string]field, args *[]any) (string, error) {
+	parts := make([]string, len(list))
+	for i, x := range list {
+		sql, err := compile(x, fields, args)
+		if err != nil {
+			return "", err
+		}
+		parts[i] = "(" + sql + ")"
+	}
+	return strings.Join(parts, op), nil
+}
+
+// condition is one field OP value; the value is checked against the field's kind.
+func condition(c search.Condition, fields map[string]field, args *[]any) (string, error) {
+	name := c.Field
+	if name == "" {
+		name = "name"
+	}
+	f, ok := fields[name]
+	if !ok {
+		return "", &SearchError{Msg: fmt.Sprintf("Field '%s' not recognized for searching!", name)}
+	}
+	var value any = c.Value
+	switch f.kind {
+	case intField:
+		n, err := strconv.ParseInt(c.Value, 10, 64)
+		if err != nil {
+			return "", &SearchError{Msg: fmt.Sprintf("Value '%s' is not valid for field '%s'", c.Value, name)}
+		}
+		value = n
+	case boolField:
+		b, err := strconv.ParseBool(c.Value)
+		if err != nil {
+			return "", &SearchError{Msg: fmt.Sprintf("Value '%s' is not valid for field '%s'", c.Value, name)}
+		}
+		value = b
+	}
+	n := len(*args) + 1
+	var sql string
+	switch {
+	case c.Op == "=":
+		sql = fmt.Sprintf("%s = $%d", f.expr, n)
+	case c.Op == "!=":
+		sql = fmt.Sprintf("(%s IS NULL OR %s <> $%d)", f.expr, f.expr, n)
+	case (c.Op == "<" || c.Op == ">" || c.Op == "<=" || c.Op == ">=") && f.kind == intField:
+		sql = fmt.Sprintf("%s %s $%d", f.expr, c.Op, n)
+	case c.Op == "~" && f.kind == textField:
+		sql = fmt.Sprintf("LOWER(%s) LIKE $%d ESCAPE '\\'", f.expr, n)
+		value = likePattern(c.Value)
+	case c.Op == "!~" && f.kind == textField:
+		sql = fmt.Sprintf("(%s IS NULL OR LOWER(%s) NOT LIKE $%d ESCAPE '\\')", f.expr, f.expr, n)
+		value = likePattern(c.Value)
+	default:
+		return "", &SearchError{Msg: fmt.Sprintf("Operator '%s' is not valid for field '%s'", c.Op, name)}
+	}
+	*args = append(*args, value)
+	return sql, nil
 }
 
 func likePattern(v string) string {

@@ -344,6 +344,11 @@ func TestListSearchPaging(t *testing.T) {
 			{`name != db01.example.test and name ~ example`, 2, "web01.example.test web02.example.test "},
 			{`web0`, 2, "web01.example.test web02.example.test "},
 			{`build = false and id = 1`, 1, "web01.example.test "},
+			{`name ~ db or name ~ other`, 2, "Web_3.other.test db01.example.test "},
+			{`not (name ~ web or id = 3)`, 0, ""},
+			{`!(name ~ web) or (id > 1 and id < 3)`, 2, "db01.example.test web02.example.test "},
+			{`not domain = example.test`, 4, "Web_3.other.test db01.example.test web01.example.test web02.example.test "}, // no domain: NULL
+			{`domain = example.test or not domain = example.test`, 4, "Web_3.other.test db01.example.test web01.example.test web02.example.test "},
 		}
 		for _, tc := range cases {
 			c, got := list(tc.q, 1, 20)
@@ -355,9 +360,12 @@ func TestListSearchPaging(t *testing.T) {
 			t.Errorf("page 2: %q", got)
 		}
 		for q, want := range map[string]string{
-			`colour = red`: "Field 'colour' not recognized for searching!",
-			`id = x`:       "Value 'x' is not valid for field 'id'",
-			`build ~ true`: "Operator '~' is not valid for field 'build'",
+			`colour = red`:              "Field 'colour' not recognized for searching!",
+			`id = x`:                    "Value 'x' is not valid for field 'id'",
+			`build ~ true`:              "Operator '~' is not valid for field 'build'",
+			`build < true`:              "Operator '<' is not valid for field 'build'",
+			`name > a`:                  "Operator '>' is not valid for field 'name'",
+			`web or (not colour = red)`: "Field 'colour' not recognized for searching!",
 		} {
 			parsed, _ := search.Parse(q)
 			_, _, err := s.ListHosts(ctx, ListOptions{Search: parsed})

@@ -109,6 +109,18 @@ func (a Answer) ExpectMessage(t testing.TB, status int, msg string) {
 	}
 }
 
+// ExpectSearchError checks Foreman's answer to a search it cannot run (scoped
+// search's QueryNotSupported): 400 {"error":{"message":…,"class":"ScopedSearch::QueryNotSupported"}},
+// the message containing msg.
+func (a Answer) ExpectSearchError(t testing.TB, msg string) {
+	t.Helper()
+	a.Expect(t, 400)
+	e, _ := a.JSON["error"].(map[string]any)
+	if got, _ := e["message"].(string); !strings.Contains(got, msg) || e["class"] != "ScopedSearch::QueryNotSupported" {
+		t.Fatalf("search error %s, want message with %q and class ScopedSearch::QueryNotSupported", a.Body, msg)
+	}
+}
+
 // ID is the id of the record answered.
 func (a Answer) ID(t testing.TB) int64 {
 	t.Helper()
