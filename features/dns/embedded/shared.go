@@ -179,9 +179,7 @@ func (sh *sharedZones) close() error {
 		c.mirror.Stop()
 		err = c.cli.Close()
 	}
-	sh.s.writeMu.Lock()
 	sh.saveNow()
-	sh.s.writeMu.Unlock()
 	return err
 }
 

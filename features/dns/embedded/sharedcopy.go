@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"time"
 
@@ -67,25 +68,36 @@ func (sh *sharedZones) saver() {
 		case <-sh.dirty:
 		}
 		sleep(sh.ctx, saveDelay)
-		sh.s.writeMu.Lock()
 		sh.saveNow()
-		sh.s.writeMu.Unlock()
 	}
 }
 
-// saveNow writes the copy (the caller holds writeMu). A failure only costs the
-// ability to start without quorum, so it is logged.
+// saveNow writes the copy. A failure only costs the ability to start without
+// quorum, so it is logged. writeMu is held only to take the zones' node maps:
+// installed nodes are never changed (a change installs a new one), so they are
+// turned into lines outside it.
 func (sh *sharedZones) saveNow() {
 	if sh.cache == "" || !sh.haveCopy.Load() { // never an empty copy of zones it did not load
 		return
 	}
-	out := copyFile{Version: copyVersion, Zones: map[string]copyZone{}}
+	type zoneState struct {
+		rev   int64
+		nodes map[string]*node
+		revs  map[string]int64
+	}
+	sh.s.writeMu.Lock()
+	taken := make(map[string]zoneState, len(sh.s.zones))
 	for name, z := range sh.s.zones {
-		cz := copyZone{SerialRev: z.rev, Names: make(map[string]copyName, len(z.nodes))}
-		for owner, n := range z.nodes {
-			// Names served from an old-shape key have no key revision (0): the first
-			// read after connecting replaces them.
-			cz.Names[owner] = copyName{Rev: z.keyRevs[owner], Records: n.lines()}
+		// Names served from an old-shape key have no key revision (0): the first
+		// read after connecting replaces them.
+		taken[name] = zoneState{rev: z.rev, nodes: maps.Clone(z.nodes), revs: maps.Clone(z.keyRevs)}
+	}
+	sh.s.writeMu.Unlock()
+	out := copyFile{Version: copyVersion, Zones: map[string]copyZone{}}
+	for name, zs := range taken {
+		cz := copyZone{SerialRev: zs.rev, Names: make(map[string]copyName, len(zs.nodes))}
+		for owner, n := range zs.nodes {
+			cz.Names[owner] = copyName{Rev: zs.revs[owner], Records: n.lines()}
 		}
 		out.Zones[name] = cz
 	}
