@@ -132,7 +132,7 @@ func TestOverloadShedsInsteadOfQueueing(t *testing.T) {
 	}
 	// Behind the queue it is answered from the copy, within etcd's record.
 	if n.st.shared.fromCopy.Load() > 0 {
-		checkCapped(t, ack, record.Ends)
+		checkCapped(t, ack, renewedAt, record.Ends)
 	}
 	if got := n.st.shared.shed.Load(); got != uint64(dropped) {
 		t.Fatalf("smartproxy_dhcp_etcd_shed_total source says %d, the callbacks saw %d drops", got, dropped)
