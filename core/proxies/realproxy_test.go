@@ -62,7 +62,8 @@ func TestFeaturesOfARealProxy(t *testing.T) {
 	want := []proxies.Feature{
 		{Name: "HTTPBoot", Capabilities: []string{}, Settings: map[string]any{"http_port": nil, "https_port": float64(8443)}},
 		{Name: "Logs", Capabilities: []string{}, Settings: map[string]any{}},
-		{Name: "TFTP", Capabilities: []string{}, Settings: map[string]any{"tftp_servername": "192.0.2.1"}},
+		// state_backend: the effective one, which tftp shows since the global setting (features/tftp/README.md).
+		{Name: "TFTP", Capabilities: []string{}, Settings: map[string]any{"state_backend": "journal", "tftp_servername": "192.0.2.1"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("features\n%#v\nwant\n%#v", got, want)
