@@ -75,6 +75,7 @@ func (f *Feature) enqueue(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	header.Set("X-Forwarded-For", f.trust.forwardedFor(r))
+	f.trust.setOrigin(r, header)
 	rec := Record{Key: key, Method: r.Method, Target: target(r), Header: header, Enqueued: time.Now().UTC(), Body: body}
 	if err := f.queue.Append(rec); err != nil {
 		if errors.Is(err, ErrQueueFull) {
@@ -161,10 +162,12 @@ func unreachableStatus(code int) bool {
 	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
 }
 
-// headersFor are r's end-to-end headers plus this hop's X-Forwarded-For.
+// headersFor are r's end-to-end headers plus this hop's X-Forwarded-For and the
+// client's origin (X-Forwarded-Proto/-Host).
 func (f *Feature) headersFor(r *http.Request) http.Header {
 	h := forwardHeaders(r.Header)
 	h.Set("X-Forwarded-For", f.trust.forwardedFor(r))
+	f.trust.setOrigin(r, h)
 	return h
 }
 

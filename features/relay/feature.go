@@ -31,9 +31,17 @@ const (
 	allowUnattended = "unattended"
 	allowUserdata   = "userdata"
 	allowRegister   = "register"
+	// allowSmartProxies is the installer's proxy registration (`smart-proxy
+	// register` run in this zone): part of the core's admin API, so it is forwarded
+	// only when listed, never by default.
+	allowSmartProxies = "smart_proxies"
 )
 
-var allAllowed = []string{allowENC, allowFacts, allowReports, allowUnattended, allowUserdata, allowRegister}
+// defaultAllowed is the allow-list when :allow: is not set.
+var defaultAllowed = []string{allowENC, allowFacts, allowReports, allowUnattended, allowUserdata, allowRegister}
+
+// knownGroups is every group :allow: may name.
+var knownGroups = append(append([]string(nil), defaultAllowed...), allowSmartProxies)
 
 // Defaults of settings.d/relay.yml.
 const (
@@ -108,10 +116,10 @@ func (f *Feature) Configure(env *registry.Env) error {
 	}
 
 	f.allowed = map[string]bool{}
-	for _, a := range s.StringList("allow", allAllowed) {
+	for _, a := range s.StringList("allow", defaultAllowed) {
 		a = strings.ToLower(strings.TrimSpace(a))
-		if !contains(allAllowed, a) {
-			s.Fail("allow", "%q is not one of %s", a, strings.Join(allAllowed, ", "))
+		if !contains(knownGroups, a) {
+			s.Fail("allow", "%q is not one of %s", a, strings.Join(knownGroups, ", "))
 			continue
 		}
 		f.allowed[a] = true
@@ -276,6 +284,13 @@ func (f *Feature) Routes() []registry.Route {
 		sync(get, "/userdata/:mac/:kind", allowUserdata),
 		sync(get, "/register", allowRegister),
 		sync(post, "/register", allowRegister),
+		// What `smart-proxy register` (and the installer) call; OAuth-signed, checked
+		// by the core against the URL the client used (X-Forwarded-Host/-Proto).
+		sync(get, "/api/v2/smart_proxies", allowSmartProxies),
+		sync(post, "/api/v2/smart_proxies", allowSmartProxies),
+		sync(get, "/api/v2/smart_proxies/:id", allowSmartProxies),
+		sync(http.MethodPut, "/api/v2/smart_proxies/:id", allowSmartProxies),
+		sync(http.MethodPut, "/api/v2/smart_proxies/:id/refresh", allowSmartProxies),
 	}
 	for _, m := range []string{get, post, http.MethodPut, http.MethodDelete, http.MethodPatch} {
 		routes = append(routes,

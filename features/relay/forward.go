@@ -108,6 +108,7 @@ var hopByHop = map[string]bool{
 	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true,
 	"Upgrade": true, "Host": true, "Content-Length": true, "Accept-Encoding": true,
 	"X-Forwarded-For": true, "Forwarded": true, "X-Real-Ip": true, "Client-Ip": true,
+	"X-Forwarded-Proto": true, "X-Forwarded-Host": true, "X-Forwarded-Port": true,
 }
 
 // forwardHeaders copies h without the hop-by-hop headers (and those Connection names).
@@ -211,6 +212,27 @@ func (t trust) forwardedFor(r *http.Request) string {
 		}
 	}
 	return strings.Join(append(hops, caller), ", ")
+}
+
+// setOrigin writes into out the scheme and host the client addressed: what it
+// signed an OAuth request for and what URLs handed back to it must start with. A
+// trusted relay's X-Forwarded-Proto/-Host (the outermost relay's address) is passed
+// on; from anyone else they are replaced by this relay's own, as received.
+func (t trust) setOrigin(r *http.Request, out http.Header) {
+	if t.trusted(r) {
+		proto, host := r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host")
+		if proto != "" && host != "" {
+			out.Set("X-Forwarded-Proto", proto)
+			out.Set("X-Forwarded-Host", host)
+			return
+		}
+	}
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	out.Set("X-Forwarded-Proto", proto)
+	out.Set("X-Forwarded-Host", r.Host)
 }
 
 // copyAnswer writes the hop's answer to w: status, end-to-end headers, body streamed.

@@ -214,6 +214,53 @@ func TestForwardedForAndReEncryption(t *testing.T) {
 	}
 }
 
+// The core learns which address the client used (OAuth signatures, URLs in
+// templates): the outermost relay's, never one a client wrote itself.
+func TestForwardedOrigin(t *testing.T) {
+	ca := testpki.NewCA(t, "zones-ca")
+	core := newStandInCore(t, ca)
+	p := startRelay(t, ca, core.URL(), ":trusted_relays: [inner-relay.example.test]\n:allow: [enc, reports, unattended, smart_proxies]\n", nil)
+	puppet := ca.IssueLoopback(t, "puppet.example.test")
+	inner := ca.IssueLoopback(t, "inner-relay.example.test")
+	relayHost := strings.TrimPrefix(p.URL, "https://")
+	forged := map[string]string{"X-Forwarded-Host": "evil.example.test", "X-Forwarded-Proto": "http", "X-Forwarded-Port": "81"}
+	outer := map[string]string{"X-Forwarded-Host": "pfs-relay.example.test:8443", "X-Forwarded-Proto": "https"}
+	cases := []struct {
+		name         string
+		cert         *testpki.Cert
+		sent         map[string]string
+		method, path string
+		wantHost     string
+	}{
+		{"a client's own headers are replaced", &puppet, forged, "GET", "/node/web01.example.test", relayHost},
+		{"on a queued report too", &puppet, forged, "POST", "/api/config_reports", relayHost},
+		{"an installer without a certificate", nil, forged, "GET", "/unattended/provision", relayHost},
+		{"registration, no header", nil, nil, "GET", "/api/v2/smart_proxies?search=name%3Dx", relayHost},
+		{"a trusted relay's origin is kept", &inner, outer, "PUT", "/api/v2/smart_proxies/3/refresh", "pfs-relay.example.test:8443"},
+	}
+	for _, tc := range cases {
+		before := len(core.storedRequests())
+		body := map[bool]string{true: reportJSON}[tc.method == "POST"]
+		a := send(t, clientWith(ca, tc.cert), tc.method, p.URL+tc.path, body, tc.sent)
+		if a.status >= 300 {
+			t.Fatalf("%s: %d %s", tc.name, a.status, a.body)
+		}
+		waitFor(t, tc.name, func() bool { return len(core.storedRequests()) > before })
+		got := core.storedRequests()[before]
+		if host, proto := got.Header.Values("X-Forwarded-Host"), got.Header.Values("X-Forwarded-Proto"); len(host) != 1 || host[0] != tc.wantHost || len(proto) != 1 || proto[0] != "https" {
+			t.Errorf("%s: core saw X-Forwarded-Host %q, -Proto %q; want %q, https", tc.name, host, proto, tc.wantHost)
+		}
+		if port := got.Header.Values("X-Forwarded-Port"); len(port) != 0 {
+			t.Errorf("%s: a client's X-Forwarded-Port reached the core: %q", tc.name, port)
+		}
+	}
+	// Not listed in :allow:, the registration routes are not there.
+	q := startRelay(t, ca, core.URL(), "", nil)
+	if a := send(t, clientWith(ca, nil), "POST", q.URL+"/api/v2/smart_proxies", `{}`, nil); a.status != 404 {
+		t.Fatalf("registration with the default allow-list: %d %s", a.status, a.body)
+	}
+}
+
 func TestClientCertificates(t *testing.T) {
 	ca := testpki.NewCA(t, "zones-ca")
 	other := testpki.NewCA(t, "other-ca")

@@ -98,6 +98,12 @@ type smartProxy struct {
 // brokenTFTP. Only the core's certificate name is trusted.
 func (s *site) startProxy(t *testing.T, name string, brokenTFTP bool) *smartProxy {
 	t.Helper()
+	return s.startProxyTrusting(t, name, brokenTFTP, "['foreman.example.test']")
+}
+
+// startProxyTrusting is startProxy with its :trusted_hosts: given.
+func (s *site) startProxyTrusting(t *testing.T, name string, brokenTFTP bool, trustedHosts string) *smartProxy {
+	t.Helper()
 	dir := filepath.Join(s.dir, name)
 	cert := s.ca.Issue(t, testpki.Spec{CN: name, DNSNames: []string{name, "localhost"}, IPs: loopbackIPs})
 	port := freePort(t)
@@ -115,9 +121,9 @@ func (s *site) startProxy(t *testing.T, name string, brokenTFTP bool) *smartProx
 :ssl_certificate: %s
 :ssl_private_key: %s
 :ssl_ca_file: %s
-:trusted_hosts: ['foreman.example.test']
+:trusted_hosts: %s
 :log_file: %s
-`, port, cert.CertFile, cert.KeyFile, s.ca.CAFile, logFile))
+`, port, cert.CertFile, cert.KeyFile, s.ca.CAFile, trustedHosts, logFile))
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	p := start(t, name, addr, bin.proxy, "--settings", settings)
 	return &smartProxy{name: name, url: "https://" + addr, settings: settings, logFile: logFile, proc: p}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -55,12 +56,18 @@ type zoneRelay struct {
 
 func newZoneRelay(t *testing.T, ca *testpki.CA, dir, name, nextHop, trustedHosts, trustedRelays string) *zoneRelay {
 	t.Helper()
+	return newZoneRelayWith(t, ca, dir, name, nextHop, trustedHosts, trustedRelays, "")
+}
+
+// newZoneRelayWith is newZoneRelay with extra lines for its relay.yml.
+func newZoneRelayWith(t *testing.T, ca *testpki.CA, dir, name, nextHop, trustedHosts, trustedRelays, relayExtra string) *zoneRelay {
+	t.Helper()
 	cert := ca.IssueLoopback(t, name)
 	port := freePort(t)
 	d := filepath.Join(dir, name)
 	writeFile(t, filepath.Join(d, "settings.d", "relay.yml"), fmt.Sprintf(
-		":enabled: https\n:next_hop_url: %s\n:trusted_relays: %s\n:queue_dir: %s\n:retry_initial_ms: 50\n:retry_max_ms: 500\n",
-		nextHop, trustedRelays, filepath.Join(d, "queue")))
+		":enabled: https\n:next_hop_url: %s\n:trusted_relays: %s\n:queue_dir: %s\n:retry_initial_ms: 50\n:retry_max_ms: 500\n%s",
+		nextHop, trustedRelays, filepath.Join(d, "queue"), relayExtra))
 	settings := writeFile(t, filepath.Join(d, "settings.yml"), fmt.Sprintf(`---
 :settings_directory: settings.d
 :bind_host: ['127.0.0.1']
@@ -216,4 +223,36 @@ func storedReports(t *testing.T, coreURL string, ca *testpki.CA) []string {
 		out[i] = r.ReportedAt
 	}
 	return out
+}
+
+// A proxy in PFS registers as the installer does, through its zone's relay and the
+// DMZ relay (it cannot reach the core): the OAuth signature made for the PFS relay's
+// URL verifies at the core because the relays pass on the address the client used,
+// and the core discovers the proxy's features through the DMZ relay's /proxy/pfs1.
+func TestRegisterFromPFSThroughRelays(t *testing.T) {
+	s := startCore(t)
+	pfsProxy := s.startProxyTrusting(t, "pfs-proxy.example.test", false, "['dmz-relay.example.test']")
+	dmz := newZoneRelayWith(t, s.ca, s.dir, "dmz-relay.example.test", s.coreURL,
+		"[foreman.example.test]", "[pfs-relay.example.test]",
+		":allow: [smart_proxies]\n:downstream_proxies:\n  pfs1: "+pfsProxy.url+"\n")
+	pfs := newZoneRelayWith(t, s.ca, s.dir, "pfs-relay.example.test", dmz.url, "[]", "[]", ":allow: [smart_proxies]\n")
+	dmz.start(t)
+	pfs.start(t)
+
+	viaDMZ := dmz.url + "/proxy/pfs1"
+	code, out := s.register(t, pfsProxy, "--foreman-url", pfs.url, "--url", viaDMZ)
+	if code != 0 || !strings.Contains(out, "Created smart proxy pfs-proxy.example.test") {
+		t.Fatalf("registration through the relays: exit %d:\n%s", code, out)
+	}
+	if url, features := s.stored(t, pfsProxy.name); url != viaDMZ || !reflect.DeepEqual(features, []string{"Logs", "TFTP"}) {
+		t.Fatalf("stored %s %v", url, features)
+	}
+	// Again: found by its name, refreshed through the relays.
+	if code, out := s.register(t, pfsProxy, "--foreman-url", pfs.url, "--url", viaDMZ); code != 0 || !strings.Contains(out, "Refreshed smart proxy pfs-proxy.example.test") {
+		t.Fatalf("second registration: exit %d:\n%s", code, out)
+	}
+	// A wrong secret is refused by the core and said so through the relays.
+	if code, out := s.register(t, pfsProxy, "--foreman-url", pfs.url, "--url", viaDMZ, "--oauth-consumer-secret", "not-the-secret"); code != 1 || !strings.Contains(out, "Response: 401 Unauthorized") {
+		t.Fatalf("wrong secret through the relays: exit %d:\n%s", code, out)
+	}
 }
