@@ -24,6 +24,13 @@ func TestFetchRequestsExpire(t *testing.T) {
 	requestKey := fetchRequestPrefix + "boot/boot/ttl-vmlinuz"
 	item := "boot/boot/ttl-vmlinuz"
 
+	// A request recorded before requests had a lifetime gets one.
+	legacy := newMediaServer(t, "legacy bytes")
+	legacyKey := fetchRequestPrefix + "boot/boot/legacy-vmlinuz"
+	if _, err := cli.Raw().Put(context.Background(), "/tftpha/"+legacyKey, `{"url":"`+legacy.URL+`/media/vmlinuz"}`); err != nil {
+		t.Fatal(err)
+	}
+
 	m := newMediaServer(t, "kernel bytes")
 	posted := time.Now()
 	expect(t, a.px.Do(t, "POST", "/tftp/fetch_boot_file", form("prefix", "boot/ttl", "path", m.URL+"/media/vmlinuz")), 200, "")
@@ -37,6 +44,13 @@ func TestFetchRequestsExpire(t *testing.T) {
 	})
 	if got := m.hits.Load(); got != 2 {
 		t.Fatalf("media server asked %d times, want once per node", got)
+	}
+	waitFor(t, "the legacy request is put on a lease", func() bool {
+		resp, err := cli.Raw().Get(context.Background(), "/tftpha/"+legacyKey)
+		return err == nil && len(resp.Kvs) == 1 && resp.Kvs[0].Lease != 0
+	})
+	for _, n := range []etcdNode{a, b} {
+		n.waitTFTP(t, "boot/legacy-vmlinuz", "legacy bytes")
 	}
 
 	// B restarts while the request lives: its status says done, the file is there.
@@ -55,7 +69,8 @@ func TestFetchRequestsExpire(t *testing.T) {
 	deadline := posted.Add(ttl + 45*time.Second)
 	for {
 		_, rev, err := cli.Get(context.Background(), requestKey)
-		if err == nil && rev == 0 {
+		_, legacyRev, lerr := cli.Get(context.Background(), legacyKey)
+		if err == nil && rev == 0 && lerr == nil && legacyRev == 0 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -100,6 +100,9 @@ func (sh *sharedConfigs) fetchHere(key string, value []byte, rev int64) {
 		sh.log.Errorf("TFTP: fetch request %s unreadable: %v", key, err)
 		return
 	}
+	if req.Lease == 0 {
+		go sh.adoptLegacy(key, req, rev) // and run it meanwhile, as before
+	}
 	run := fetchRun{rev: rev, lease: req.Lease}
 	var err error
 	switch kind {
@@ -129,6 +132,25 @@ func (sh *sharedConfigs) fetchHere(key string, value []byte, rev int64) {
 	}
 	if err != nil {
 		sh.report(kind+"/"+file, req.URL, run, err)
+	}
+}
+
+// adoptLegacy gives a request recorded before requests had a lifetime (no lease
+// in its value) one: it is put again on a fresh lease, only if still at rev, so
+// of the nodes that see it one does it. Every node then runs it again as a new
+// request (conditional downloads; a complete image is skipped; a download still
+// running is not started twice) and puts its status on the lease, so both
+// leave with it.
+func (sh *sharedConfigs) adoptLegacy(key string, req fetchRequest, rev int64) {
+	ctx := context.Background()
+	lease, err := sh.cli.GrantLease(ctx, sh.f.cfg.fetchTTL)
+	if err == nil {
+		req.Lease = lease
+		value, _ := json.Marshal(req)
+		_, err = sh.cli.ClaimOnLease(ctx, key, rev, value, lease)
+	}
+	if err != nil {
+		sh.log.Warnf("TFTP: fetch request %s recorded without a lifetime keeps none for now: %v", key, err)
 	}
 }
 

@@ -51,3 +51,10 @@ func (c *Client) PutOnLease(ctx context.Context, key string, value []byte, lease
 	}
 	return rev, err
 }
+
+// ClaimOnLease is Claim for a key that is to live on lease (one just granted):
+// written only if still at expectRev.
+func (c *Client) ClaimOnLease(ctx context.Context, key string, expectRev int64, value []byte, lease int64) (ClaimResult, error) {
+	return c.compareAnd(ctx, key, expectRev,
+		clientv3.OpPut(c.cfg.Prefix+key, string(value), clientv3.WithLease(clientv3.LeaseID(lease))), "claiming "+key)
+}
