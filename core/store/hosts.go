@@ -194,16 +194,8 @@ func (s *Store) CreateHost(ctx context.Context, h *Host) error {
 func (s *Store) UpdateHost(ctx context.Context, h *Host) error {
 	h.UpdatedAt = now()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE hosts SET name = $1, certname = $2, domain_id = $3, subnet_id = $4, mac = $5,
-			ip = $6, architecture_id = $7, operatingsystem_id = $8, medium_id = $9, pxe_loader = $10, build = $11,
-			updated_at = $12 WHERE id = $13`,
-			h.Name, h.Certname, nullID(h.DomainID), nullID(h.SubnetID), h.MAC, h.IP, nullID(h.ArchitectureID),
-			nullID(h.OperatingSystemID), nullID(h.MediumID), h.PXELoader, h.Build, h.UpdatedAt, h.ID)
-		if err != nil {
-			return mapErr(err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+		if err := writeHostRow(ctx, tx, h); err != nil {
+			return err
 		}
 		if err := replaceParameters(ctx, tx, h); err != nil {
 			return err
@@ -212,21 +204,29 @@ func (s *Store) UpdateHost(ctx context.Context, h *Host) error {
 	})
 }
 
+// writeHostRow writes h's columns (updated_at included) over its row.
+func writeHostRow(ctx context.Context, tx *sql.Tx, h *Host) error {
+	res, err := tx.ExecContext(ctx, `UPDATE hosts SET name = $1, certname = $2, domain_id = $3, subnet_id = $4, mac = $5,
+		ip = $6, architecture_id = $7, operatingsystem_id = $8, medium_id = $9, pxe_loader = $10, build = $11,
+		updated_at = $12 WHERE id = $13`,
+		h.Name, h.Certname, nullID(h.DomainID), nullID(h.SubnetID), h.MAC, h.IP, nullID(h.ArchitectureID),
+		nullID(h.OperatingSystemID), nullID(h.MediumID), h.PXELoader, h.Build, h.UpdatedAt, h.ID)
+	if err != nil {
+		return mapErr(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 // RestoreHost writes h back exactly as it was loaded (by Host or HostByName): the row
 // with its updated_at, its parameters (nil = none) and its infrastructure facet (nil =
 // none). It undoes a failed update, which must leave the host as it was.
 func (s *Store) RestoreHost(ctx context.Context, h Host) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE hosts SET name = $1, certname = $2, domain_id = $3, subnet_id = $4, mac = $5,
-			ip = $6, architecture_id = $7, operatingsystem_id = $8, medium_id = $9, pxe_loader = $10, build = $11,
-			updated_at = $12 WHERE id = $13`,
-			h.Name, h.Certname, nullID(h.DomainID), nullID(h.SubnetID), h.MAC, h.IP, nullID(h.ArchitectureID),
-			nullID(h.OperatingSystemID), nullID(h.MediumID), h.PXELoader, h.Build, h.UpdatedAt, h.ID)
-		if err != nil {
-			return mapErr(err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+		if err := writeHostRow(ctx, tx, &h); err != nil {
+			return err
 		}
 		// The parameters go back with their ids, so the host reads as it did.
 		if err := exec(ctx, tx, `DELETE FROM host_parameters WHERE host_id = $1`, h.ID); err != nil {

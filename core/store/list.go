@@ -13,7 +13,7 @@ import (
 // ListOptions selects one page of an index.
 type ListOptions struct {
 	Search  search.Expr // nil: every row
-	Page    int // from 1
+	Page    int         // from 1
 	PerPage int
 	OrderBy string // a searchable field; "" = by name (id for tables without one)
 	Desc    bool
