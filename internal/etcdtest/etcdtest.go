@@ -114,6 +114,21 @@ func (m *Member) Kill() {
 	m.cmd = nil
 }
 
+// Pause stops the member with SIGSTOP, as a stalled disk or an overloaded host
+// would: it keeps its connections but answers nothing until Resume.
+func (m *Member) Pause() {
+	if m.cmd != nil {
+		_ = m.cmd.Process.Signal(syscall.SIGSTOP)
+	}
+}
+
+// Resume continues a paused member (SIGCONT).
+func (m *Member) Resume() {
+	if m.cmd != nil {
+		_ = m.cmd.Process.Signal(syscall.SIGCONT)
+	}
+}
+
 // Restart starts a killed member again on its data directory.
 func (m *Member) Restart(t testing.TB) {
 	t.Helper()
