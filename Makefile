@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/smart-proxy
 
-.PHONY: build run run-proxy test vet fmt bench clean
+.PHONY: build run run-ha run-proxy test vet fmt bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/smart-proxy
@@ -14,6 +14,13 @@ run: build
 	$(GO) build -o bin/foreman-core ./cmd/foreman-core
 	$(GO) build -o bin/allinone ./contrib/allinone
 	./bin/allinone --state var --settings-dir settings.d --bin bin
+
+# High availability on one machine: a 3-member etcd cluster (Debian's etcd-server) and
+# two proxies on loopback sharing DNS, TFTP and DHCP state on it, with a CA made on the
+# first run under var/ha (contrib/hademo). Ctrl-C stops everything.
+run-ha: build
+	$(GO) build -o bin/hademo ./contrib/hademo
+	./bin/hademo --state var --bin bin
 
 # The proxy alone on its embedded default: http on 127.0.0.1:8000, no external service.
 run-proxy: build

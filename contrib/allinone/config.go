@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/smartproxy/smartproxy/contrib/internal/sitepki"
 )
 
 // site is the all-in-one's generated state under dir (var/allinone).
@@ -15,7 +17,7 @@ type site struct {
 	dir         string // var/allinone, absolute
 	settingsDir string // the proxy's feature files: the repository's settings.d
 	stateDir    string // the core's SQLite folder
-	pki         pki
+	pki         sitepki.PKI
 	// Secrets made on the first run and kept in files of dir.
 	oauthKey, oauthSecret, adminPassword string
 }
@@ -37,9 +39,9 @@ func (s *site) prepare() error {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return err
 	}
-	s.pki = pki{dir: filepath.Join(s.dir, "pki")}
-	if err := s.pki.ensure([]string{"localhost", "127.0.0.1"}, "core", "proxy"); err != nil {
-		return fmt.Errorf("making the CA and certificates in %s: %w", s.pki.dir, err)
+	s.pki = sitepki.PKI{Dir: filepath.Join(s.dir, "pki")}
+	if err := s.pki.Ensure("smartproxy all-in-one CA", []string{"localhost", "127.0.0.1"}, "core", "proxy"); err != nil {
+		return fmt.Errorf("making the CA and certificates in %s: %w", s.pki.Dir, err)
 	}
 	var err error
 	if s.oauthKey, err = secret(filepath.Join(s.dir, "oauth-consumer-key")); err != nil {
@@ -75,8 +77,8 @@ ssl_priv_key: %s
 ssl_ca_file: %s
 log_level: INFO
 log_file: STDOUT
-`, coreHTTPPort, coreHTTPSPort, s.pki.path("core.pem"), s.pki.path("core-key.pem"), s.pki.path("ca.pem"), s.stateDir,
-		s.adminPassword, s.oauthKey, s.oauthSecret, coreHTTPPort, s.pki.path("core.pem"), s.pki.path("core-key.pem"), s.pki.path("ca.pem"))
+`, coreHTTPPort, coreHTTPSPort, s.pki.Path("core.pem"), s.pki.Path("core-key.pem"), s.pki.Path("ca.pem"), s.stateDir,
+		s.adminPassword, s.oauthKey, s.oauthSecret, coreHTTPPort, s.pki.Path("core.pem"), s.pki.Path("core-key.pem"), s.pki.Path("ca.pem"))
 	proxy := fmt.Sprintf(`---
 # Written by make run (contrib/allinone) at every start: config/settings.yml plus https
 # with the all-in-one CA and the core as foreman_url.
@@ -92,7 +94,7 @@ log_file: STDOUT
 :log_level: INFO
 :log_buffer: 2000
 :log_buffer_errors: 1000
-`, s.settingsDir, proxyHTTPPort, proxyHTTPSPort, s.pki.path("proxy.pem"), s.pki.path("proxy-key.pem"), s.pki.path("ca.pem"), coreHTTPSPort)
+`, s.settingsDir, proxyHTTPPort, proxyHTTPSPort, s.pki.Path("proxy.pem"), s.pki.Path("proxy-key.pem"), s.pki.Path("ca.pem"), coreHTTPSPort)
 	if err := os.WriteFile(s.coreConfig(), []byte(core), 0o600); err != nil {
 		return err
 	}

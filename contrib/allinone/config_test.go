@@ -41,10 +41,10 @@ func TestPrepareWritesValidConfigsOnce(t *testing.T) {
 
 	// Both certificates are good for 127.0.0.1 and localhost under the CA, for either end.
 	pool := x509.NewCertPool()
-	caPEM, _ := os.ReadFile(s.pki.path("ca.pem"))
+	caPEM, _ := os.ReadFile(s.pki.Path("ca.pem"))
 	pool.AppendCertsFromPEM(caPEM)
 	for _, name := range []string{"core", "proxy"} {
-		pair, err := tls.LoadX509KeyPair(s.pki.path(name+".pem"), s.pki.path(name+"-key.pem"))
+		pair, err := tls.LoadX509KeyPair(s.pki.Path(name+".pem"), s.pki.Path(name+"-key.pem"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func TestPrepareWritesValidConfigsOnce(t *testing.T) {
 			}
 		}
 	}
-	if _, err := os.Stat(s.pki.path("ca-key.pem")); err == nil {
+	if _, err := os.Stat(s.pki.Path("ca-key.pem")); err == nil {
 		t.Error("the CA key was kept")
 	}
 
@@ -64,7 +64,7 @@ func TestPrepareWritesValidConfigsOnce(t *testing.T) {
 	if err := again.prepare(); err != nil {
 		t.Fatal(err)
 	}
-	caAgain, _ := os.ReadFile(s.pki.path("ca.pem"))
+	caAgain, _ := os.ReadFile(s.pki.Path("ca.pem"))
 	if string(caAgain) != string(caPEM) || again.oauthKey != s.oauthKey || again.oauthSecret != s.oauthSecret || again.adminPassword != s.adminPassword {
 		t.Fatal("a second run changed the CA or the secrets")
 	}

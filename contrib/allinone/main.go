@@ -56,7 +56,7 @@ func run(state, settingsDir, binDir string) error {
 		return err
 	}
 	defer proxy.stop()
-	ca, err := os.ReadFile(s.pki.path("ca.pem"))
+	ca, err := os.ReadFile(s.pki.Path("ca.pem"))
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func run(state, settingsDir, binDir string) error {
 
 	// The installer's registration, run as on the proxy's host.
 	reg := exec.CommandContext(ctx, proxyBin, "register",
-		"--foreman-url", fmt.Sprintf("https://127.0.0.1:%d", coreHTTPSPort), "--ssl-ca", s.pki.path("ca.pem"),
+		"--foreman-url", fmt.Sprintf("https://127.0.0.1:%d", coreHTTPSPort), "--ssl-ca", s.pki.Path("ca.pem"),
 		"--oauth-consumer-key", s.oauthKey, "--url", fmt.Sprintf("https://127.0.0.1:%d", proxyHTTPSPort),
 		"--settings", s.proxySettings())
 	reg.Env = append(os.Environ(), "FOREMAN_OAUTH_CONSUMER_SECRET="+s.oauthSecret)
@@ -84,7 +84,7 @@ func run(state, settingsDir, binDir string) error {
 [allinone] the proxy: http://127.0.0.1:%[5]d, https://127.0.0.1:%[6]d
 [allinone] try:       curl -s -u admin:$(cat %[4]s) http://127.0.0.1:%[3]d/api/v2/smart_proxies
 [allinone] Ctrl-C stops both.
-`, coreHTTPSPort, s.pki.path("ca.pem"), coreHTTPPort, filepath.Join(s.dir, "admin-password"), proxyHTTPPort, proxyHTTPSPort)
+`, coreHTTPSPort, s.pki.Path("ca.pem"), coreHTTPPort, filepath.Join(s.dir, "admin-password"), proxyHTTPPort, proxyHTTPSPort)
 
 	select {
 	case <-ctx.Done():
