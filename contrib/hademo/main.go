@@ -107,6 +107,7 @@ func run(state, binDir string, offset int) error {
 		case <-nodes[1].exited:
 			return errors.New("nodeB stopped")
 		case <-usr1:
+			restarted := false
 			for _, m := range members {
 				if m.running() {
 					continue
@@ -115,6 +116,15 @@ func run(state, binDir string, offset int) error {
 					return err
 				}
 				say(m.name, "restarted on its data: pid %d", m.cmd.Process.Pid)
+				restarted = true
+			}
+			if restarted {
+				// Said when it happens, so the reader knows when to write again.
+				go func() {
+					if err := l.waitQuorum(ctx, 60*time.Second); err == nil {
+						say("ha   ", "etcd cluster has quorum")
+					}
+				}()
 			}
 		}
 	}
