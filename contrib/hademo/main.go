@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -52,6 +53,9 @@ func run(state, binDir string, offset int) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	if err := os.WriteFile(l.pidFile("hademo"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		return err
 	}
@@ -92,33 +96,28 @@ func run(state, binDir string, offset int) error {
 	fmt.Printf(`[ha   ] ready. nodeA: http://127.0.0.1:%d  dns 127.0.0.1:%d  tftp 127.0.0.1:%d  dhcp 127.0.0.1:%d
 [ha   ]        nodeB: http://127.0.0.1:%d  dns 127.0.0.1:%d  tftp 127.0.0.1:%d  dhcp 127.0.0.1:%d
 [ha   ] pids in %s (kill -9 $(cat %s) kills a member);
-[ha   ] kill -USR1 $(cat %s) restarts the members that are down. Ctrl-C stops everything.
+[ha   ] kill -USR1 $(cat %s) restarts every member and node that is down. Ctrl-C stops everything.
 `, a.http, a.dns, a.tftp, a.dhcp, b.http, b.dns, b.tftp, b.dhcp, l.path("pids"), l.pidFile("etcd2"), l.pidFile("hademo"))
 
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
-	defer signal.Stop(usr1)
+	// A process that dies stays down until SIGUSR1, so a reader can take the cluster's
+	// quorum or a proxy away for as long as they like.
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-nodes[0].exited:
-			return errors.New("nodeA stopped")
-		case <-nodes[1].exited:
-			return errors.New("nodeB stopped")
 		case <-usr1:
-			restarted := false
-			for _, m := range members {
-				if m.running() {
+			restartedMember := false
+			for _, c := range append(append([]*child{}, members...), nodes...) {
+				if c.running() {
 					continue
 				}
-				if err := m.start(); err != nil {
+				if err := c.start(); err != nil {
 					return err
 				}
-				say(m.name, "restarted on its data: pid %d", m.cmd.Process.Pid)
-				restarted = true
+				say(c.name, "restarted: pid %d", c.cmd.Process.Pid)
+				restartedMember = restartedMember || strings.HasPrefix(c.name, "etcd")
 			}
-			if restarted {
+			if restartedMember {
 				// Said when it happens, so the reader knows when to write again.
 				go func() {
 					if err := l.waitQuorum(ctx, 60*time.Second); err == nil {
