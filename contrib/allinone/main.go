@@ -5,23 +5,22 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/smartproxy/smartproxy/contrib/internal/childproc"
 )
 
 func main() {
@@ -75,8 +74,11 @@ func run(state, settingsDir, binDir string) error {
 		"--oauth-consumer-key", s.oauthKey, "--url", fmt.Sprintf("https://127.0.0.1:%d", proxyHTTPSPort),
 		"--settings", s.proxySettings())
 	reg.Env = append(os.Environ(), "FOREMAN_OAUTH_CONSUMER_SECRET="+s.oauthSecret)
-	reg.Stdout, reg.Stderr = prefixed("register", os.Stdout), prefixed("register", os.Stdout)
-	if err := reg.Run(); err != nil {
+	regOut := childproc.Prefixed("register")
+	reg.Stdout, reg.Stderr = regOut, regOut
+	err = reg.Run()
+	regOut.Close()
+	if err != nil {
 		fmt.Fprintf(os.Stdout, "[allinone] registration failed (%v); both keep running, see the messages above\n", err)
 	}
 	fmt.Printf(`[allinone] ready. The core:  https://127.0.0.1:%[1]d (CA %[2]s) and http://127.0.0.1:%[3]d
@@ -105,12 +107,14 @@ type child struct {
 
 func launch(name, path string, args ...string) (*child, error) {
 	c := &child{name: name, cmd: exec.Command(path, args...), exited: make(chan struct{})}
-	c.cmd.Stdout, c.cmd.Stderr = prefixed(name, os.Stdout), prefixed(name, os.Stdout)
+	out := childproc.Prefixed(name)
+	c.cmd.Stdout, c.cmd.Stderr = out, out
 	if err := c.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s (run make run, which builds it): %w", path, err)
 	}
 	go func() {
 		_ = c.cmd.Wait()
+		out.Close()
 		close(c.exited)
 	}()
 	return c, nil
@@ -118,18 +122,7 @@ func launch(name, path string, args ...string) (*child, error) {
 
 // stop asks for a graceful stop (SIGTERM), then kills after 30 s.
 func (c *child) stop() {
-	select {
-	case <-c.exited:
-		return
-	default:
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
-	}
+	childproc.Stop(c.cmd.Process, c.exited, 30*time.Second)
 }
 
 // waitTLS waits until addr completes a handshake with a certificate of ca.
@@ -155,21 +148,3 @@ func waitTLS(ctx context.Context, c *child, addr string, caPEM []byte) error {
 		}
 	}
 }
-
-// prefixed writes each line to w as "[name] line"; one mutex keeps lines whole.
-func prefixed(name string, w io.Writer) io.Writer {
-	r, pw := io.Pipe()
-	go func() {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			outMu.Lock()
-			fmt.Fprintf(w, "[%s] %s\n", name, sc.Text())
-			outMu.Unlock()
-		}
-		_, _ = io.Copy(io.Discard, r)
-	}()
-	return pw
-}
-
-var outMu sync.Mutex

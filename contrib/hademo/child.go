@@ -1,15 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/smartproxy/smartproxy/contrib/internal/childproc"
 )
 
 // child is one started program: its output lines go to stdout as "[name] line" (or to
@@ -33,7 +33,7 @@ func (c *child) start() error {
 		}
 		stdout, stderr = f, nopCloser{f}
 	} else {
-		stdout, stderr = prefixed(c.name), prefixed(c.name)
+		stdout, stderr = childproc.Prefixed(c.name), childproc.Prefixed(c.name)
 	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// Its own process group: Ctrl-C reaches this program only, which stops the proxies
@@ -50,7 +50,7 @@ func (c *child) start() error {
 		err := cmd.Wait()
 		stdout.Close()
 		stderr.Close()
-		say(c.name, "exited (%v)", err)
+		childproc.Say(c.name, "exited (%v)", err)
 		close(done)
 	}(c.exited)
 	return nil
@@ -71,40 +71,10 @@ func (c *child) running() bool {
 // stop asks for a graceful stop (SIGTERM), kills after 30 s, and removes the pid file.
 func (c *child) stop() {
 	defer os.Remove(c.pidFile)
-	if !c.running() {
-		return
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
+	if c.cmd != nil {
+		childproc.Stop(c.cmd.Process, c.exited, 30*time.Second)
 	}
 }
-
-// say prints one line of this program's own.
-func say(name, format string, args ...any) {
-	outMu.Lock()
-	defer outMu.Unlock()
-	fmt.Printf("[%s] %s\n", name, fmt.Sprintf(format, args...))
-}
-
-// prefixed writes each line to stdout as "[name] line"; one mutex keeps lines whole.
-func prefixed(name string) *io.PipeWriter {
-	r, w := io.Pipe()
-	go func() {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			say(name, "%s", sc.Text())
-		}
-		_, _ = io.Copy(io.Discard, r)
-	}()
-	return w
-}
-
-var outMu sync.Mutex
 
 // nopCloser lets one file serve as stdout and stderr, closed once.
 type nopCloser struct{ io.Writer }

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/smartproxy/smartproxy/contrib/internal/childproc"
 )
 
 func main() {
@@ -68,18 +70,18 @@ func run(state, binDir string, offset int) error {
 		for _, c := range append(nodes, members...) {
 			c.stop()
 		}
-		say("ha   ", "stopped")
+		childproc.Say("ha   ", "stopped")
 	}()
 	for i, m := range members {
 		if err := m.start(); err != nil {
 			return err
 		}
-		say(m.name, "pid %d, client %s, log %s", m.cmd.Process.Pid, l.clientURL(i+1), l.path("etcd", m.name+".log"))
+		childproc.Say(m.name, "pid %d, client %s, log %s", m.cmd.Process.Pid, l.clientURL(i+1), l.path("etcd", m.name+".log"))
 	}
 	if err := l.waitQuorum(ctx, 60*time.Second); err != nil {
 		return err
 	}
-	say("ha   ", "etcd cluster has quorum")
+	childproc.Say("ha   ", "etcd cluster has quorum")
 	for _, n := range l.nodes() {
 		c := &child{name: n.name, pidFile: l.pidFile(n.name), args: []string{proxyBin, "--settings", l.settingsFile(n)}}
 		if err := c.start(); err != nil {
@@ -114,14 +116,14 @@ func run(state, binDir string, offset int) error {
 				if err := c.start(); err != nil {
 					return err
 				}
-				say(c.name, "restarted: pid %d", c.cmd.Process.Pid)
+				childproc.Say(c.name, "restarted: pid %d", c.cmd.Process.Pid)
 				restartedMember = restartedMember || strings.HasPrefix(c.name, "etcd")
 			}
 			if restartedMember {
 				// Said when it happens, so the reader knows when to write again.
 				go func() {
 					if err := l.waitQuorum(ctx, 60*time.Second); err == nil {
-						say("ha   ", "etcd cluster has quorum")
+						childproc.Say("ha   ", "etcd cluster has quorum")
 					}
 				}()
 			}
