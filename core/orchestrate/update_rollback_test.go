@@ -29,6 +29,23 @@ func breakAutosign(t *testing.T, p *realProxy) func() {
 	}
 }
 
+// updateFailsAtAutosign sends change to host id while the proxy's autosign folder is
+// broken: the update must fail at the autosign task (its 422 naming task) and the host's
+// API view must be before, byte for byte.
+func updateFailsAtAutosign(t *testing.T, e *env, id string, change map[string]any, task string, before map[string]any) {
+	t.Helper()
+	repair := breakAutosign(t, e.main)
+	a := e.call(http.MethodPut, "/api/v2/hosts/"+id, change).expect(t, http.StatusUnprocessableEntity)
+	repair()
+	if msg := a.messages(); !strings.Contains(msg, task) {
+		t.Fatalf("422 says %s, want %q", msg, task)
+	}
+	after := e.call(http.MethodGet, "/api/v2/hosts/"+id, nil).expect(t, http.StatusOK).JSON
+	if !reflect.DeepEqual(before, after) {
+		t.Errorf("host after the failed update\n%v\nwant it as it was\n%v", after, before)
+	}
+}
+
 // An update that fails late (at the autosign step, after the save and the PXE
 // configs) leaves the host exactly as it was, wired as foreman-core is (build tokens,
 // core/provision's templates): the row with its updated_at, its parameters and
@@ -49,19 +66,10 @@ func TestFailedUpdateLeavesTheHostAsItWas(t *testing.T) {
 				t.Fatalf("local boot config before the update: %v %q", ok, pxeBefore)
 			}
 
-			repair := breakAutosign(t, e.main)
 			change := map[string]any{"host": map[string]any{"build": true,
 				"host_parameters_attributes":      []any{map[string]any{"name": "role", "value": "db"}},
 				"infrastructure_facet_attributes": map[string]any{"smart_proxy_id": e.main.ID}}}
-			a := e.call(http.MethodPut, "/api/v2/hosts/"+id, change).expect(t, http.StatusUnprocessableEntity)
-			repair()
-			if msg := a.messages(); !strings.Contains(msg, "Enable PuppetCA autosigning for web01.example.test task failed") {
-				t.Fatalf("422 says %s", msg)
-			}
-			after := e.call(http.MethodGet, "/api/v2/hosts/"+id, nil).expect(t, http.StatusOK).JSON
-			if !reflect.DeepEqual(before, after) {
-				t.Errorf("host after the failed update\n%v\nwant it as it was\n%v", after, before)
-			}
+			updateFailsAtAutosign(t, e, id, change, "Enable PuppetCA autosigning for web01.example.test task failed", before)
 			h, err := e.store.HostByName(ctx, name)
 			must(t, err)
 			if _, err := e.store.BuildToken(ctx, h.ID); !errors.Is(err, store.ErrNotFound) {
@@ -96,17 +104,8 @@ func TestFailedUpdateLeavesTheHostAsItWas(t *testing.T) {
 				t.Fatalf("build config before the update: %v %q", ok, pxeBefore)
 			}
 
-			repair := breakAutosign(t, e.main)
-			a := e.call(http.MethodPut, "/api/v2/hosts/"+id, map[string]any{"host": map[string]any{"build": false}}).
-				expect(t, http.StatusUnprocessableEntity)
-			repair()
-			if msg := a.messages(); !strings.Contains(msg, "Disable PuppetCA autosigning for web01.example.test task failed") {
-				t.Fatalf("422 says %s", msg)
-			}
-			after := e.call(http.MethodGet, "/api/v2/hosts/"+id, nil).expect(t, http.StatusOK).JSON
-			if !reflect.DeepEqual(before, after) {
-				t.Errorf("host after the failed update\n%v\nwant it as it was\n%v", after, before)
-			}
+			updateFailsAtAutosign(t, e, id, map[string]any{"host": map[string]any{"build": false}},
+				"Disable PuppetCA autosigning for web01.example.test task failed", before)
 			got, err := e.store.BuildToken(ctx, h.ID)
 			if err != nil || got.Value != tok.Value || !got.ExpiresAt.Equal(tok.ExpiresAt) {
 				t.Errorf("token after the failed update %+v (%v), want %+v", got, err, tok)
