@@ -415,24 +415,12 @@ func (sh *sharedZones) waitFor(cond func() bool) bool {
 // changesFor turns a plan into one etcd change per owner name it touches, each
 // expecting the revision the copy has, and the records each name has after it.
 func (z *zone) changesFor(dels, adds []dns.RR) ([]etcdstate.Change, map[string][]dns.RR) {
-	work := map[string]*node{}
-	get := func(x dns.RR) *node {
-		owner := dns.CanonicalName(x.Header().Name)
-		if n, ok := work[owner]; ok {
-			return n
-		}
-		n := &node{sets: map[uint16][]dns.RR{}}
-		if old := z.nodes[owner]; old != nil {
-			n = old.clone()
-		}
-		work[owner] = n
-		return n
-	}
+	work, get := z.copyOnTouch()
 	for _, x := range dels {
-		get(x).remove(x)
+		get(dns.CanonicalName(x.Header().Name)).remove(x)
 	}
 	for _, x := range adds {
-		get(x).add(x)
+		get(dns.CanonicalName(x.Header().Name)).add(x)
 	}
 	changes := make([]etcdstate.Change, 0, len(work)+1)
 	after := make(map[string][]dns.RR, len(work))

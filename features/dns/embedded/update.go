@@ -26,18 +26,7 @@ func (z *zone) plan(prereq, updates []dns.RR) (dels, adds []dns.RR, rcode int) {
 	if rcode := z.prescan(updates); rcode != dns.RcodeSuccess {
 		return nil, nil, rcode
 	}
-	work := map[string]*node{}
-	get := func(name string) *node {
-		if n, ok := work[name]; ok {
-			return n
-		}
-		n := &node{sets: map[uint16][]dns.RR{}}
-		if old := z.nodes[name]; old != nil {
-			n = old.clone()
-		}
-		work[name] = n
-		return n
-	}
+	work, get := z.copyOnTouch()
 	for _, x := range updates {
 		h := x.Header()
 		name := dns.CanonicalName(h.Name)

@@ -36,6 +36,24 @@ func (n *node) clone() *node {
 	return c
 }
 
+// copyOnTouch returns a getter of z's nodes, each copied on its first use (an empty
+// node for a name z lacks), and the map of those copies: a plan changes the copies,
+// never the installed nodes, and then compares them with z's.
+func (z *zone) copyOnTouch() (map[string]*node, func(name string) *node) {
+	work := map[string]*node{}
+	return work, func(name string) *node {
+		if n, ok := work[name]; ok {
+			return n
+		}
+		n := &node{sets: map[uint16][]dns.RR{}}
+		if old := z.nodes[name]; old != nil {
+			n = old.clone()
+		}
+		work[name] = n
+		return n
+	}
+}
+
 func (n *node) empty() bool { return n == nil || len(n.sets) == 0 }
 
 // soa is the zone's SOA record as served now.
