@@ -107,26 +107,8 @@ declare -A NODE_PID
 
 start_ours() {
   segment o
-  local i peers="" ep=()
-  for i in 0 1 2; do ep+=("$(free_port) $(free_port)"); done
-  for i in 0 1 2; do set -- ${ep[$i]}; peers="$peers${peers:+,}m$i=http://127.0.0.1:$2"; done
-  for i in 0 1 2; do
-    set -- ${ep[$i]}
-    mkdir -p "$WORK/etcd$i"
-    "${SERVER_CPU[@]}" etcd --name "m$i" --data-dir "$WORK/etcd$i/data" \
-      --listen-client-urls "http://127.0.0.1:$1" --advertise-client-urls "http://127.0.0.1:$1" \
-      --listen-peer-urls "http://127.0.0.1:$2" --initial-advertise-peer-urls "http://127.0.0.1:$2" \
-      --initial-cluster "$peers" --initial-cluster-state new --initial-cluster-token "spha$SUFFIX" \
-      --heartbeat-interval 100 --election-timeout 1000 --logger zap --log-outputs "$WORK/etcd$i/etcd.log" 2>>"$WORK/etcd$i/stderr" &
-    PIDS+=($!)
-    ETCD_EPS="${ETCD_EPS:-}${ETCD_EPS:+,}http://127.0.0.1:$1"
-  done
-  local healthy=""
-  for _ in $(seq 60); do
-    ETCDCTL_API=3 etcdctl --command-timeout 1s --endpoints "$ETCD_EPS" endpoint health >/dev/null 2>&1 && healthy=1 && break
-    sleep 0.5
-  done
-  [ -n "$healthy" ] || { echo "etcd cluster not healthy" >&2; tail -3 "$WORK"/etcd*/etcd.log >&2; exit 1; }
+  start_etcd3 "spha$SUFFIX" "${SERVER_CPU[@]}"
+  local i
   for i in 1 2; do
     local dir="$WORK/ours$i" port node
     node=$([ "$i" = 1 ] && echo a || echo b)
