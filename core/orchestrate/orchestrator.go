@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -85,18 +84,13 @@ func (o *Orchestrator) record(ctx context.Context, hostName, operation string, q
 	}
 }
 
-// nameReservationStale is when a name reservation left by a core killed mid-run is
-// taken over: far beyond the longest run (each proxy call is bounded by
-// proxy_request_timeout, 60 s by default, and a run makes a few dozen at most).
-const nameReservationStale = time.Hour
-
 // holdName reserves a host name for this run before any proxy is asked, so two
 // creates (or renames) to one name, in this process or in another core on the same
 // database, never both reach the proxies: the second is refused with Foreman's 422
 // "Name has already been taken". A name a stored host has is refused the same way:
 // its records look like the new host's, and a rollback would delete them.
 func (o *Orchestrator) holdName(ctx context.Context, name string) (release func(), err error) {
-	free, err := o.store.ReserveHostName(ctx, name, nameReservationStale)
+	free, err := o.store.ReserveHostName(ctx, name, store.HostNameReservationStale)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package puppet
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net"
@@ -62,7 +63,9 @@ func (s *Service) uploadFacts(c echo.Context) error {
 		if certname != name {
 			h.Certname = certname
 		}
-		if h, err = s.createHost(c, h); err != nil {
+		if h, err = s.createHost(c, h); errors.Is(err, errNameBusy) {
+			return nameBusy(c, name)
+		} else if err != nil {
 			return err
 		}
 	}
@@ -120,16 +123,75 @@ func (s *Service) lookupHost(c echo.Context, name, certname string) (store.Host,
 	return h, err == nil, err
 }
 
-// createHost stores a host a fact upload or report named; a concurrent upload that
-// created it first wins.
+// DefaultNameWait is how long a fact upload or report waits for a host name an API
+// create holds while it talks to the proxies: a create with DNS, DHCP and TFTP takes
+// well under a second when the proxies answer, and Puppet's clients wait 60 s.
+const DefaultNameWait = 10 * time.Second
+
+// nameRetry is the pause between two attempts to take a held name.
+const nameRetry = 50 * time.Millisecond
+
+// errNameBusy is a host name still held by another request after the wait.
+var errNameBusy = errors.New("host name held by another request")
+
+// createHost stores a host a fact upload or report named. It takes the host name
+// reservation an API create holds during its orchestration (core/orchestrate), so an
+// upload never saves a name such a create is about to save, which would make the
+// create fail after its DNS and DHCP records were written. While the name is held it
+// waits (opts.NameWait) for the holder to finish: the host it saved is then used; a
+// concurrent upload that created it first wins the same way.
 func (s *Service) createHost(c echo.Context, h store.Host) (store.Host, error) {
 	ctx := c.Request().Context()
+	wait := s.opts.NameWait
+	if wait <= 0 {
+		wait = DefaultNameWait
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		release, err := s.store.ReserveHostName(ctx, h.Name, store.HostNameReservationStale)
+		var held *store.ConflictError
+		switch {
+		case err == nil:
+			return s.createReserved(ctx, h, release)
+		case !errors.As(err, &held):
+			return h, err
+		}
+		// The holder may have saved the host already and not yet released the name.
+		if saved, err := s.store.HostByName(ctx, h.Name); err == nil || !errors.Is(err, store.ErrNotFound) {
+			return saved, err
+		}
+		if time.Now().After(deadline) {
+			return h, errNameBusy
+		}
+		select {
+		case <-ctx.Done():
+			return h, ctx.Err()
+		case <-time.After(nameRetry):
+		}
+	}
+}
+
+// createReserved saves h while this request holds its name.
+func (s *Service) createReserved(ctx context.Context, h store.Host, release func() error) (store.Host, error) {
+	defer func() {
+		if err := release(); err != nil {
+			s.log.WithField("host", h.Name).Errorf("releasing the name reservation: %v", err)
+		}
+	}()
 	err := s.store.CreateHost(ctx, &h)
 	var conflict *store.ConflictError
-	if errors.As(err, &conflict) {
+	if errors.As(err, &conflict) { // stored between the lookup and the reservation
 		return s.store.HostByName(ctx, h.Name)
 	}
 	return h, err
+}
+
+// nameBusy answers an upload whose host name another request held past the wait,
+// as Foreman answers what it cannot import: 422 {"message"}. Puppet's report
+// processor retries it (report_retry_limit); the ENC logs it and goes on.
+func nameBusy(c echo.Context, name string) error {
+	return message(c, http.StatusUnprocessableEntity,
+		"Name has already been taken: host %s is being created by another request, try again", name)
 }
 
 func normaliseName(s string) string {

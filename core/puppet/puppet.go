@@ -28,6 +28,7 @@ type Options struct {
 	EncEnvironment         bool          // enc_environment: the ENC answer names the environment
 	ReportRetention        time.Duration // config reports older than this are deleted; 0 = kept
 	KeyRetention           time.Duration // Idempotency-Keys older than this are forgotten; 0 = DefaultKeyRetention
+	NameWait               time.Duration // how long an upload waits for a host name an API create holds; 0 = DefaultNameWait
 }
 
 // Service holds the handlers' collaborators.

@@ -53,7 +53,9 @@ func (s *Service) createReport(c echo.Context) error {
 			return message(c, http.StatusUnprocessableEntity,
 				"Host %s not found and create_new_host_when_report_is_uploaded is off", name)
 		}
-		if h, err = s.createHost(c, store.Host{Name: name}); err != nil {
+		if h, err = s.createHost(c, store.Host{Name: name}); errors.Is(err, errNameBusy) {
+			return nameBusy(c, name)
+		} else if err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,11 @@ import (
 	"time"
 )
 
+// HostNameReservationStale is when a reservation left by a core killed mid-run is
+// taken over: far beyond the longest orchestration run (each proxy call is bounded by
+// proxy_request_timeout, 60 s by default, and a run makes a few dozen at most).
+const HostNameReservationStale = time.Hour
+
 // ReserveHostName holds name for one orchestration run: until release is called, a
 // second ReserveHostName of the name fails with a *ConflictError on field "name"
 // (Foreman's "Name has already been taken"), whichever core process on this database
