@@ -104,6 +104,14 @@ func TestHosts(t *testing.T) {
 			`id >= 1 and id < 1000000`:                         25,
 			`id < 1`:                                           0,
 			`name ~ node1 || (subnet = lan & os = CentOS)`:     11,
+			// In a list, not in a list, set? and null?.
+			`os ^ (CentOS, Debian)`: 1,
+			`os !^ (CentOS)`:        24, // hosts without an OS too
+			`name ^ (node02.example.test, "node03.example.test", nope)`: 2,
+			`set? ip`:                    1,
+			`null? subnet`:               24,
+			`set? os and subnet ^ (lan)`: 1,
+			`not null? os or name ^ (node02.example.test, node03.example.test)`: 3,
 		} {
 			got := coretest.Do(t, c.User, "GET", v2+"/hosts?search="+url.QueryEscape(q), nil).Expect(t, 200)
 			if got.JSON["subtotal"] != want || got.JSON["total"] != 25.0 {
@@ -121,6 +129,11 @@ func TestHosts(t *testing.T) {
 			`id = x or name ~ node`:       "Value 'x' is not valid for field 'id'",
 			`name < x`:                    "Operator '<' is not valid for field 'name'",
 			`not (colour = red)`:          "Field 'colour' not recognized for searching!",
+			`name ^ (node02`:              `Invalid search query: "(" without a matching ")" at position 8`,
+			`name ^ node02`:               `Invalid search query: expected a list in parentheses after ^, as in name ^ (a, b) at position 8`,
+			`null?`:                       `Invalid search query: expected a field name after "null?" at position 6`,
+			`set? colour`:                 "Field 'colour' not recognized for searching!",
+			`id !^ (1, x)`:                "Value 'x' is not valid for field 'id'",
 		} {
 			coretest.Do(t, c.User, "GET", v2+"/hosts?search="+url.QueryEscape(q), nil).ExpectSearchError(t, want)
 		}

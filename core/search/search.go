@@ -2,6 +2,8 @@
 // understands into an expression tree:
 //
 //	condition   field OP value, OP one of = != ~ !~ < > <= >=
+//	in a list   field ^ (v1, v2, …), field !^ (…) for not in
+//	presence    set? field, null? field
 //	free text   a value alone, matched as name ~ value
 //	and         a and b, a && b, a & b, or just a b (scoped search's default)
 //	or          a or b, a || b, a | b (binds looser than and)
@@ -9,7 +11,8 @@
 //	grouping    ( … )
 //
 // A value is a bare word or a "double-quoted string" (\" and \\ escape); quote it when
-// it holds spaces or one of ( ) ! = ~ < > ^ & | ". Keywords are case-insensitive.
+// it holds spaces or one of ( ) ! = ~ < > ^ & | " (and , in a list). Keywords are
+// case-insensitive.
 //
 //	name ~ web or name ~ db     not (os = "Debian 12")     domain = example.com and !build = true
 package search
@@ -19,12 +22,26 @@ import (
 	"strings"
 )
 
-// Expr is a parsed search: a Condition, And, Or or Not. A nil Expr matches everything.
+// Expr is a parsed search: a Condition, In, Presence, And, Or or Not. A nil Expr matches everything.
 type Expr interface{ isExpr() }
 
 // Condition is one "field OP value"; Field is "" for free text (Op is then "~").
 type Condition struct {
 	Field, Op, Value string
+}
+
+// In is "field ^ (v1, v2, …)": the field equals one of Values (at least one);
+// Negated is "!^", true when it equals none of them or is empty.
+type In struct {
+	Field   string
+	Values  []string
+	Negated bool
+}
+
+// Presence is "set? field" (Set) or "null? field": whether the field has a value.
+type Presence struct {
+	Field string
+	Set   bool
 }
 
 // And holds when every element does; Or when at least one does; Not when X does not.
@@ -35,6 +52,8 @@ type (
 )
 
 func (Condition) isExpr() {}
+func (In) isExpr()        {}
+func (Presence) isExpr()  {}
 func (And) isExpr()       {}
 func (Or) isExpr()        {}
 func (Not) isExpr()       {}
@@ -195,6 +214,10 @@ func (p *parser) unary(depth int) (Expr, error) {
 		return x, nil
 	case p.peek() == ')':
 		return nil, p.fail(`")" without a matching "("`)
+	case p.keyword("set?"):
+		return p.presence("set?", true)
+	case p.keyword("null?"):
+		return p.presence("null?", false)
 	}
 	return p.condition()
 }
@@ -251,55 +274,109 @@ func (p *parser) notOperator() bool {
 // stops end a bare word.
 const stops = " \t=!~\"()<>^&|"
 
-func (p *parser) condition() (Condition, error) {
+func (p *parser) condition() (Expr, error) {
 	start := p.pos
 	if p.peek() == '"' {
 		v, err := p.quoted()
-		return Condition{Op: "~", Value: v}, err
+		if err != nil {
+			return nil, err
+		}
+		return Condition{Op: "~", Value: v}, nil
 	}
 	for _, kw := range []string{"and", "or"} {
 		if p.keyword(kw) {
 			p.pos = start
-			return Condition{}, p.fail(fmt.Sprintf("expected a condition before %q", kw))
+			return nil, p.fail(fmt.Sprintf("expected a condition before %q", kw))
 		}
 	}
 	field := p.word()
 	if field == "" {
-		return Condition{}, p.fail("expected a field name or a value")
+		return nil, p.fail("expected a field name or a value")
 	}
 	afterWord := p.pos
 	p.skipSpace()
-	opAt := p.pos
 	op := p.operator()
 	if op == "" {
 		// No operator: the word was free text.
 		p.pos = afterWord
 		return Condition{Op: "~", Value: field}, nil
 	}
-	if op == "^" || op == "!^" {
-		p.pos = opAt
-		return Condition{}, p.fail(fmt.Sprintf("operator %q (in a list) is not supported", op))
-	}
 	if !isIdentifier(field) || isKeyword(field) {
-		return Condition{}, &Error{Msg: fmt.Sprintf("Invalid search query: %q is not a field name", field)}
+		return nil, &Error{Msg: fmt.Sprintf("Invalid search query: %q is not a field name", field)}
 	}
 	p.skipSpace()
-	var value string
-	switch {
-	case p.eof():
-		return Condition{}, p.fail("expected a value after " + op)
-	case p.peek() == '"':
-		v, err := p.quoted()
+	if op == "^" || op == "!^" {
+		values, err := p.list(op)
 		if err != nil {
-			return Condition{}, err
+			return nil, err
 		}
-		value = v
-	default:
-		if value = p.word(); value == "" {
-			return Condition{}, p.fail("expected a value after " + op)
-		}
+		return In{Field: strings.ToLower(field), Values: values, Negated: op == "!^"}, nil
+	}
+	value, err := p.value(stops, "expected a value after "+op)
+	if err != nil {
+		return nil, err
 	}
 	return Condition{Field: strings.ToLower(field), Op: op, Value: value}, nil
+}
+
+// value reads a quoted value or a bare word ending at one of end; missing fails with
+// msg.
+func (p *parser) value(end, msg string) (string, error) {
+	if !p.eof() && p.peek() == '"' {
+		return p.quoted()
+	}
+	start := p.pos
+	for !p.eof() && !strings.ContainsRune(end, rune(p.peek())) {
+		p.pos++
+	}
+	if p.pos == start {
+		return "", p.fail(msg)
+	}
+	return p.in[start:p.pos], nil
+}
+
+// listStops end a bare word in a list: a comma too.
+const listStops = stops + ","
+
+// list reads the "(v1, v2, …)" after ^ or !^.
+func (p *parser) list(op string) ([]string, error) {
+	if p.eof() || p.peek() != '(' {
+		return nil, p.fail(fmt.Sprintf("expected a list in parentheses after %s, as in name %s (a, b)", op, op))
+	}
+	open := p.pos
+	p.pos++
+	var values []string
+	for {
+		p.skipSpace()
+		v, err := p.value(listStops, "expected a value in the list after "+op)
+		if err != nil {
+			return nil, err
+		}
+		values = append(values, v)
+		p.skipSpace()
+		switch {
+		case p.eof():
+			p.pos = open
+			return nil, p.fail(`"(" without a matching ")"`)
+		case p.peek() == ',':
+			p.pos++
+		case p.peek() == ')':
+			p.pos++
+			return values, nil
+		default:
+			return nil, p.fail(`expected "," or ")" in the list after ` + op)
+		}
+	}
+}
+
+// presence reads the field after set? or null?.
+func (p *parser) presence(kw string, set bool) (Expr, error) {
+	p.skipSpace()
+	field := p.word()
+	if field == "" || !isIdentifier(field) || isKeyword(field) {
+		return nil, p.fail(fmt.Sprintf("expected a field name after %q", kw))
+	}
+	return Presence{Field: strings.ToLower(field), Set: set}, nil
 }
 
 // word reads up to the next space, operator or parenthesis.

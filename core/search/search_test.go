@@ -43,7 +43,17 @@ func TestParse(t *testing.T) {
 		{`((web))`, c("", "~", "web")},
 		{`web !db`, And{c("", "~", "web"), Not{c("", "~", "db")}}},
 		{`android or order = 1`, Or{c("", "~", "android"), c("order", "=", "1")}},
-		{`name = x)y`, nil}, // error below
+		// In a list, presence.
+		{`name ^ (a, b)`, In{Field: "name", Values: []string{"a", "b"}}},
+		{`Name^(a,"b c",d)`, In{Field: "name", Values: []string{"a", "b c", "d"}}},
+		{`id !^ ( 1 )`, In{Field: "id", Values: []string{"1"}, Negated: true}},
+		{`name ^ ("x,y", "")`, In{Field: "name", Values: []string{"x,y", ""}}},
+		{`set? ip`, Presence{Field: "ip", Set: true}},
+		{`NULL? Domain and name ^ (a)`, And{Presence{Field: "domain"}, In{Field: "name", Values: []string{"a"}}}},
+		{`not set? ip or (null? os)`, Or{Not{Presence{Field: "ip", Set: true}}, Presence{Field: "os"}}},
+		{`!null? os`, Not{Presence{Field: "os"}}},
+		{`name = a,b`, c("name", "=", "a,b")}, // a comma ends a value only in a list
+		{`name = x)y`, nil},                   // error below
 	}
 	for _, tc := range cases[:len(cases)-1] {
 		got, err := Parse(tc.in)
@@ -77,7 +87,18 @@ func TestParseErrors(t *testing.T) {
 		`name = x)y`:                  `")" without a matching "(" at position 9`,
 		`()`:                          "empty parentheses at position 2",
 		`(not)`:                       `expected a condition after "not" at position 5`,
-		`os ^ (a, b)`:                 `operator "^" (in a list) is not supported at position 4`,
+		`os ^ a`:                      `expected a list in parentheses after ^, as in name ^ (a, b) at position 6`,
+		`os !^`:                       `expected a list in parentheses after !^, as in name !^ (a, b) at position 6`,
+		`os ^ ()`:                     `expected a value in the list after ^ at position 7`,
+		`os ^ (a,)`:                   `expected a value in the list after ^ at position 9`,
+		`os ^ (a b)`:                  `expected "," or ")" in the list after ^ at position 9`,
+		`os ^ (a, b`:                  `"(" without a matching ")" at position 6`,
+		`os ^ (a, "b)`:                "unterminated quoted value",
+		`o-s ^ (a)`:                   `"o-s" is not a field name`,
+		`set?`:                        `expected a field name after "set?" at position 5`,
+		`null? = x`:                   `expected a field name after "null?" at position 7`,
+		`set? and`:                    `expected a field name after "set?" at position 9`,
+		`set? (ip)`:                   `expected a field name after "set?" at position 6`,
 		strings.Repeat("(", 70):       "more than 64 nested parentheses or nots",
 		strings.Repeat("!", 70) + "x": "more than 64 nested parentheses or nots",
 	} {
@@ -102,7 +123,8 @@ func TestAll(t *testing.T) {
 // well formed, and a tree printed back in the syntax parses to itself.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{`name="a"`, `a and b=c`, `x ~ "y\"z"`, `!=`, `"`, `not (os = x) or !web`, `((a)|b)&c`,
-		`id >= 3 && name !~ "x y"`, `(`, `)`, `!`, `a or`, `^`} {
+		`id >= 3 && name !~ "x y"`, `(`, `)`, `!`, `a or`, `^`,
+		`name ^ (a, "b c")`, `id !^ (1,2) or set? ip`, `not null? os`, `os ^ (`, `set?`, `x ^ (a,)`, `null? a ^ (b)`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -132,6 +154,14 @@ func check(t *testing.T, s string, e Expr) {
 		checkList(t, s, e)
 	case Or:
 		checkList(t, s, e)
+	case In:
+		if e.Field == "" || len(e.Values) == 0 {
+			t.Fatalf("%q: bad list %#v", s, e)
+		}
+	case Presence:
+		if e.Field == "" {
+			t.Fatalf("%q: bad presence %#v", s, e)
+		}
 	case Not:
 		if e.X == nil {
 			t.Fatalf("%q: not without operand", s)
@@ -161,23 +191,47 @@ func format(e Expr) string {
 	case nil:
 		return ""
 	case Condition:
-		value := `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(e.Value) + `"`
 		if e.Field == "" {
-			return value
+			return quote(e.Value)
 		}
-		return e.Field + " " + e.Op + " " + value
+		return e.Field + " " + e.Op + " " + quote(e.Value)
+	case In:
+		values := make([]string, len(e.Values))
+		for i, v := range e.Values {
+			values[i] = quote(v)
+		}
+		op := " ^ ("
+		if e.Negated {
+			op = " !^ ("
+		}
+		return e.Field + op + strings.Join(values, ", ") + ")"
+	case Presence:
+		if e.Set {
+			return "set? " + e.Field
+		}
+		return "null? " + e.Field
 	case And:
-		return formatList(e, " and ", func(x Expr) bool { _, isCond := x.(Condition); _, isNot := x.(Not); return !isCond && !isNot })
+		return formatList(e, " and ", func(x Expr) bool {
+			switch x.(type) {
+			case Condition, In, Presence, Not:
+				return false
+			}
+			return true
+		})
 	case Or:
 		return formatList(e, " or ", func(x Expr) bool { _, isOr := x.(Or); return isOr })
 	case Not:
 		switch e.X.(type) {
-		case Condition, Not:
+		case Condition, In, Presence, Not:
 			return "not " + format(e.X)
 		}
 		return "not (" + format(e.X) + ")"
 	}
 	return "?"
+}
+
+func quote(v string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
 }
 
 func formatList(list []Expr, op string, needsParens func(Expr) bool) string {

@@ -60,6 +60,10 @@ func compile(e search.Expr, fields map[string]field, args *[]any) (string, error
 	switch e := e.(type) {
 	case search.Condition:
 		return condition(e, fields, args)
+	case search.In:
+		return inValues(e, fields, args)
+	case search.Presence:
+		return presence(e, fields)
 	case search.And:
 		return join(e, " AND ", fields, args)
 	case search.Or:
@@ -95,24 +99,13 @@ func condition(c search.Condition, fields map[string]field, args *[]any) (string
 	if name == "" {
 		name = "name"
 	}
-	f, ok := fields[name]
-	if !ok {
-		return "", &SearchError{Msg: fmt.Sprintf("Field '%s' not recognized for searching!", name)}
+	f, err := lookupField(fields, name)
+	if err != nil {
+		return "", err
 	}
-	var value any = c.Value
-	switch f.kind {
-	case intField:
-		n, err := strconv.ParseInt(c.Value, 10, 64)
-		if err != nil {
-			return "", &SearchError{Msg: fmt.Sprintf("Value '%s' is not valid for field '%s'", c.Value, name)}
-		}
-		value = n
-	case boolField:
-		b, err := strconv.ParseBool(c.Value)
-		if err != nil {
-			return "", &SearchError{Msg: fmt.Sprintf("Value '%s' is not valid for field '%s'", c.Value, name)}
-		}
-		value = b
+	value, err := typedValue(f, name, c.Value)
+	if err != nil {
+		return "", err
 	}
 	n := len(*args) + 1
 	var sql string
@@ -134,6 +127,74 @@ func condition(c search.Condition, fields map[string]field, args *[]any) (string
 	}
 	*args = append(*args, value)
 	return sql, nil
+}
+
+func lookupField(fields map[string]field, name string) (field, error) {
+	f, ok := fields[name]
+	if !ok {
+		return f, &SearchError{Msg: fmt.Sprintf("Field '%s' not recognized for searching!", name)}
+	}
+	return f, nil
+}
+
+// typedValue is v as the field's kind compares it: text, an integer or a boolean.
+func typedValue(f field, name, v string) (any, error) {
+	switch f.kind {
+	case intField:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, &SearchError{Msg: fmt.Sprintf("Value '%s' is not valid for field '%s'", v, name)}
+		}
+		return n, nil
+	case boolField:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, &SearchError{Msg: fmt.Sprintf("Value '%s' is not valid for field '%s'", v, name)}
+		}
+		return b, nil
+	}
+	return v, nil
+}
+
+// inValues is "field ^ (…)" as IN, "!^" as NOT IN that an empty field satisfies too
+// (as != does).
+func inValues(c search.In, fields map[string]field, args *[]any) (string, error) {
+	f, err := lookupField(fields, c.Field)
+	if err != nil {
+		return "", err
+	}
+	marks := make([]string, len(c.Values))
+	for i, v := range c.Values {
+		value, err := typedValue(f, c.Field, v)
+		if err != nil {
+			return "", err
+		}
+		*args = append(*args, value)
+		marks[i] = fmt.Sprintf("$%d", len(*args))
+	}
+	list := strings.Join(marks, ", ")
+	if c.Negated {
+		return fmt.Sprintf("(%s IS NULL OR %s NOT IN (%s))", f.expr, f.expr, list), nil
+	}
+	return fmt.Sprintf("%s IN (%s)", f.expr, list), nil
+}
+
+// presence is "set? field" / "null? field"; an empty text counts as no value, as in
+// scoped search.
+func presence(c search.Presence, fields map[string]field) (string, error) {
+	f, err := lookupField(fields, c.Field)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case f.kind == textField && c.Set:
+		return fmt.Sprintf("(%s IS NOT NULL AND %s <> '')", f.expr, f.expr), nil
+	case f.kind == textField:
+		return fmt.Sprintf("(%s IS NULL OR %s = '')", f.expr, f.expr), nil
+	case c.Set:
+		return f.expr + " IS NOT NULL", nil
+	}
+	return f.expr + " IS NULL", nil
 }
 
 func likePattern(v string) string {
