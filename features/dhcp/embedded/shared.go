@@ -42,6 +42,7 @@ type sharedState struct {
 	flights    int
 	resFlights int // of which reservation batches (shared_reservations.go)
 	busy       map[string]bool
+	taken      map[string]bool // nextBatch's scratch, kept to spare an allocation per turn
 	results    chan *flight
 
 	// down: the last write found no quorum. Until the watch is back, new writes
@@ -60,6 +61,7 @@ type sharedState struct {
 
 type sharedWrite struct {
 	e    *entry
+	key  string // entryKey(e), built once: the committer looks at it on every turn
 	done func(error)
 	// outcome: the answer of a write settled without etcd (no quorum).
 	outcome error
@@ -90,7 +92,7 @@ func openShared(cfg *config, log *logrus.Entry) (*store, error) {
 	st := newStore(cfg, log)
 	st.revs = map[string]keyRev{}
 	sh := &sharedState{st: st, cli: cli, log: log, kick: make(chan struct{}, 1),
-		busy: map[string]bool{}, results: make(chan *flight, maxFlights)}
+		busy: map[string]bool{}, taken: map[string]bool{}, results: make(chan *flight, maxFlights)}
 	st.shared = sh
 	sh.mirror = cli.NewMirror(sharedPrefix, st.applyShared)
 	if err := sh.mirror.Start(context.Background()); err != nil {
@@ -220,7 +222,7 @@ func (sh *sharedState) write(e *entry, done func(error)) {
 		done = func(error) {}
 	}
 	e.queued = time.Now()
-	w := sharedWrite{e: e, done: done}
+	w := sharedWrite{e: e, key: entryKey(e), done: done}
 	settled := !sh.writable()
 	if settled {
 		if e.renewal {

@@ -121,12 +121,19 @@ func (sh *sharedState) dispatch(ctx context.Context, drain bool) {
 	}
 	var batches [][]sharedWrite
 	for len(sh.queue) > 0 && (drain || sh.flights+len(batches) < maxFlights) {
+		// While a batch is out only a full one may go, and a queue whose writes
+		// would all fit one transaction cannot fill it: skip the scan, which
+		// otherwise runs on every write's wake-up (under sh.mu, which the
+		// packet path waits for) over the whole queue.
+		if !drain && sh.flights+len(batches) > 0 && 2*len(sh.queue) <= etcdstate.MaxChanges {
+			break
+		}
 		batch, rest, full := sh.nextBatch(sh.queue)
 		if len(batch) == 0 || !full && !drain && sh.flights+len(batches) > 0 {
 			break
 		}
 		for _, w := range batch {
-			sh.busy[entryKey(w.e)] = true
+			sh.busy[w.key] = true
 		}
 		batches = append(batches, batch)
 		sh.queue = rest
@@ -138,7 +145,7 @@ func (sh *sharedState) dispatch(ctx context.Context, drain bool) {
 	for _, b := range batches {
 		keys := make([]string, len(b))
 		for i, w := range b {
-			keys[i] = entryKey(w.e)
+			keys[i] = w.key
 		}
 		sh.launch(ctx, &flight{writes: b, keys: keys})
 	}
@@ -162,19 +169,20 @@ func (sh *sharedState) dispatch(ctx context.Context, drain bool) {
 // in order. full: the batch stopped for want of room.
 func (sh *sharedState) nextBatch(queue []sharedWrite) (batch, rest []sharedWrite, full bool) {
 	var skipped []sharedWrite
-	taken := map[string]bool{}
+	taken := sh.taken
+	clear(taken)
 	ops := 0
 	i := 0
 	for ; i < len(queue); i++ {
 		w := queue[i]
-		k := entryKey(w.e)
+		k := w.key
 		if sh.busy[k] || taken[k] {
 			w.deferred = true
 			skipped = append(skipped, w)
 			continue
 		}
 		n := 1
-		if _, guarded := leaseGuard(w.e); guarded {
+		if guardsLease(w.e) {
 			n = 2
 		}
 		if ops+n > etcdstate.MaxChanges {
@@ -260,7 +268,7 @@ func (sh *sharedState) commitAll(ctx context.Context, writes []sharedWrite, idx 
 	changes := make([]etcdstate.Change, 0, 2*len(idx))
 	for _, i := range idx {
 		e := writes[i].e
-		changes = append(changes, etcdstate.Change{Key: entryKey(e), ExpectRev: e.expect, Value: e.encode()})
+		changes = append(changes, etcdstate.Change{Key: writes[i].key, ExpectRev: e.expect, Value: e.encode()})
 	}
 	for _, i := range idx {
 		if g, ok := leaseGuard(writes[i].e); ok {

@@ -239,11 +239,18 @@ func withoutMAC(index []byte, mac string) []byte {
 }
 
 // leaseGuard is the compare that keeps a lease off an address reserved since the
-// decision: deleting an absent key changes nothing, but the transaction holding
-// it fails if the key exists.
+// decision: the transaction holding it fails if the index key exists. Keep: a
+// compare only, no operation for etcd to apply (it used to delete the absent key).
 func leaseGuard(e *entry) (etcdstate.Change, bool) {
-	return etcdstate.Change{Key: reservationIPKey(e.IP)}, e.Kind == kindLease && e.guardIndex
+	if !guardsLease(e) {
+		return etcdstate.Change{}, false
+	}
+	return etcdstate.Change{Key: reservationIPKey(e.IP), Keep: true}, true
 }
+
+// guardsLease: e is a lease written with leaseGuard's compare (two of a
+// transaction's operations).
+func guardsLease(e *entry) bool { return e.Kind == kindLease && e.guardIndex }
 
 // commitGuardedLease claims a lease on the condition that its address is still
 // unreserved in the cluster. It loses to a reservation (the address is the

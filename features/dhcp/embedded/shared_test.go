@@ -38,7 +38,7 @@ func startNode(t *testing.T, cluster *etcdtest.Cluster, prefix string, serverIP 
 	return startNodeWith(t, cluster, prefix, serverIP, sharedYAML)
 }
 
-func startNodeWith(t *testing.T, cluster *etcdtest.Cluster, prefix, serverIP, yaml string) *node {
+func startNodeWith(t testing.TB, cluster *etcdtest.Cluster, prefix, serverIP, yaml string) *node {
 	t.Helper()
 	cfg := testConfig(t, yaml)
 	cfg.state = cluster.Config(prefix)
