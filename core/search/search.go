@@ -335,6 +335,10 @@ func (p *parser) value(end, msg string) (string, error) {
 	return p.in[start:p.pos], nil
 }
 
+// maxListValues bounds a list: each value is a bound parameter, and SQLite takes at
+// most 32766 in a statement (a 64 KiB request line could carry more).
+const maxListValues = 1000
+
 // listStops end a bare word in a list: a comma too.
 const listStops = stops + ","
 
@@ -351,6 +355,9 @@ func (p *parser) list(op string) ([]string, error) {
 		v, err := p.value(listStops, "expected a value in the list after "+op)
 		if err != nil {
 			return nil, err
+		}
+		if len(values) == maxListValues {
+			return nil, p.fail(fmt.Sprintf("more than %d values in the list after %s", maxListValues, op))
 		}
 		values = append(values, v)
 		p.skipSpace()
