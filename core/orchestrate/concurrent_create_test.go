@@ -26,6 +26,18 @@ import (
 // nothing with the first but the database and the proxies.
 func secondCore(t *testing.T, e *env, db storetest.Database) string {
 	t.Helper()
+	st, authenticator, log := secondStore(t, db)
+	orch := orchestrate.New(orchestrate.Options{Store: st, Proxies: e.client, Renderer: renderer{},
+		Resolver: orchestrate.NewResolver([]string{e.main.DNSAddr}), Log: log})
+	hs := httptest.NewServer(api.New(api.Options{Store: st, Auth: authenticator, Proxies: e.client, Orchestrator: orch, Log: log}))
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+// secondStore is what another core process has of its own: a store handle (its
+// connection pool) on the same database, an authenticator and a silent log.
+func secondStore(t *testing.T, db storetest.Database) (*store.Store, *auth.Authenticator, *logrus.Logger) {
+	t.Helper()
 	st, err := store.Open(context.Background(), db.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -33,16 +45,12 @@ func secondCore(t *testing.T, e *env, db storetest.Database) string {
 	t.Cleanup(func() { st.Close() })
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	orch := orchestrate.New(orchestrate.Options{Store: st, Proxies: e.client, Renderer: renderer{},
-		Resolver: orchestrate.NewResolver([]string{e.main.DNSAddr}), Log: log})
 	dir := store.AuthDirectory{Store: st}
 	authenticator, err := auth.New(auth.Config{Log: log}, dir, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(api.New(api.Options{Store: st, Auth: authenticator, Proxies: e.client, Orchestrator: orch, Log: log}))
-	t.Cleanup(hs.Close)
-	return hs.URL
+	return st, authenticator, log
 }
 
 // Creates of one name sent at once, half to each of two cores on the same database,

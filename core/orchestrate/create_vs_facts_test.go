@@ -13,10 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/smartproxy/smartproxy/core/api"
-	"github.com/smartproxy/smartproxy/core/auth"
 	"github.com/smartproxy/smartproxy/core/puppet"
 	"github.com/smartproxy/smartproxy/core/search"
 	"github.com/smartproxy/smartproxy/core/store"
@@ -26,18 +23,7 @@ import (
 // puppetCore is a second core on the same database serving core/puppet's fact upload.
 func puppetCore(t *testing.T, db storetest.Database) string {
 	t.Helper()
-	st, err := store.Open(context.Background(), db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	dir := store.AuthDirectory{Store: st}
-	authenticator, err := auth.New(auth.Config{Log: log}, dir, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, authenticator, log := secondStore(t, db)
 	app := api.New(api.Options{Store: st, Auth: authenticator, Log: log})
 	puppet.Mount(app, puppet.Options{Store: st, Auth: authenticator, Log: log, CreateHostsFromFacts: true})
 	hs := httptest.NewServer(app)
