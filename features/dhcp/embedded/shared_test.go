@@ -287,13 +287,22 @@ func TestTwoNodesOnEtcd(t *testing.T) {
 		cluster.Members[2].Restart(t)
 		cluster.WaitHealthy(30 * time.Second)
 		waitUntil(t, 30*time.Second, "B writable again", func() bool { return b.st.shared.writable() })
-		if e := leaseInEtcd(t, cli, ip); e.MAC != mac || e.Ends != original.Ends {
-			t.Fatalf("etcd holds %+v after quorum returned, want the lease as it was (ends %d): nothing was owed", e, original.Ends)
+		// Nothing was owed: etcd's record still covers what the client was told. It
+		// may even be later than before: the renewal write that timed out could sit
+		// in the surviving member's raft log and be committed once the others are
+		// back (a timeout in etcd never means "not applied").
+		back := leaseInEtcd(t, cli, ip)
+		if back.MAC != mac || back.Ends < original.Ends {
+			t.Fatalf("etcd holds %+v after quorum returned, want the lease ending at %d or later: nothing was owed", back, original.Ends)
 		}
+		if back.Ends != original.Ends {
+			t.Logf("the renewal write that timed out was committed once quorum returned: ends %d (was %d)", back.Ends, original.Ends)
+		}
+		time.Sleep(1100 * time.Millisecond) // so the next renewal's expiry is a later second
 		if ack := renew(t, b, mac, ip); ack == nil || ack.IPAddressLeaseTime(0) != 600*time.Second {
 			t.Fatalf("renewal with quorum back: %v, want a full 600 s lease", ack)
 		}
-		if e := leaseInEtcd(t, cli, ip); e.Ends <= original.Ends {
+		if e := leaseInEtcd(t, cli, ip); e.Ends <= back.Ends {
 			t.Fatalf("the renewal with quorum back did not move etcd's expiry: %+v", e)
 		}
 		waitUntil(t, 30*time.Second, "A writable again", func() bool {
