@@ -26,15 +26,11 @@ import (
 	"github.com/smartproxy/smartproxy/internal/testpki"
 )
 
-// buildCore builds cmd/foreman-core into the test's temp dir.
-func buildCore(t *testing.T) string {
-	t.Helper()
-	binary := filepath.Join(t.TempDir(), "foreman-core")
-	out, err := exec.Command("go", "build", "-o", binary, "github.com/smartproxy/smartproxy/cmd/foreman-core").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return binary
+// coreBinary is cmd/foreman-core, built once for the package's tests.
+var coreBinary string
+
+func TestMain(m *testing.M) {
+	testbin.Main(m, map[string]*string{"github.com/smartproxy/smartproxy/cmd/foreman-core": &coreBinary})
 }
 
 // startCore runs the binary on config and waits until addr accepts connections.
@@ -70,7 +66,7 @@ type keyedReport struct {
 // Exactly once across kill -9: every key sent is stored once, and each report
 // acknowledged before the kill gets its first answer again.
 func TestIdempotencyKeyAcrossKill9(t *testing.T) {
-	binary := buildCore(t)
+	binary := coreBinary
 	storetest.Each(t, func(t *testing.T, db storetest.Database) {
 		ca := testpki.NewCA(t, "Core CA")
 		server := ca.IssueLoopback(t, "localhost")
