@@ -205,23 +205,32 @@ func TestAckedLeasesSurviveKill9(t *testing.T) {
 	sniffer = sniffACKs(t, l.clientNS, l.clientIf)
 	perfdhcp(t, l, "-r", "500", "-p", "1", "-R", "2000", "-W", "500000")
 	again, _ := sniffer.result()
-	returning := 0
-	owner := map[string]string{}
-	for mac, ip := range acked {
-		owner[ip] = mac
-	}
-	for mac, ip := range again {
-		if before, ok := acked[mac]; ok {
-			returning++
-			if before != ip {
-				t.Fatalf("%s had %s before the crash, got %s after", mac, before, ip)
-			}
-		} else if o, taken := owner[ip]; taken {
-			t.Fatalf("%s was given %s, ACKed to %s before the crash", mac, ip, o)
-		}
-	}
+	returning := returningClients(t, acked, again, "the crash")
 	if returning == 0 {
 		t.Fatalf("no client of the first run came back (%d ACKs after restart)", len(again))
 	}
 	t.Logf("%d leases ACKed before kill -9, all on disk; %d of %d clients after restart were returning ones", len(acked), returning, len(again))
+}
+
+// returningClients checks the ACKs seen after event (MAC → IP) against those before
+// it: a returning client keeps its address, and no new client is given an address
+// ACKed to another before. It returns how many clients came back.
+func returningClients(t *testing.T, before, after map[string]string, event string) int {
+	t.Helper()
+	owner := map[string]string{}
+	for mac, ip := range before {
+		owner[ip] = mac
+	}
+	returning := 0
+	for mac, ip := range after {
+		if had, ok := before[mac]; ok {
+			returning++
+			if had != ip {
+				t.Fatalf("%s had %s before %s, got %s after", mac, had, event, ip)
+			}
+		} else if o, taken := owner[ip]; taken {
+			t.Fatalf("%s was given %s, ACKed to %s before %s", mac, ip, o, event)
+		}
+	}
+	return returning
 }

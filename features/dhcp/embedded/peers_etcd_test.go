@@ -208,21 +208,7 @@ func TestTwoProxiesOneSegmentKill9(t *testing.T) {
 	if s := stats["REQUEST-ACK"]; s.sent == 0 || s.received < s.sent*98/100 {
 		t.Fatalf("the survivor answered %d of %d REQUESTs\n%s\n%s", s.received, s.sent, out, proxies[1].logs)
 	}
-	returning := 0
-	owner := map[string]string{}
-	for mac, ip := range acked {
-		owner[ip] = mac
-	}
-	for mac, ip := range again {
-		if before, ok := acked[mac]; ok {
-			returning++
-			if before != ip {
-				t.Fatalf("%s had %s before the kill, got %s from the survivor", mac, before, ip)
-			}
-		} else if o, taken := owner[ip]; taken {
-			t.Fatalf("%s was given %s, ACKed to %s before the kill", mac, ip, o)
-		}
-	}
+	returning := returningClients(t, acked, again, "the kill")
 	if returning == 0 {
 		t.Fatal("no client of the first run came back")
 	}
